@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * The sender: writes the TOA options that user space attached to a socket
+ * (sk_storage keyed by the socket, set before connect()) into that
+ * connection's SYN, handshake ACK and first data segments.
+ */
+#include <linux/bpf.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include "toa_abi.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct toa_send);
+} toa_send_map SEC(".maps");
+
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_ACK 0x10
+
+static __always_inline void set_write_cb(struct bpf_sock_ops *skops, int on)
+{
+	__u32 flags = skops->bpf_sock_ops_cb_flags;
+
+	flags = on ? flags | BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG
+		   : flags & ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG;
+	bpf_sock_ops_cb_flags_set(skops, flags);
+}
+
+/* Which placement the packet being built belongs to, 0 if none wanted. */
+static __always_inline __u8 placement_of(struct bpf_sock_ops *skops, struct toa_send *s)
+{
+	__u32 flags = skops->skb_tcp_flags;
+
+	if (flags & TCP_FLAG_SYN)
+		return s->placement & TOA_PLACE_SYN;
+	if (!s->established)
+		return 0;
+	/* Before the header is written skb_len is the payload length. */
+	if (skops->skb_len > 0)
+		return skops->snd_una == s->data_una ? (s->placement & TOA_PLACE_DATA) : 0;
+	if (flags == 0)
+		/* An MSS probe (no packet): reserve while data may carry the
+		 * option, so full-sized segments still fit the path MTU. */
+		return skops->snd_una == s->data_una ? (s->placement & TOA_PLACE_DATA) : 0;
+	if (!s->handshake_acked)
+		return s->placement & TOA_PLACE_ACK;
+	return 0;
+}
+
+static __always_inline void reserve(struct bpf_sock_ops *skops, struct toa_send *s)
+{
+	__u8 place = placement_of(skops, s);
+	__u32 len = s->total_len;
+
+	s->pending = 0;
+	if (!place || len == 0 || len > TCP_OPTION_SPACE)
+		return;
+	if (bpf_reserve_hdr_opt(skops, len, 0)) {
+		s->nospace |= place;
+		return;
+	}
+	/* The probe has no packet to write into. */
+	if (skops->skb_tcp_flags)
+		s->pending = place;
+}
+
+static __always_inline void write(struct bpf_sock_ops *skops, struct toa_send *s)
+{
+	__u8 place = s->pending;
+	int i, failed = 0;
+
+	if (!place)
+		return;
+	s->pending = 0;
+#pragma unroll
+	for (i = 0; i < TOA_SEND_MAX_OPTIONS; i++) {
+		if (i >= s->option_count)
+			break;
+		if (bpf_store_hdr_opt(skops, s->options[i].bytes, sizeof(s->options[i].bytes), 0))
+			failed = 1;
+	}
+	if (failed) {
+		s->nospace |= place;
+		return;
+	}
+	s->written |= place;
+	s->packets++;
+	if (place == TOA_PLACE_ACK)
+		s->handshake_acked = 1;
+}
+
+SEC("sockops")
+int toa_sender(struct bpf_sock_ops *skops)
+{
+	struct toa_send *s;
+	struct bpf_sock *sk = skops->sk;
+
+	if (!sk)
+		return 1;
+	s = bpf_sk_storage_get(&toa_send_map, sk, 0, 0);
+	if (!s)
+		return 1;
+
+	switch (skops->op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		set_write_cb(skops, 1);
+		break;
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		s->established = 1;
+		s->data_una = skops->snd_una;
+		if (!(s->placement & TOA_PLACE_ACK))
+			s->handshake_acked = 1;
+		break;
+	case BPF_SOCK_OPS_HDR_OPT_LEN_CB:
+		reserve(skops, s);
+		break;
+	case BPF_SOCK_OPS_WRITE_HDR_OPT_CB:
+		write(skops, s);
+		break;
+	}
+	return 1;
+}

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+using Toa.Bpf.Native;
+
+namespace Toa.Bpf;
+
+/// <summary>Flags for <see cref="BpfMap.Update{TKey, TValue}"/>.</summary>
+public enum BpfUpdate : ulong
+{
+    /// <summary>Create or replace.</summary>
+    Any = 0,
+    /// <summary>Create only.</summary>
+    NoExist = 1,
+    /// <summary>Replace only.</summary>
+    Exist = 2,
+}
+
+/// <summary>
+/// A map: either one of a <see cref="BpfObject"/>'s (valid while the object is)
+/// or one opened from a pin (owns its fd). Keys and values are blittable structs
+/// laid out like their C counterparts.
+/// </summary>
+public sealed unsafe class BpfMap : IDisposable
+{
+    private const uint BPF_F_RDONLY = 1 << 3;
+
+    private readonly nint _map;
+    private readonly SafeFileHandle? _fd;
+
+    internal BpfMap(BpfObject owner, nint map)
+    {
+        _map = map;
+        Name = Marshal.PtrToStringUTF8((nint)LibBpf.MapName(map)) ?? "";
+        Owner = owner;
+    }
+
+    private BpfMap(SafeFileHandle fd, string name)
+    {
+        _fd = fd;
+        Name = name;
+    }
+
+    /// <summary>The map's name (for pinned maps, the pin path).</summary>
+    public string Name { get; }
+
+    internal BpfObject? Owner { get; }
+
+    internal nint Handle => _map;
+
+    /// <summary>The map's fd; -1 for an object's map before load.</summary>
+    public int Fd => _fd is not null ? (int)_fd.DangerousGetHandle() : LibBpf.MapFd(_map);
+
+    /// <summary>Opens a pinned map; <paramref name="readOnly"/> opens it with BPF_F_RDONLY (enough for a 0644 pin).</summary>
+    public static BpfMap OpenPinned(string path, bool readOnly = false)
+    {
+        var opts = new LibBpf.ObjGetOptions { Size = (nuint)sizeof(LibBpf.ObjGetOptions), FileFlags = readOnly ? BPF_F_RDONLY : 0 };
+        var fd = BpfException.Check(LibBpf.ObjGetOpts(path, &opts), $"map {path}: open pin");
+        return new BpfMap(new SafeFileHandle(fd, ownsHandle: true), path);
+    }
+
+    /// <summary>Makes this (not yet loaded) object map use an existing map instead of creating one.</summary>
+    public void ReuseFrom(BpfMap existing) =>
+        BpfException.Check(LibBpf.MapReuseFd(_map, existing.Fd), $"map {Name}: reuse {existing.Name}");
+
+    /// <summary>Pins the map at <paramref name="path"/>.</summary>
+    public void Pin(string path) => BpfException.Check(LibBpf.ObjPin(Fd, path), $"map {Name}: pin at {path}");
+
+    /// <summary>Looks up <paramref name="key"/>; false when absent.</summary>
+    public bool TryLookup<TKey, TValue>(in TKey key, out TValue value) where TKey : unmanaged where TValue : unmanaged
+    {
+        value = default;
+        fixed (TKey* k = &key)
+        fixed (TValue* v = &value)
+        {
+            var ret = LibBpf.MapLookupElem(Fd, k, v);
+            if (ret == -LinuxErrno.ENOENT)
+                return false;
+            BpfException.Check(ret, $"map {Name}: lookup");
+            return true;
+        }
+    }
+
+    /// <summary>Creates or replaces the element at <paramref name="key"/>.</summary>
+    public void Update<TKey, TValue>(in TKey key, in TValue value, BpfUpdate flags = BpfUpdate.Any)
+        where TKey : unmanaged where TValue : unmanaged
+    {
+        fixed (TKey* k = &key)
+        fixed (TValue* v = &value)
+            BpfException.Check(LibBpf.MapUpdateElem(Fd, k, v, (ulong)flags), $"map {Name}: update");
+    }
+
+    /// <summary>Deletes the element at <paramref name="key"/>; false when it was absent.</summary>
+    public bool Delete<TKey>(in TKey key) where TKey : unmanaged
+    {
+        fixed (TKey* k = &key)
+        {
+            var ret = LibBpf.MapDeleteElem(Fd, k);
+            if (ret == -LinuxErrno.ENOENT)
+                return false;
+            BpfException.Check(ret, $"map {Name}: delete");
+            return true;
+        }
+    }
+
+    /// <summary>The keys, in the map's iteration order.</summary>
+    public IEnumerable<TKey> Keys<TKey>() where TKey : unmanaged
+    {
+        TKey current = default;
+        var first = true;
+        while (NextKey(first, ref current))
+        {
+            first = false;
+            yield return current;
+        }
+    }
+
+    private bool NextKey<TKey>(bool first, ref TKey key) where TKey : unmanaged
+    {
+        TKey next;
+        fixed (TKey* k = &key)
+        {
+            var ret = LibBpf.MapGetNextKey(Fd, first ? null : k, &next);
+            if (ret == -LinuxErrno.ENOENT)
+                return false;
+            BpfException.Check(ret, $"map {Name}: next key");
+        }
+        key = next;
+        return true;
+    }
+
+    /// <summary>Every possible CPU's value at <paramref name="key"/> of a per-CPU map.</summary>
+    public TValue[] LookupPerCpu<TKey, TValue>(in TKey key) where TKey : unmanaged where TValue : unmanaged
+    {
+        var cpus = PossibleCpus;
+        // The kernel lays per-CPU values out 8-byte aligned.
+        var stride = (sizeof(TValue) + 7) & ~7;
+        var buffer = new byte[stride * cpus];
+        fixed (TKey* k = &key)
+        fixed (byte* b = buffer)
+        {
+            BpfException.Check(LibBpf.MapLookupElem(Fd, k, b), $"map {Name}: per-CPU lookup");
+            var values = new TValue[cpus];
+            for (var i = 0; i < cpus; i++)
+                values[i] = *(TValue*)(b + i * stride);
+            return values;
+        }
+    }
+
+    /// <summary>The number of possible CPUs, the length of per-CPU values.</summary>
+    public static int PossibleCpus { get; } = LibBpf.NumPossibleCpus();
+
+    /// <inheritdoc />
+    public void Dispose() => _fd?.Dispose();
+}

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: MIT
+using System.Runtime.InteropServices;
+
+namespace Toa.Bpf.Native;
+
+/// <summary>
+/// The slice of libbpf 1.x this project uses. libbpf returns negative errno from
+/// int functions and NULL with errno set from pointer functions (1.0 semantics).
+/// </summary>
+internal static unsafe partial class LibBpf
+{
+    private const string Lib = "libbpf.so.1";
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct ObjectOpenOpts
+    {
+        public nuint Size;
+        public byte* ObjectName;
+        public byte RelaxedMaps;
+        public byte* PinRootPath;
+        private uint _removedAttachProgFd;
+        public byte* Kconfig;
+        public byte* BtfCustomPath;
+        public byte* KernelLogBuf;
+        public nuint KernelLogSize;
+        public uint KernelLogLevel;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct ObjGetOptions
+    {
+        public nuint Size;
+        public uint FileFlags;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct TestRunOpts
+    {
+        public nuint Size;
+        public void* DataIn;
+        public void* DataOut;
+        public uint DataSizeIn;
+        public uint DataSizeOut;
+        public void* CtxIn;
+        public void* CtxOut;
+        public uint CtxSizeIn;
+        public uint CtxSizeOut;
+        public uint Retval;
+        public int Repeat;
+        public uint Duration;
+        public uint Flags;
+        public uint Cpu;
+        public uint BatchSize;
+    }
+
+    [LibraryImport(Lib, EntryPoint = "libbpf_set_print")]
+    internal static partial nint SetPrint(delegate* unmanaged[Cdecl]<int, byte*, nint, int> fn);
+
+    [LibraryImport(Lib, EntryPoint = "libbpf_num_possible_cpus")]
+    internal static partial int NumPossibleCpus();
+
+    [LibraryImport(Lib, EntryPoint = "bpf_object__open_mem", SetLastError = true)]
+    internal static partial nint ObjectOpenMem(byte* buf, nuint size, ObjectOpenOpts* opts);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_object__load")]
+    internal static partial int ObjectLoad(nint obj);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_object__close")]
+    internal static partial void ObjectClose(nint obj);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_object__btf")]
+    internal static partial nint ObjectBtf(nint obj);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_object__next_program")]
+    internal static partial nint ObjectNextProgram(nint obj, nint prev);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_object__next_map")]
+    internal static partial nint ObjectNextMap(nint obj, nint prev);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_program__name")]
+    internal static partial byte* ProgramName(nint prog);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_program__fd")]
+    internal static partial int ProgramFd(nint prog);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_program__set_autoload")]
+    internal static partial int ProgramSetAutoload(nint prog, [MarshalAs(UnmanagedType.U1)] bool autoload);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_program__set_log_buf")]
+    internal static partial int ProgramSetLogBuf(nint prog, byte* buf, nuint size);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_program__attach_cgroup", SetLastError = true)]
+    internal static partial nint ProgramAttachCgroup(nint prog, int cgroupFd);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_map__name")]
+    internal static partial byte* MapName(nint map);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_map__fd")]
+    internal static partial int MapFd(nint map);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_map__reuse_fd")]
+    internal static partial int MapReuseFd(nint map, int fd);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_map__initial_value")]
+    internal static partial byte* MapInitialValue(nint map, nuint* size);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_link__pin", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int LinkPin(nint link, string path);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_link__fd")]
+    internal static partial int LinkFd(nint link);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_link__disconnect")]
+    internal static partial void LinkDisconnect(nint link);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_link__destroy")]
+    internal static partial int LinkDestroy(nint link);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_link__open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial nint LinkOpen(string path);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_obj_pin", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int ObjPin(int fd, string path);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_obj_get_opts", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int ObjGetOpts(string path, ObjGetOptions* opts);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_obj_get_info_by_fd")]
+    internal static partial int ObjGetInfoByFd(int fd, void* info, uint* infoLen);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_map_lookup_elem")]
+    internal static partial int MapLookupElem(int fd, void* key, void* value);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_map_update_elem")]
+    internal static partial int MapUpdateElem(int fd, void* key, void* value, ulong flags);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_map_delete_elem")]
+    internal static partial int MapDeleteElem(int fd, void* key);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_map_get_next_key")]
+    internal static partial int MapGetNextKey(int fd, void* key, void* nextKey);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_prog_test_run_opts")]
+    internal static partial int ProgTestRunOpts(int progFd, TestRunOpts* opts);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_prog_get_fd_by_id")]
+    internal static partial int ProgGetFdById(uint id);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_enable_stats")]
+    internal static partial int EnableStats(int type);
+
+    [LibraryImport(Lib, EntryPoint = "btf__find_by_name_kind", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int BtfFindByNameKind(nint btf, string name, uint kind);
+
+    [LibraryImport(Lib, EntryPoint = "btf__type_by_id")]
+    internal static partial uint* BtfTypeById(nint btf, uint id);
+
+    [LibraryImport(Lib, EntryPoint = "btf__name_by_offset")]
+    internal static partial byte* BtfNameByOffset(nint btf, uint offset);
+
+    [LibraryImport(Lib, EntryPoint = "btf__resolve_size")]
+    internal static partial long BtfResolveSize(nint btf, uint id);
+}
+
+/// <summary>The C library calls libbpf's callback contract and fd ownership need.</summary>
+internal static unsafe partial class LibC
+{
+    [LibraryImport("libc", EntryPoint = "vsnprintf")]
+    internal static partial int VsnPrintf(byte* buf, nuint size, byte* format, nint args);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    internal static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int Open(string path, int flags);
+
+    internal const int O_RDONLY = 0;
+    internal const int O_DIRECTORY = 0x10000;
+    internal const int O_CLOEXEC = 0x80000;
+}
