@@ -7,7 +7,7 @@
 #include <linux/bpf.h>
 #include <linux/tcp.h>
 #include <bpf/bpf_helpers.h>
-#include "toa_abi.h"
+#include "sender.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -17,9 +17,6 @@ struct {
 	__type(key, int);
 	__type(value, struct toa_send);
 } toa_send_map SEC(".maps");
-
-#define TCP_FLAG_SYN 0x02
-#define TCP_FLAG_ACK 0x10
 
 static __always_inline void set_write_cb(struct bpf_sock_ops *skops, int on)
 {

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Every struct and constant that crosses the kernel/user boundary.
- * The C# side mirrors these; a test compares the mirror with the BTF of the
- * compiled objects, so the two cannot drift silently.
+ * The sender's kernel/user boundary. The C# side mirrors it (SenderAbi.cs);
+ * a test compares the mirror with the BTF of the compiled object.
  */
-#ifndef TOA_ABI_H
-#define TOA_ABI_H
+#ifndef TOA_SENDER_H
+#define TOA_SENDER_H
 
 #include <linux/types.h>
+#include "toa.h"
 
 /* Where the sender puts the option (toa_send.placement). */
 enum toa_placement {
@@ -17,8 +17,6 @@ enum toa_placement {
 };
 
 #define TOA_SEND_MAX_OPTIONS 4
-#define TOA_OPTION_MAX_LEN   20 /* the longest TOA (253/20, 254/20) */
-#define TCP_OPTION_SPACE     40
 
 /* One encoded TCP option, bytes[1] is its length. */
 struct toa_option_bytes {

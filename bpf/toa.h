@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+/* Constants every program shares. Overridable at compile time (-D). */
+#ifndef TOA_H
+#define TOA_H
+
+#ifndef TOA_OPTION_MAX_LEN
+#define TOA_OPTION_MAX_LEN 20 /* the longest TOA: 253/20, 254/20 */
+#endif
+#define TCP_OPTION_SPACE 40   /* 60-byte TCP header maximum minus 20 fixed */
+
+#define TCP_FLAG_FIN 0x01
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_RST 0x04
+#define TCP_FLAG_ACK 0x10
+
+#endif
