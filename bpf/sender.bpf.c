@@ -34,7 +34,7 @@ static __always_inline __u8 placement_of(struct bpf_sock_ops *skops, struct toa_
 
 	if (flags & TCP_FLAG_SYN)
 		return s->placement & TOA_PLACE_SYN;
-	if (!s->established)
+	if (!(s->flags & TOA_SEND_ESTABLISHED))
 		return 0;
 	/* Before the header is written skb_len is the payload length. */
 	if (skops->skb_len > 0)
@@ -43,9 +43,15 @@ static __always_inline __u8 placement_of(struct bpf_sock_ops *skops, struct toa_
 		/* An MSS probe (no packet): reserve while data may carry the
 		 * option, so full-sized segments still fit the path MTU. */
 		return skops->snd_una == s->data_una ? (s->placement & TOA_PLACE_DATA) : 0;
-	if (!s->handshake_acked)
+	if (!(s->flags & TOA_SEND_ACK_SENT))
 		return s->placement & TOA_PLACE_ACK;
 	return 0;
+}
+
+/* Nothing left to write once the handshake ACK is out and data was acknowledged. */
+static __always_inline int finished(struct bpf_sock_ops *skops, struct toa_send *s)
+{
+	return (s->flags & TOA_SEND_ACK_SENT) && skops->snd_una != s->data_una;
 }
 
 static __always_inline void reserve(struct bpf_sock_ops *skops, struct toa_send *s)
@@ -54,7 +60,12 @@ static __always_inline void reserve(struct bpf_sock_ops *skops, struct toa_send 
 	__u32 len = s->total_len;
 
 	s->pending = 0;
-	if (!place || len == 0 || len > TCP_OPTION_SPACE)
+	if (!place) {
+		if ((s->flags & TOA_SEND_ESTABLISHED) && finished(skops, s))
+			set_write_cb(skops, 0);
+		return;
+	}
+	if (len == 0 || len > TCP_OPTION_SPACE)
 		return;
 	if (bpf_reserve_hdr_opt(skops, len, 0)) {
 		s->nospace |= place;
@@ -87,7 +98,7 @@ static __always_inline void write(struct bpf_sock_ops *skops, struct toa_send *s
 	s->written |= place;
 	s->packets++;
 	if (place == TOA_PLACE_ACK)
-		s->handshake_acked = 1;
+		s->flags |= TOA_SEND_ACK_SENT;
 }
 
 SEC("sockops")
@@ -107,10 +118,10 @@ int toa_sender(struct bpf_sock_ops *skops)
 		set_write_cb(skops, 1);
 		break;
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
-		s->established = 1;
+		s->flags |= TOA_SEND_ESTABLISHED;
 		s->data_una = skops->snd_una;
 		if (!(s->placement & TOA_PLACE_ACK))
-			s->handshake_acked = 1;
+			s->flags |= TOA_SEND_ACK_SENT;
 		break;
 	case BPF_SOCK_OPS_HDR_OPT_LEN_CB:
 		reserve(skops, s);

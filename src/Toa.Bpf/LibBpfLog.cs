@@ -58,10 +58,10 @@ public static unsafe class LibBpfLog
         {
             LevelWarn => LogLevel.Warning,
             LevelInfo => LogLevel.Information,
-            _ => LogLevel.Debug,
+            _ => LogLevel.Trace,
         };
         if (Logger.IsEnabled(logLevel))
-            Logger.Log(logLevel, "libbpf: {Message}", text);
+            Logger.Log(logLevel, "{Message}", text);
         return n;
     }
 }

@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: MIT
+namespace Toa.Cli.CommandLine;
+
+/// <summary>Checks a command makes before it touches the kernel, so the error says why.</summary>
+internal static class Privileges
+{
+    public static void RequireRoot(string command)
+    {
+        if (Environment.UserName != "root" && !IsUidZero())
+            throw new CliException($"{command} needs root: it loads eBPF programs and changes cgroups (try: sudo toa {command} ...)");
+    }
+
+    private static bool IsUidZero() =>
+        File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("Uid:", StringComparison.Ordinal))
+            ?.Split('\t', StringSplitOptions.RemoveEmptyEntries).ElementAtOrDefault(1) == "0";
+}

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: MIT
+using System.Diagnostics;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Toa.Bpf;
+using Toa.Wire;
+
+namespace Toa.Sender;
+
+/// <summary>
+/// Makes this process's outgoing TCP connections carry TOA options. Starting it
+/// loads the sender program, attaches it to a cgroup of its own and moves the
+/// process there (programs see sockets by the cgroup that created them);
+/// disposing moves the process back and removes everything. Sockets created
+/// while it runs carry the options they are given with <see cref="Attach"/>.
+/// </summary>
+public sealed class ToaSender : IDisposable
+{
+    private const string CgroupPrefix = "toa-sender-";
+
+    private readonly BpfObject _object;
+    private readonly BpfLink _link;
+    private readonly BpfMap _storage;
+    private readonly Cgroup _home;
+    private readonly ILogger _logger;
+    private bool _disposed;
+
+    private ToaSender(BpfObject obj, BpfLink link, Cgroup cgroup, Cgroup home, ILogger logger)
+    {
+        _object = obj;
+        _link = link;
+        _storage = obj.Map(SenderAbi.StorageMap);
+        Cgroup = cgroup;
+        _home = home;
+        _logger = logger;
+    }
+
+    /// <summary>The cgroup this process runs in while the sender is active.</summary>
+    public Cgroup Cgroup { get; }
+
+    /// <summary>Loads and attaches the sender and moves this process into its cgroup.</summary>
+    public static ToaSender Start(ILogger? logger = null)
+    {
+        logger ??= NullLogger.Instance;
+        var pid = Environment.ProcessId;
+        var home = Cgroup.OfProcess(pid);
+        RemoveStale(logger);
+        var obj = BpfObject.OpenEmbedded(typeof(ToaSender).Assembly, SenderAbi.ObjectResource);
+        Cgroup? cgroup = null;
+        try
+        {
+            obj.Load();
+            cgroup = Cgroup.RootGroup.CreateChild(CgroupPrefix + pid);
+            BpfLink link;
+            using (var dir = cgroup.Open())
+                link = obj.Program(SenderAbi.Program).AttachCgroup(dir);
+            cgroup.AddProcess(pid);
+            logger.LogDebug("sender attached to {Cgroup}", cgroup.Path);
+            return new ToaSender(obj, link, cgroup, home, logger);
+        }
+        catch
+        {
+            cgroup?.Remove();
+            obj.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Gives <paramref name="socket"/> the options to write; call before <c>Connect</c>.
+    /// The socket must have been created while the sender was running.
+    /// </summary>
+    public unsafe void Attach(Socket socket, IReadOnlyList<ToaAddress> options, ToaPlacement placement)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (options.Count is 0 or > SenderAbi.MaxOptions)
+            throw new ArgumentException($"between 1 and {SenderAbi.MaxOptions} options can be sent, not {options.Count}");
+        SenderAbi.ToaSend value = default;
+        var total = 0;
+        for (var i = 0; i < options.Count; i++)
+        {
+            var slot = new Span<byte>(value.Options + i * SenderAbi.OptionMaxLength, SenderAbi.OptionMaxLength);
+            total += options[i].Encode(slot);
+        }
+        if (total > SenderAbi.TcpOptionSpace)
+            throw new ArgumentException(
+                $"{total} bytes of TOA ({string.Join(" + ", options.Select(o => o.Layout.Describe()))}) exceed the {SenderAbi.TcpOptionSpace} bytes of TCP option space");
+        value.OptionCount = (byte)options.Count;
+        value.TotalLen = (byte)total;
+        value.Placement = (byte)placement;
+        _storage.Update((int)socket.Handle, value);
+    }
+
+    /// <summary>What the program has written for <paramref name="socket"/> so far.</summary>
+    public ToaSendReport Report(Socket socket)
+    {
+        if (!_storage.TryLookup((int)socket.Handle, out SenderAbi.ToaSend s))
+            return new ToaSendReport(ToaPlacement.None, ToaPlacement.None, ToaPlacement.None, 0, 0);
+        return new ToaSendReport((ToaPlacement)s.Placement, (ToaPlacement)s.Written, (ToaPlacement)s.NoSpace,
+            s.TotalLen, (int)s.Packets);
+    }
+
+    /// <summary>Moves the process home, detaches the program and removes the cgroup.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        _home.AddProcess(Environment.ProcessId);
+        _link.Dispose();
+        _object.Dispose();
+        TryRemove(Cgroup, _logger);
+    }
+
+    // A sender killed without cleanup leaves an empty cgroup behind; the next one removes it.
+    private static void RemoveStale(ILogger logger)
+    {
+        foreach (var child in Cgroup.RootGroup.Children())
+        {
+            var name = Path.GetFileName(child.Path);
+            if (name.StartsWith(CgroupPrefix, StringComparison.Ordinal)
+                && int.TryParse(name.AsSpan(CgroupPrefix.Length), out var pid) && !IsRunning(pid)
+                && child.Processes().Count == 0)
+                TryRemove(child, logger);
+        }
+    }
+
+    private static bool IsRunning(int pid) => Directory.Exists($"/proc/{pid}");
+
+    private static void TryRemove(Cgroup cgroup, ILogger logger)
+    {
+        try
+        {
+            cgroup.Remove();
+        }
+        catch (IOException e)
+        {
+            logger.LogWarning("could not remove cgroup {Cgroup}: {Reason}", cgroup.Path, e.Message);
+        }
+    }
+}
