@@ -35,6 +35,8 @@ public static class CliRunner
         catch (CliException e)
         {
             await error.WriteLineAsync($"toa: {e.Message}");
+            if (e.Code == ReturnCode.UsageError)
+                await error.WriteLineAsync($"Run '{CommandPath(parse)} --help' for usage.");
             return (int)e.Code;
         }
         catch (VerifierException e)
