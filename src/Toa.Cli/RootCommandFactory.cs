@@ -16,5 +16,10 @@ public static class RootCommandFactory
         CommonOptions.Verbose,
         ConnectCommand.Create(),
         DemoCommand.Create(),
+        LoadCommand.Create(),
+        UnloadCommand.Create(),
+        StatusCommand.Create(),
+        StatsCommand.Create(),
+        TableCommand.Create(),
     };
 }

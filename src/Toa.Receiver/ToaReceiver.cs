@@ -47,6 +47,8 @@ public static class ToaReceiver
     /// <summary>The default pin directory.</summary>
     public const string DefaultPinDirectory = "/sys/fs/bpf/toa";
 
+    private const int ReadableByAll = 0b110_100_100, OwnerOnly = 0b110_000_000;
+
     private static readonly (string Hook, string Program)[] Hooks =
     [
         ("sock_ops", ReceiverAbi.SockOps),
@@ -99,11 +101,9 @@ public static class ToaReceiver
         Directory.CreateDirectory(pins);
         try
         {
+            // A server reads its own record with its socket fd, and anyone the counters, without root.
             foreach (var (pin, map) in KeptMaps)
-                MapOf(obj, map).Pin(Path.Join(pins, pin));
-            // The server itself reads its record with its socket fd, without root.
-            foreach (var pin in new[] { Pins.Records, Pins.Stats })
-                File.SetUnixFileMode(Path.Join(pins, pin), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+                MapOf(obj, map).Pin(Path.Join(pins, pin), pin is Pins.Records or Pins.Stats ? ReadableByAll : OwnerOnly);
             obj.Map(ReceiverAbi.TrustMap).Pin(Path.Join(pins, Pins.Trust));
             MapOf(obj, ".rodata").Pin(Path.Join(pins, Pins.Config));
             using var dir = cgroup.Open();

@@ -196,6 +196,9 @@ internal static unsafe partial class LibC
         return *(ulong*)(buffer + StatxInoOffset);
     }
 
+    [LibraryImport("libc", EntryPoint = "chmod", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int Chmod(string path, uint mode);
+
     internal const int O_RDONLY = 0;
     internal const int O_DIRECTORY = 0x10000;
     internal const int O_CLOEXEC = 0x80000;

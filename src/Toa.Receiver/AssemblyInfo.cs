@@ -1,3 +1,0 @@
-// SPDX-License-Identifier: MIT
-// cgroup eBPF programs exist on Linux only.
-[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
