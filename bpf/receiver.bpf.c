@@ -218,11 +218,11 @@ static __always_inline __u32 record(struct bpf_sock_ops *skops, struct toa_parse
 }
 
 /* A found TOA is believed only from a trusted peer; returns whether it is used. */
-static __always_inline int believe(struct bpf_sock_ops *skops, struct toa_parse_result *r, struct toa_stats *s)
+static __always_inline int believe(struct bpf_sock_ops *skops, int verdict, struct toa_stats *s)
 {
-	if (r->verdict == TOA_VERDICT_MALFORMED)
+	if (verdict == TOA_VERDICT_MALFORMED)
 		COUNT(s, toa_malformed);
-	if (r->verdict != TOA_VERDICT_FOUND)
+	if (verdict != TOA_VERDICT_FOUND)
 		return 0;
 	if (!trusted(skops)) {
 		COUNT(s, toa_untrusted);
@@ -253,6 +253,7 @@ static __always_inline void on_synack(struct bpf_sock_ops *skops)
 	struct toa_tcp_header *h;
 	struct toa_flow_key key;
 	struct toa_parked parked;
+	int verdict = TOA_VERDICT_NONE;
 	long got;
 
 	if (skops->skb_tcp_flags != (TCP_FLAG_SYN | TCP_FLAG_ACK))
@@ -262,14 +263,12 @@ static __always_inline void on_synack(struct bpf_sock_ops *skops)
 		return;
 	got = bpf_getsockopt(skops, SOL_TCP, TCP_BPF_SYN, h, TOA_TCP_HEADER_MAX);
 	if (got > 0)
-		toa_parse(h, got, toa_config.formats, &parked.result);
+		verdict = toa_parse(h, got, toa_config.formats, &parked.result);
 	parked.syn_seq = bpf_ntohl(h->words[1]);
 	toa_scratch_leave(scratch);
-	if (got <= 0)
-		return;
-	if (parked.result.verdict == TOA_VERDICT_MALFORMED)
+	if (verdict == TOA_VERDICT_MALFORMED)
 		COUNT(stats(), toa_malformed);
-	if (parked.result.verdict != TOA_VERDICT_FOUND)
+	if (verdict != TOA_VERDICT_FOUND)
 		return;
 	parked.pad = 0;
 	flow_of(skops, &key);
@@ -308,12 +307,14 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 	__u8 source = TOA_FROM_ACK;
 	__u32 set = 0;
 
-	parse_packet(skops, &r);
-	if (claim_parked(skops, ack_seq, &syn) && r.verdict != TOA_VERDICT_FOUND) {
+	int verdict = parse_packet(skops, &r);
+
+	if (claim_parked(skops, ack_seq, &syn) && verdict != TOA_VERDICT_FOUND) {
 		r = syn;
+		verdict = TOA_VERDICT_FOUND;
 		source = TOA_FROM_SYN;
 	}
-	if (believe(skops, &r, s)) {
+	if (believe(skops, verdict, s)) {
 		set = record(skops, &r, source, s);
 		COUNT(s, syn_recv_sock_toa);
 		if (source == TOA_FROM_SYN)
@@ -345,8 +346,7 @@ static __always_inline void on_segment(struct bpf_sock_ops *skops)
 	if (seq_of(skops) != skops->rcv_nxt)
 		return; /* out of order: not the first data */
 	s = stats();
-	parse_packet(skops, &r);
-	if (believe(skops, &r, s)) {
+	if (believe(skops, parse_packet(skops, &r), s)) {
 		set = record(skops, &r, TOA_FROM_DATA, s);
 		COUNT(s, toa_from_data);
 	} else if (!has_payload(skops)) {
@@ -442,6 +442,27 @@ static __always_inline int fail_einval(struct bpf_sockopt *ctx)
 	return 1;
 }
 
+/*
+ * Answers TOA_SO_GET_LOOKUP from `rec`. A function of its own: its signature
+ * puts struct toa_nat64_peer into the object's BTF, which the ABI test reads.
+ */
+static __noinline int answer_lookup(struct bpf_sockopt *ctx, struct toa_nat64_peer *out, const struct toa_record *rec)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 16; i++)
+		out->saddr[i] = rec->client[i];
+	out->sport = rec->client_port;
+	out->pad[0] = 0;
+	out->pad[1] = 0;
+	ctx->optlen = sizeof(*out);
+	/* Two adjacent 4-byte context stores must not merge into one 8-byte store. */
+	asm volatile("" ::: "memory");
+	ctx->retval = 0;
+	return 1;
+}
+
 SEC("cgroup/getsockopt")
 int toa_getsockopt(struct bpf_sockopt *ctx)
 {
@@ -449,7 +470,6 @@ int toa_getsockopt(struct bpf_sockopt *ctx)
 	struct toa_record *rec;
 	struct toa_stats *s;
 	struct bpf_sock *sk;
-	int i;
 
 	/* Runs for every getsockopt in the cgroup: everything else passes untouched. */
 	if (ctx->level != SOL_IP || ctx->optname != TOA_SO_GET_LOOKUP)
@@ -472,16 +492,6 @@ int toa_getsockopt(struct bpf_sockopt *ctx)
 	out = (struct toa_nat64_peer *)(long)ctx->optval;
 	if ((void *)(out + 1) > (void *)(long)ctx->optval_end)
 		return fail_einval(ctx); /* the buffer beyond a page is not the program's */
-#pragma unroll
-	for (i = 0; i < 16; i++)
-		out->saddr[i] = rec->client[i];
-	out->sport = rec->client_port;
-	out->pad[0] = 0;
-	out->pad[1] = 0;
-	ctx->optlen = sizeof(*out);
-	/* Two adjacent 4-byte context stores must not merge into one 8-byte store. */
-	asm volatile("" ::: "memory");
-	ctx->retval = 0;
 	COUNT(s, getname_toa_ok);
-	return 1;
+	return answer_lookup(ctx, out, rec);
 }

@@ -149,7 +149,7 @@ static __always_inline void toa_decode(const struct toa_tcp_header *h, __u32 off
 
 /*
  * Walks the options of the header in `h` (`avail` bytes of it exist) and
- * returns the verdict, also stored in r->verdict. Only layouts in `formats`
+ * stores the verdict in r->verdict. Only layouts in `formats`
  * count as TOA. Strict: a truncated option, a length of 0 or 1, a length past
  * the header, a TOA kind with a length no layout has, or a second TOA makes
  * the whole header MALFORMED, and nothing in it is used. Options after an
@@ -158,6 +158,8 @@ static __always_inline void toa_decode(const struct toa_tcp_header *h, __u32 off
  * A function of its own (a BPF-to-BPF call), so the compiler cannot carry its
  * registers into the caller's code, which verifiers reject; static, so 5.10
  * accepts its pointer arguments (global functions take them from 5.12).
+ * Callers must use the verdict it returns: clang leaves an unused return
+ * value undefined, and the verifier refuses the register it leaves behind.
  */
 static __noinline int toa_parse(const struct toa_tcp_header *h, __u32 avail, __u32 formats,
 				     struct toa_parse_result *r)

@@ -19,6 +19,7 @@ int toa_parse_fixture(struct xdp_md *ctx)
 	struct toa_scratch *scratch;
 	struct toa_tcp_header *h;
 	__u32 copied;
+	int verdict;
 
 	if ((void *)(f + 1) > end)
 		return XDP_ABORTED;
@@ -26,8 +27,8 @@ int toa_parse_fixture(struct xdp_md *ctx)
 	if (!h)
 		return XDP_ABORTED;
 	copied = toa_copy_header(f->header.words, end, f->header_len, h);
-	toa_parse(h, copied, f->formats, &r);
+	verdict = toa_parse(h, copied, f->formats, &r);
 	toa_scratch_leave(scratch);
 	f->result = r;
-	return XDP_PASS;
+	return verdict == r.verdict ? XDP_PASS : XDP_ABORTED;
 }
