@@ -217,18 +217,22 @@ static __always_inline __u32 record(struct bpf_sock_ops *skops, struct toa_parse
 	return 0;
 }
 
-/* A found TOA is believed only from a trusted peer; returns whether it is used. */
+#define TOA_USE 1
+#define TOA_IGNORE 0
+#define TOA_UNTRUSTED (-1)
+
+/* Whether a parse verdict gives a TOA to use; counts the malformed and untrusted ones. */
 static __always_inline int believe(struct bpf_sock_ops *skops, int verdict, struct toa_stats *s)
 {
 	if (verdict == TOA_VERDICT_MALFORMED)
 		COUNT(s, toa_malformed);
 	if (verdict != TOA_VERDICT_FOUND)
-		return 0;
+		return TOA_IGNORE;
 	if (!trusted(skops)) {
 		COUNT(s, toa_untrusted);
-		return 0;
+		return TOA_UNTRUSTED;
 	}
-	return 1;
+	return TOA_USE;
 }
 
 static __always_inline void set_flags(struct bpf_sock_ops *skops, __u32 clear, __u32 set)
@@ -314,15 +318,21 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 		verdict = TOA_VERDICT_FOUND;
 		source = TOA_FROM_SYN;
 	}
-	if (believe(skops, verdict, s)) {
+	switch (believe(skops, verdict, s)) {
+	case TOA_USE:
 		set = record(skops, &r, source, s);
 		COUNT(s, syn_recv_sock_toa);
 		if (source == TOA_FROM_SYN)
 			COUNT(s, toa_from_syn);
-	} else {
+		break;
+	case TOA_IGNORE:
 		COUNT(s, syn_recv_sock_no_toa);
 		/* Wait for the first data: only packets with options the kernel does not know. */
 		set = BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG;
+		break;
+	default:
+		/* The peer stays untrusted: its data is not worth waiting for. */
+		COUNT(s, syn_recv_sock_no_toa);
 	}
 	/* The child inherits the listener's wish to see SYN-ACKs built: drop it. */
 	set_flags(skops, BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG, set);
@@ -346,7 +356,7 @@ static __always_inline void on_segment(struct bpf_sock_ops *skops)
 	if (seq_of(skops) != skops->rcv_nxt)
 		return; /* out of order: not the first data */
 	s = stats();
-	if (believe(skops, parse_packet(skops, &r), s)) {
+	if (believe(skops, parse_packet(skops, &r), s) == TOA_USE) {
 		set = record(skops, &r, TOA_FROM_DATA, s);
 		COUNT(s, toa_from_data);
 	} else if (!has_payload(skops)) {
