@@ -37,7 +37,7 @@ public readonly record struct ToaAddress(ToaLayout Layout, IPEndPoint Client)
             || !ToaLayoutInfo.TryFind(option[0], option[1], out var layout)
             || (accepted & layout.AsSet()) == 0 || option.Length < option[1])
             return false;
-        return TryRead(layout, option[..option[1]], out address);
+        return Read(layout, option[..option[1]], out address) == TcpOptionProblem.None;
     }
 
     /// <summary>
@@ -115,8 +115,11 @@ public readonly record struct ToaAddress(ToaLayout Layout, IPEndPoint Client)
         option.Length >= 4 && option[0] == 254 && option[1] >= 4
         && BinaryPrimitives.ReadUInt16BigEndian(option[2..]) == FastOpenMagic;
 
-    /// <summary>Reads the fields of <paramref name="option"/>, exactly one option of <paramref name="layout"/>.</summary>
-    private static bool TryRead(ToaLayout layout, ReadOnlySpan<byte> option, out ToaAddress address)
+    /// <summary>
+    /// Reads the fields of <paramref name="option"/>, exactly one option of <paramref name="layout"/>;
+    /// says what is wrong with them, if anything.
+    /// </summary>
+    internal static TcpOptionProblem Read(ToaLayout layout, ReadOnlySpan<byte> option, out ToaAddress address)
     {
         address = default;
         int port;
@@ -129,15 +132,15 @@ public readonly record struct ToaAddress(ToaLayout Layout, IPEndPoint Client)
         else
         {
             if (option[2] != AlibabaCdnVersion)
-                return false;
+                return TcpOptionProblem.BadVersion;
             port = 0;
             bytes = option[3..];
         }
         var client = new IPAddress(bytes);
         if (!IsPlausibleClient(client))
-            return false;
+            return TcpOptionProblem.ImplausibleAddress;
         address = new ToaAddress(layout, new IPEndPoint(client, port));
-        return true;
+        return TcpOptionProblem.None;
     }
 
     /// <inheritdoc />

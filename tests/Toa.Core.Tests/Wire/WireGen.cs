@@ -63,13 +63,21 @@ internal static class WireGen
         from option in Option(kind, Gen.Int[0, 10])
         select option);
 
+    /// <summary>A layout's kind and length bytes followed by random contents.</summary>
+    private static readonly Gen<byte[]> LayoutWithNoise =
+        from layout in Gen.Enum<ToaLayout>()
+        from contents in Gen.Byte.Array[layout.Length() - 2]
+        select (byte[])[layout.Kind(), layout.Length(), .. contents];
+
     /// <summary>
     /// Bytes that look like options often enough to reach every branch of a scanner: encodings of any
-    /// client, other options, lone kind bytes, the Fast Open magic and noise, cut to 0..60 bytes.
+    /// client, layouts with random contents, other options, lone kind bytes, the Fast Open magic and
+    /// noise, cut to 0..60 bytes.
     /// </summary>
     public static readonly Gen<byte[]> OptionLikeBytes =
         from fragments in Gen.OneOf(
                 Address.Select(a => a.Encode()),
+                LayoutWithNoise,
                 OtherOption,
                 Gen.OneOf<byte>(0, 1, 2, 28, 200, 253, 254).Select(b => new[] { b }),
                 Gen.Const(new byte[] { 0xF9, 0x89 }),
