@@ -69,6 +69,7 @@ public readonly record struct ToaAddress(ToaLayout Layout, IPEndPoint Client)
         && !(Layout.Format() == ToaFormat.Dpvs && Client.Port == FastOpenMagic)
         && (Client.AddressFamily != AddressFamily.InterNetworkV6 || Client.Address.ScopeId == 0)
         && IsPlausibleClient(Client.Address);
+
     /// <summary>
     /// Encodes the option into <paramref name="destination"/> and returns its length.
     /// Throws when the client's family is not the layout's or the buffer is short. Any other client
