@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 // GET /whoami: the client as this server sees it, and how it was learned.
-// Listens where --urls (or ASPNETCORE_URLS) says, http://0.0.0.0:8080 by default.
+// Listens where --urls (or ASPNETCORE_URLS) says, http://0.0.0.0:8080 by default;
+// --Toa:Enabled=false leaves UseToa out (for side-by-side measurements).
 using System.Text.Json.Serialization;
 using Toa.AspNetCore;
 
 var builder = WebApplication.CreateSlimBuilder(args);
-builder.WebHost.UseToa();
+if (builder.Configuration.GetValue("Toa:Enabled", true))
+    builder.WebHost.UseToa();
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, WhoAmIJson.Default));
 var app = builder.Build();
 
