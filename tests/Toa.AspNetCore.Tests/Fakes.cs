@@ -32,32 +32,3 @@ internal sealed class SocketFeature(Socket socket) : IConnectionSocketFeature
 {
     public Socket Socket { get; } = socket;
 }
-
-/// <summary>A connected pair on 127.0.0.1.</summary>
-internal sealed class LoopbackPair : IDisposable
-{
-    private LoopbackPair(Socket client, Socket accepted)
-    {
-        Client = client;
-        Accepted = accepted;
-    }
-
-    public Socket Client { get; }
-    public Socket Accepted { get; }
-
-    public static async Task<LoopbackPair> CreateAsync()
-    {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(listener.LocalEndPoint!);
-        return new LoopbackPair(client, await listener.AcceptAsync());
-    }
-
-    public void Dispose()
-    {
-        Client.Dispose();
-        Accepted.Dispose();
-    }
-}

@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Toa.Sockets;
+using Toa.Testing;
 
 namespace Toa.AspNetCore.Tests;
 

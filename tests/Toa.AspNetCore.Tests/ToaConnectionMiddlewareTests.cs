@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging.Abstractions;
 using Toa.Sockets;
+using Toa.Testing;
 
 namespace Toa.AspNetCore.Tests;
 

@@ -2,6 +2,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Toa.Sockets;
+using Toa.Testing;
 
 namespace Toa.Core.Tests.Sockets;
 
@@ -78,34 +79,5 @@ public class RealClientResolverTests
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
 
         Assert.Throws<ArgumentException>(() => RealClientResolver.System.Resolve(socket));
-    }
-}
-
-/// <summary>A connected pair on 127.0.0.1.</summary>
-internal sealed class LoopbackPair : IDisposable
-{
-    private LoopbackPair(Socket client, Socket accepted)
-    {
-        Client = client;
-        Accepted = accepted;
-    }
-
-    public Socket Client { get; }
-    public Socket Accepted { get; }
-
-    public static async Task<LoopbackPair> CreateAsync()
-    {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(listener.LocalEndPoint!);
-        return new LoopbackPair(client, await listener.AcceptAsync());
-    }
-
-    public void Dispose()
-    {
-        Client.Dispose();
-        Accepted.Dispose();
     }
 }
