@@ -33,6 +33,7 @@ internal sealed partial class DemoScript(TextWriter output)
                 if (ToaAddress.TryDecode(option.AsSpan(), ToaLayouts.All, out var toa))
                     output.WriteLine($"      decoded: kind {toa.Layout.Kind()}, length {toa.Layout.Length()} ({toa.Layout.Format().Name()}): client {toa.Client}");
         }
+        await ShowReceiverAsync(client, server, link, cancel);
         Say("Done; the namespaces are removed.");
     }
 
