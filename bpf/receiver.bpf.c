@@ -250,6 +250,18 @@ static __always_inline void on_listen(struct bpf_sock_ops *skops)
 	set_flags(skops, 0, BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
 }
 
+/*
+ * Whether a SYN carries just what Linux puts in one (MSS, SACK permitted,
+ * timestamps, NOP, window scale): most SYNs, answered without parsing.
+ */
+static __always_inline int plain_linux_syn(const struct toa_tcp_header *h, long len)
+{
+	return len == 40 && (h->words[3] & bpf_htonl(0xf0000000)) == bpf_htonl(0xa0000000) &&
+	       (h->words[5] & bpf_htonl(0xffff0000)) == bpf_htonl(0x02040000) &&
+	       h->words[6] == bpf_htonl(0x0402080a) &&
+	       (h->words[9] & bpf_htonl(0xffffff00)) == bpf_htonl(0x01030300);
+}
+
 /* A SYN-ACK is being built: park the SYN's TOA until the handshake completes. */
 static __always_inline void on_synack(struct bpf_sock_ops *skops)
 {
@@ -266,7 +278,7 @@ static __always_inline void on_synack(struct bpf_sock_ops *skops)
 	if (!h)
 		return;
 	got = bpf_getsockopt(skops, SOL_TCP, TCP_BPF_SYN, h, TOA_TCP_HEADER_MAX);
-	if (got > 0)
+	if (got > 0 && !plain_linux_syn(h, got))
 		verdict = toa_parse(h, got, toa_config.formats, &parked.result);
 	parked.syn_seq = bpf_ntohl(h->words[1]);
 	toa_scratch_leave(scratch);
