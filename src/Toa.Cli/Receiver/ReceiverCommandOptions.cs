@@ -58,7 +58,8 @@ internal static class ReceiverCommandOptions
             var text = token.Value;
             if (!text.Contains('/') && IPAddress.TryParse(text, out var single))
                 text = $"{single}/{(single.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128)}";
-            if (!IPNetwork.TryParse(text, out var network))
+            // A host address with a prefix (10.0.0.1/8) is most likely a typo: refuse rather than mask it.
+            if (!IPNetwork.TryParse(text, out var network) || !network.BaseAddress.Equals(IPAddress.Parse(text[..text.IndexOf('/')])))
             {
                 result.AddError($"--trust: '{token.Value}' is not a network such as 10.0.0.0/8 or 2001:db8::/32 (no bits set past the prefix)");
                 return [];

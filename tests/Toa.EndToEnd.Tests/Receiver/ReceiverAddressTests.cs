@@ -163,6 +163,20 @@ public sealed class ReceiverAddressTests : IDisposable
     }
 
     [Fact]
+    public async Task CServer_SyncookiesAlwaysAndToaInSynOnly_TakenFromTheSyn()
+    {
+        var lab = Lab();
+        await lab.Server.RunAsync("sysctl", ["-qw", "net.ipv4.tcp_syncookies=2"]);
+        var server = await lab.StartCServerAsync("-n", "1", $"{Port}");
+
+        var result = await lab.ConnectAsync(Port, "hello\n", "--as", "[2001:db8::7]:2222", "--in", "syn");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("real client v6 [2001:db8::7]:2222", await ServeOneAsync(server));
+        Assert.Equal("2", (await lab.Server.RunAsync("sysctl", ["-n", "net.ipv4.tcp_syncookies"])).StandardOutput.Trim());
+    }
+
+    [Fact]
     public async Task CServer_ToaInDataOnly_TakenFromTheFirstData()
     {
         var lab = Lab();
