@@ -165,7 +165,7 @@ static __always_inline int parse_packet(struct bpf_sock_ops *skops, struct toa_p
 	const void *end = (const void *)(long)skops->skb_data_end;
 	struct toa_scratch *scratch;
 	struct toa_tcp_header *h;
-	__u32 doff, copied;
+	__u32 doff, copied, fingerprint;
 	int verdict;
 
 	r->verdict = TOA_VERDICT_NONE;
@@ -177,8 +177,10 @@ static __always_inline int parse_packet(struct bpf_sock_ops *skops, struct toa_p
 	h = toa_scratch_enter(&scratch);
 	if (!h)
 		return r->verdict;
-	copied = toa_copy_header(data, end, TOA_TCP_HEADER_MAX, h);
+	copied = toa_copy_header(data, end, TOA_TCP_HEADER_MAX, h, &fingerprint);
 	verdict = toa_parse(h, copied, toa_config.formats, r);
+	if (toa_fingerprint(h) != fingerprint)
+		verdict = r->verdict = TOA_VERDICT_NONE;
 	toa_scratch_leave(scratch);
 	return verdict;
 }

@@ -37,9 +37,10 @@ struct {
 
 /*
  * Takes a header buffer of this CPU's scratch space; NULL when none is free.
- * The increment need not be atomic: a program that interrupts another on this
- * CPU (softirq over socket backlog processing) finishes before the other
- * resumes. Atomic fetch-add would need 5.12.
+ * A program that interrupts another on this CPU (softirq over socket backlog
+ * processing) finishes before the other resumes, so a plain increment keeps
+ * them apart; atomic fetch-add would need 5.12. Preemption between tasks is
+ * caught afterwards by toa_fingerprint.
  */
 static __always_inline struct toa_tcp_header *toa_scratch_enter(struct toa_scratch **scratch)
 {
@@ -65,22 +66,46 @@ static __always_inline void toa_scratch_leave(struct toa_scratch *s)
 
 /*
  * Copies the TCP header at `src` (up to `end`, at most `avail` bytes) into
- * `h`, 4 bytes at a time; returns the number of bytes copied.
+ * `h`, 4 bytes at a time, zeroing the rest; returns the number of bytes copied
+ * and their fingerprint (see toa_fingerprint).
  */
 static __always_inline __u32 toa_copy_header(const __u32 *src, const void *end, __u32 avail,
-					    struct toa_tcp_header *h)
+					    struct toa_tcp_header *h, __u32 *fingerprint)
 {
-	__u32 copied = 0;
+	__u32 copied = 0, x = 0;
 	int i;
 
+#pragma unroll
+	for (i = 0; i < 16; i++)
+		h->words[i] = 0;
 #pragma unroll
 	for (i = 0; i < TOA_TCP_HEADER_MAX / 4; i++) {
 		if ((const void *)(src + i + 1) > end || (__u32)(i + 1) * 4 > avail)
 			break;
 		h->words[i] = src[i];
+		x ^= src[i];
 		copied += 4;
 	}
+	*fingerprint = x;
 	return copied;
+}
+
+/*
+ * The XOR of the buffer's words. toa_copy_header returns the same of what it
+ * copied: a parse in process context can be preempted and its slot taken by
+ * another task on the same CPU (the depth count is not atomic on 5.10), and a
+ * result read from a buffer that changed under it is not used. (A compare
+ * loop would cost the verifier four times the states.)
+ */
+static __always_inline __u32 toa_fingerprint(const struct toa_tcp_header *h)
+{
+	__u32 x = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 16; i++)
+		x ^= h->words[i];
+	return x;
 }
 
 /* The layout of a (kind, length) pair at `off`, TOA_NOT_TOA, or TOA_BROKEN. */

@@ -18,7 +18,7 @@ int toa_parse_fixture(struct xdp_md *ctx)
 	struct toa_parse_result r = {};
 	struct toa_scratch *scratch;
 	struct toa_tcp_header *h;
-	__u32 copied;
+	__u32 copied, fingerprint;
 	int verdict;
 
 	if ((void *)(f + 1) > end)
@@ -26,9 +26,9 @@ int toa_parse_fixture(struct xdp_md *ctx)
 	h = toa_scratch_enter(&scratch);
 	if (!h)
 		return XDP_ABORTED;
-	copied = toa_copy_header(f->header.words, end, f->header_len, h);
+	copied = toa_copy_header(f->header.words, end, f->header_len, h, &fingerprint);
 	verdict = toa_parse(h, copied, f->formats, &r);
 	toa_scratch_leave(scratch);
 	f->result = r;
-	return verdict == r.verdict ? XDP_PASS : XDP_ABORTED;
+	return verdict == r.verdict && toa_fingerprint(h) == fingerprint ? XDP_PASS : XDP_ABORTED;
 }
