@@ -26,6 +26,7 @@ mkdir -p "$with" "$without"
 
 rate() { sh -c "echo \$\$ > '$1/cgroup.procs' && exec '$out/accept_loop' $2 $3"; }
 rate "$with" 19001 1 >/dev/null; rate "$without" 19002 1 >/dev/null   # warm-up
+echo "$(nproc) CPUs, kernel $(uname -r), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 a=(); b=()
 for i in $(seq "$rounds"); do
   # Alternate which goes first so drift in the machine's state hits both alike.
@@ -36,6 +37,7 @@ done
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 ma=$(median "${a[@]}"); mb=$(median "${b[@]}")
 ratios=(); for i in "${!a[@]}"; do ratios+=("$(awk -v a="${a[$i]}" -v b="${b[$i]}" 'BEGIN {printf "%.4f", a/b}')"); done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "median with the receiver: $ma conn/s; without: $mb conn/s; ratio of medians: $(awk -v a="$ma" -v b="$mb" 'BEGIN {printf "%.3f", a/b}'); median of the rounds' ratios: $(median "${ratios[@]}")"
 
 # Per-program cost: one more run with statistics on (they add two clock reads per

@@ -262,6 +262,8 @@ public sealed class ReceiverAddressTests : IDisposable
         Assert.True(records.TryGet(connection, out var record));
         Assert.Equal(remote, record.Client);
         Assert.Equal(ToaSource.Ack, record.Source);
+        var shortBuffer = Assert.Throws<SocketException>(() => connection.GetRawSocketOption(0, 4096, new byte[19]));
+        Assert.Equal(SocketError.InvalidArgument, shortBuffer.SocketErrorCode);
         connection.Close();
         Assert.Equal(0, (await connect).ExitCode);
     }
@@ -279,6 +281,10 @@ public sealed class ReceiverAddressTests : IDisposable
         Assert.Equal(IPEndPoint.Parse("[::ffff:203.0.113.7]:4321"), connection.RemoteEndPoint);
         var e = Assert.Throws<SocketException>(() => connection.GetRawSocketOption(0, 4096, new byte[20]));
         Assert.Equal(SocketError.InvalidArgument, e.SocketErrorCode);
+        // Every other option passes untouched: the kernel's own answers and errors.
+        Assert.True((int)connection.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReceiveBuffer)! > 0);
+        var tcpLevel = Assert.Throws<SocketException>(() => connection.GetRawSocketOption(6, 4096, new byte[20]));
+        Assert.Equal(SocketError.ProtocolOption, tcpLevel.SocketErrorCode);
         connection.Close();
         Assert.Equal(0, (await connect).ExitCode);
     }
