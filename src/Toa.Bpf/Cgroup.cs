@@ -86,10 +86,10 @@ public sealed class Cgroup
         return true;
     }
 
-    /// <summary>The cgroup's id, as bpf link info and bpftool report it (its directory's inode number).</summary>
-    public ulong Id => LibC.InodeOf(Path) ?? throw new DirectoryNotFoundException($"cgroup {Path}: gone");
-
-    /// <summary>The cgroup with id <paramref name="id"/>, searched from the root; null when there is none.</summary>
+    /// <summary>
+    /// The cgroup with id <paramref name="id"/> (as bpf link info reports it: its directory's inode
+    /// number), searched from the root; null when there is none.
+    /// </summary>
     public static Cgroup? FindById(ulong id)
     {
         var pending = new Stack<string>([Root]);

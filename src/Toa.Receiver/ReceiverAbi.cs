@@ -25,12 +25,6 @@ internal static class ReceiverAbi
     public const string ConfigVariable = "toa_config";
     public const string ParkedCountVariable = "toa_parked_count";
 
-    public const int TcpHeaderMax = 60;
-
-    public const byte VerdictNone = 0, VerdictFound = 1, VerdictMalformed = 2;
-    public const byte FromAck = 1, FromSyn = 2, FromData = 3;
-    public const byte RecordNat64Held = 1 << 0;
-
     /// <summary>struct toa_parse_result.</summary>
     [StructLayout(LayoutKind.Sequential)]
     public unsafe struct ParseResult

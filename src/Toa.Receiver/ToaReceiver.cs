@@ -257,7 +257,7 @@ public static class ToaReceiver
             ? obj.Maps.Values.Single(m => m.Name.EndsWith(nameOrSection, StringComparison.Ordinal))
             : obj.Map(nameOrSection);
 
-    private static unsafe void FillTrust(BpfMap map, IReadOnlyList<IPNetwork> networks)
+    private static void FillTrust(BpfMap map, IReadOnlyList<IPNetwork> networks)
     {
         foreach (var network in networks)
         {
