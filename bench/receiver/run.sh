@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Connections per second of an accept-heavy loopback loop (connect, accept,
 # getpeername, getsockopt 4096, close) in a cgroup with the receiver attached
-# and in one without, interleaved rounds in one run, medians; then the cost of
-# each receiver program per call and calls per connection (kernel.bpf_stats_enabled).
+# and in one without, interleaved rounds in one run, medians, per second of wall
+# time and per second of CPU time; then the cost of each receiver program per
+# call and calls per connection (kernel.bpf_stats_enabled).
 # Usage (root, by hand, not in CI): bench/receiver/run.sh [rounds=7] [seconds=3]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -27,18 +28,26 @@ mkdir -p "$with" "$without"
 rate() { sh -c "echo \$\$ > '$1/cgroup.procs' && exec '$out/accept_loop' $2 $3"; }
 rate "$with" 19001 1 >/dev/null; rate "$without" 19002 1 >/dev/null   # warm-up
 echo "$(nproc) CPUs, kernel $(uname -r), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-a=(); b=()
+wa=(); wb=(); ca=(); cb=()
 for i in $(seq "$rounds"); do
   # Alternate which goes first so drift in the machine's state hits both alike.
-  if [ $((i % 2)) -eq 1 ]; then a+=("$(rate "$with" 19001 "$seconds")"); b+=("$(rate "$without" 19002 "$seconds")")
-  else b+=("$(rate "$without" 19002 "$seconds")"); a+=("$(rate "$with" 19001 "$seconds")"); fi
-  echo "round $i: with the receiver ${a[-1]} conn/s, without ${b[-1]} conn/s"
+  if [ $((i % 2)) -eq 1 ]; then ra=$(rate "$with" 19001 "$seconds"); rb=$(rate "$without" 19002 "$seconds")
+  else rb=$(rate "$without" 19002 "$seconds"); ra=$(rate "$with" 19001 "$seconds"); fi
+  read -r w c <<< "$ra"; wa+=("$w"); ca+=("$c")
+  read -r w c <<< "$rb"; wb+=("$w"); cb+=("$c")
+  echo "round $i: with the receiver ${wa[-1]} conn/s (${ca[-1]} per CPU second), without ${wb[-1]} conn/s (${cb[-1]} per CPU second)"
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
-ma=$(median "${a[@]}"); mb=$(median "${b[@]}")
-ratios=(); for i in "${!a[@]}"; do ratios+=("$(awk -v a="${a[$i]}" -v b="${b[$i]}" 'BEGIN {printf "%.4f", a/b}')"); done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "median with the receiver: $ma conn/s; without: $mb conn/s; ratio of medians: $(awk -v a="$ma" -v b="$mb" 'BEGIN {printf "%.3f", a/b}'); median of the rounds' ratios: $(median "${ratios[@]}")"
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+report() {
+  local -n with_rates=$2 without_rates=$3
+  local ratios=() i ma mb
+  for i in "${!with_rates[@]}"; do ratios+=("$(awk -v a="${with_rates[$i]}" -v b="${without_rates[$i]}" 'BEGIN {printf "%.4f", a/b}')"); done
+  ma=$(median "${with_rates[@]}"); mb=$(median "${without_rates[@]}")
+  echo "$1: median with the receiver $ma, without $mb; ratio of medians $(awk -v a="$ma" -v b="$mb" 'BEGIN {printf "%.3f", a/b}'); median of the rounds' ratios $(median "${ratios[@]}")"
+}
+report "connections per second" wa wb
+report "connections per CPU second" ca cb
 
 # Per-program cost: one more run with statistics on (they add two clock reads per
 # program run, so the rates above are measured without them).
@@ -46,7 +55,7 @@ ids=$(bpftool cgroup show "$with" | awk '/toa_/ {print $1}')
 snapshot() { for id in $ids; do bpftool prog show id "$id" -j; echo; done; }
 before=$(snapshot)
 sysctl -qw kernel.bpf_stats_enabled=1
-count=$(awk -v r="$(rate "$with" 19001 "$seconds")" -v s="$seconds" 'BEGIN {printf "%d", r*s}')
+count=$(rate "$with" 19001 "$seconds" | awk -v s="$seconds" '{printf "%d", $1*s}')
 sysctl -qw kernel.bpf_stats_enabled=0
 after=$(snapshot)
 python3 - "$count" <<PY
