@@ -324,7 +324,6 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 	__u32 ack_seq = seq_of(skops);
 	__u8 source = TOA_FROM_ACK;
 	__u32 set = 0;
-
 	int verdict = parse_packet(skops, &r);
 
 	if (claim_parked(skops, ack_seq, &syn) && verdict != TOA_VERDICT_FOUND) {

@@ -3,7 +3,7 @@
  * The TOA option parser, shared by the receiver's sock_ops program and the
  * XDP entry that BPF_PROG_TEST_RUN drives with table fixtures.
  *
- * Verifier notes (toa-facts §5): the header is copied with constant offsets
+ * Verifier notes: the header is copied with constant offsets
  * into a buffer of 64 bytes and read back with indexes masked by 63; the walk
  * has no iteration counter besides the offset, which grows every round.
  */
