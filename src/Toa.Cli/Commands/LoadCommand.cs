@@ -19,14 +19,13 @@ internal static class LoadCommand
         HelpName = "PATH",
     };
 
-    private static readonly Option<ToaLayouts> Formats = new("--formats")
+    private static readonly Option<ToaLayouts?> Formats = new("--formats")
     {
         Description = "The TOA layouts to honour, comma-separated: format names (tencent = 200/8 and 253/20, dpvs = 254/8 "
             + "and 254/20, alibaba-cdn = 28/7 and 28/19, ucloud = 253/8), single layouts such as 200/8, default or all. "
             + "Default: tencent,dpvs.",
         HelpName = "FORMATS",
         CustomParser = ReceiverCommandOptions.ParseFormats,
-        DefaultValueFactory = _ => ToaLayouts.Default,
     };
 
     private static readonly Option<IPNetwork[]> Trust = new("--trust")
@@ -39,13 +38,12 @@ internal static class LoadCommand
         AllowMultipleArgumentsPerToken = false,
     };
 
-    private static readonly Option<Nat64PeerMode> Nat64Peer = new("--nat64-peer")
+    private static readonly Option<Nat64PeerMode?> Nat64Peer = new("--nat64-peer")
     {
         Description = "What getpeername() on an AF_INET6 socket returns for a NAT64 connection (IPv6 client): real (the "
             + "client, so a dual-stack server needs no change) or snat (the load balancer's address, as the kernel module "
             + "does). getsockopt 4096 gives the client either way. Default: real.",
         HelpName = "real|snat",
-        DefaultValueFactory = _ => Nat64PeerMode.Real,
     };
 
     private static readonly Option<bool> Force = new("--force")
@@ -54,7 +52,7 @@ internal static class LoadCommand
             + "keep their addresses and the counters keep counting.",
     };
 
-    private static readonly Option<string> PinDir = ReceiverCommandOptions.PinDir();
+    private static readonly Option<string?> PinDir = ReceiverCommandOptions.PinDir();
 
     public static Command Create()
     {
@@ -71,16 +69,16 @@ internal static class LoadCommand
         {
             Privileges.RequireRoot("load");
             var output = parse.InvocationConfiguration.Output;
-            var formats = parse.GetValue(Formats);
+            var formats = parse.GetValue(Formats) ?? ToaLayouts.Default;
             if (formats == ToaLayouts.None)
                 throw new CliException("--formats: at least one layout is needed", ReturnCode.UsageError);
             var options = new ReceiverOptions
             {
-                PinDirectory = parse.GetValue(PinDir)!,
+                PinDirectory = ReceiverCommandOptions.PinDirOf(parse, PinDir),
                 Cgroup = parse.GetValue(CgroupOption),
                 Formats = formats,
                 Trust = parse.GetValue(Trust) ?? [],
-                Nat64Peer = parse.GetValue(Nat64Peer),
+                Nat64Peer = parse.GetValue(Nat64Peer) ?? Nat64PeerMode.Real,
             };
             using var logging = Logging.Create(parse.InvocationConfiguration.Error, parse.GetValue(CommonOptions.Verbose));
             ReceiverLoadOutcome outcome;

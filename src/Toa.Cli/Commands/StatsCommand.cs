@@ -9,7 +9,7 @@ namespace Toa.Cli.Commands;
 /// <summary><c>toa stats</c>: <c>cat /proc/net/toa_stats</c>.</summary>
 internal static class StatsCommand
 {
-    private static readonly Option<string> PinDir = ReceiverCommandOptions.PinDir();
+    private static readonly Option<string?> PinDir = ReceiverCommandOptions.PinDir();
 
     public static Command Create()
     {
@@ -22,7 +22,7 @@ internal static class StatsCommand
         };
         command.SetAction(parse =>
         {
-            var pins = parse.GetValue(PinDir)!;
+            var pins = ReceiverCommandOptions.PinDirOf(parse, PinDir);
             if (!ToaReceiver.IsLoaded(pins))
                 throw new CliException($"TOA is not loaded (nothing pinned at {pins})");
             var counters = ToaReceiver.ReadCounters(pins);

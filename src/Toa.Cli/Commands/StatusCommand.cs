@@ -9,7 +9,7 @@ namespace Toa.Cli.Commands;
 /// <summary><c>toa status</c>: what <c>lsmod | grep toa</c> tells, and the settings.</summary>
 internal static class StatusCommand
 {
-    private static readonly Option<string> PinDir = ReceiverCommandOptions.PinDir();
+    private static readonly Option<string?> PinDir = ReceiverCommandOptions.PinDir();
 
     public static Command Create()
     {
@@ -23,7 +23,7 @@ internal static class StatusCommand
         {
             Privileges.RequireRoot("status");
             var output = parse.InvocationConfiguration.Output;
-            var pins = parse.GetValue(PinDir)!;
+            var pins = ReceiverCommandOptions.PinDirOf(parse, PinDir);
             var status = ToaReceiver.Status(pins);
             if (status is null)
             {

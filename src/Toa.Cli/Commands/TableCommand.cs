@@ -11,7 +11,7 @@ namespace Toa.Cli.Commands;
 /// <summary><c>toa table</c>: <c>cat /proc/net/toa_table</c>, for both families.</summary>
 internal static class TableCommand
 {
-    private static readonly Option<string> PinDir = ReceiverCommandOptions.PinDir();
+    private static readonly Option<string?> PinDir = ReceiverCommandOptions.PinDir();
 
     public static Command Create()
     {
@@ -26,7 +26,7 @@ internal static class TableCommand
         command.SetAction(parse =>
         {
             Privileges.RequireRoot("table");
-            var pins = parse.GetValue(PinDir)!;
+            var pins = ReceiverCommandOptions.PinDirOf(parse, PinDir);
             if (!ToaReceiver.IsLoaded(pins))
                 throw new CliException($"TOA is not loaded (nothing pinned at {pins})");
             var output = parse.InvocationConfiguration.Output;

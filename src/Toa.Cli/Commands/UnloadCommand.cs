@@ -9,7 +9,7 @@ namespace Toa.Cli.Commands;
 /// <summary><c>toa unload</c>: what <c>rmmod toa</c> does.</summary>
 internal static class UnloadCommand
 {
-    private static readonly Option<string> PinDir = ReceiverCommandOptions.PinDir();
+    private static readonly Option<string?> PinDir = ReceiverCommandOptions.PinDir();
 
     public static Command Create()
     {
@@ -23,7 +23,7 @@ internal static class UnloadCommand
         command.SetAction(parse =>
         {
             Privileges.RequireRoot("unload");
-            var pins = parse.GetValue(PinDir)!;
+            var pins = ReceiverCommandOptions.PinDirOf(parse, PinDir);
             if (!ToaReceiver.Unload(pins))
                 throw new CliException($"TOA is not loaded (nothing pinned at {pins})");
             parse.InvocationConfiguration.Output.WriteLine("TOA unloaded");

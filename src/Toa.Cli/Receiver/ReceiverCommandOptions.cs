@@ -10,13 +10,16 @@ namespace Toa.Cli.Receiver;
 /// <summary>Options and text the receiver's commands (load, unload, status, stats, table) share.</summary>
 internal static class ReceiverCommandOptions
 {
-    public static Option<string> PinDir() => new("--pin-dir")
+    public static Option<string?> PinDir() => new("--pin-dir")
     {
         Description = $"Where the receiver's programs and maps are pinned (a directory on the bpf filesystem). "
             + $"Default: {ToaReceiver.DefaultPinDirectory}. Receivers in separate directories are independent, e.g. for tests.",
         HelpName = "DIR",
-        DefaultValueFactory = _ => ToaReceiver.DefaultPinDirectory,
     };
+
+    /// <summary>The pin directory a command line names, or the default.</summary>
+    public static string PinDirOf(ParseResult parse, Option<string?> option) =>
+        parse.GetValue(option) ?? ToaReceiver.DefaultPinDirectory;
 
     /// <summary>"200/8 253/20 254/8 254/20".</summary>
     public static string Describe(ToaLayouts layouts) => string.Join(' ', layouts.Members().Select(l => l.Describe()));
@@ -25,7 +28,7 @@ internal static class ReceiverCommandOptions
     /// Parses a comma-separated list of format names (tencent, dpvs, alibaba-cdn, ucloud),
     /// layouts as KIND/LENGTH (200/8), "default" or "all".
     /// </summary>
-    public static ToaLayouts ParseFormats(ArgumentResult result)
+    public static ToaLayouts? ParseFormats(ArgumentResult result)
     {
         var layouts = ToaLayouts.None;
         foreach (var token in result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))

@@ -48,11 +48,11 @@ public class LoadCommandTests
     [InlineData("ucloud, alibaba-cdn", "28/7 28/19 253/8")]
     public void ParseFormats_Names_TheirLayouts(string text, string expected)
     {
-        var command = new System.CommandLine.RootCommand { new System.CommandLine.Option<Toa.Wire.ToaLayouts>("--formats") { CustomParser = ReceiverCommandOptions.ParseFormats } };
+        var command = new System.CommandLine.RootCommand { new System.CommandLine.Option<Toa.Wire.ToaLayouts?>("--formats") { CustomParser = ReceiverCommandOptions.ParseFormats } };
 
         var parse = command.Parse(["--formats", text]);
 
         Assert.Empty(parse.Errors);
-        Assert.Equal(expected, ReceiverCommandOptions.Describe(parse.GetValue<Toa.Wire.ToaLayouts>("--formats")));
+        Assert.Equal(expected, ReceiverCommandOptions.Describe(parse.GetValue<Toa.Wire.ToaLayouts?>("--formats")!.Value));
     }
 }
