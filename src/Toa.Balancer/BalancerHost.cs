@@ -35,7 +35,8 @@ public sealed partial class BalancerHost : IAsyncDisposable
         _context = new HostContext(
             options.ToaWriter, options.TimeProvider, options.LoggerFactory, options.HealthProbe,
             options.SchedulingPolicies, options.RandomFactory,
-            new BalancerMetrics(() => AllBackends()), new ConnectionTracker());
+            new BalancerMetrics(() => AllBackends()), new ConnectionTracker(),
+            options.Splice && Splice.IsSupported ? new PipePool() : null);
         _config = options.ConfigProvider.Snapshot.Config;
         _idleSweep = options.TimeProvider.CreateTimer(_ => CloseIdle(), null, options.IdleSweepInterval, options.IdleSweepInterval);
     }
@@ -303,6 +304,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
             await listener.DisposeAsync().ConfigureAwait(false);
         _admin?.Dispose();
         _admin = null;
+        _context.Pipes?.Dispose();
     }
 
     /// <inheritdoc />

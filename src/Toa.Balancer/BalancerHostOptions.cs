@@ -31,6 +31,12 @@ public sealed class BalancerHostOptions
     /// <summary>Randomness for the policies, one instance per listener. Default: unseeded <see cref="Random"/>.</summary>
     public Func<Random> RandomFactory { get; init; } = static () => new Random();
 
+    /// <summary>
+    /// Relay with splice(2) where the system has it (Linux): bytes move between the sockets
+    /// inside the kernel. Default: true. False copies through pooled user-space buffers.
+    /// </summary>
+    public bool Splice { get; init; } = true;
+
     /// <summary>How often idle connections are looked for. Default: 1 second.</summary>
     public TimeSpan IdleSweepInterval { get; init; } = TimeSpan.FromSeconds(1);
 }

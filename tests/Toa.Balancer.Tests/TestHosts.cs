@@ -20,7 +20,7 @@ internal static class TestHosts
 
     /// <summary>A started host; with the fake clock, health checks, idle sweeps and deadlines wait for the test.</summary>
     public static (BalancerHost Host, InMemoryConfigProvider Provider) Start(
-        BalancerConfig config, TimeProvider? time = null, IToaWriter? toa = null, Toa.Balancer.Health.IHealthProbe? probe = null)
+        BalancerConfig config, TimeProvider? time = null, IToaWriter? toa = null, Toa.Balancer.Health.IHealthProbe? probe = null, bool splice = true)
     {
         var provider = new InMemoryConfigProvider(config);
         var host = BalancerHost.Start(new BalancerHostOptions
@@ -30,9 +30,18 @@ internal static class TestHosts
             ToaWriter = toa ?? NoToaWriter.Instance,
             HealthProbe = probe ?? Toa.Balancer.Health.TcpConnectProbe.Instance,
             RandomFactory = () => new Random(1),
+            Splice = splice,
         });
         return (host, provider);
     }
 
     public static IPEndPoint EndPoint(this BalancerHost host, string listener = "web") => host.GetListenerEndPoint(listener);
+
+    /// <summary>Stops the host at the end of a test, failing rather than hanging if a connection never ends.</summary>
+    public static IAsyncDisposable StopOnDispose(this BalancerHost host) => new Stopper(host);
+
+    private sealed class Stopper(BalancerHost host) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await host.StopAsync().WaitAsync(Eventually.Limit);
+    }
 }

@@ -6,7 +6,7 @@ using Toa.Balancer.Scheduling;
 
 namespace Toa.Balancer.Relay;
 
-/// <summary>What every listener of a host shares.</summary>
+/// <summary>What every listener of a host shares. <see cref="Pipes"/> is null when the relay copies rather than splices.</summary>
 internal sealed record HostContext(
     IToaWriter Toa,
     TimeProvider Time,
@@ -15,4 +15,5 @@ internal sealed record HostContext(
     IReadOnlyList<ISchedulingPolicy> Policies,
     Func<Random> RandomFactory,
     BalancerMetrics Metrics,
-    ConnectionTracker Connections);
+    ConnectionTracker Connections,
+    PipePool? Pipes);

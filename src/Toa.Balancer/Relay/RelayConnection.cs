@@ -2,6 +2,7 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Prometheus;
 using Toa.Balancer.Configuration;
@@ -10,15 +11,15 @@ using Toa.Balancer.Model;
 namespace Toa.Balancer.Relay;
 
 /// <summary>
-/// One client connection: connect to the chosen backend (SNAT source, TOA, timeout), then copy
-/// both ways until both sides are done. EOF on one side becomes a FIN (Shutdown(Send)) on the
-/// other; a reset or error on either side resets both. Each direction owns one pooled buffer
-/// for the connection's life, so the copy loop allocates nothing.
+/// One client connection: connect to the chosen backend (SNAT source, TOA, timeout), then move
+/// bytes both ways until both sides are done. EOF on one side becomes a FIN (Shutdown(Send)) on
+/// the other; a reset or error on either side resets both. Bytes move with splice(2) where the
+/// system has it, else through one pooled buffer per direction; neither loop allocates.
 /// </summary>
 internal sealed partial class RelayConnection
 {
-    /// <summary>Per direction; 64 KiB measured faster on loopback than 16 KiB (see docs/balancer.md).</summary>
-    internal const int BufferSize = 64 * 1024;
+    /// <summary>Bytes per receive or splice: the default pipe's capacity, and a buffer size that copies well.</summary>
+    internal const int ChunkSize = 64 * 1024;
 
     private readonly ListenerRuntime _listener;
     private readonly ListenerSettings _settings;
@@ -131,35 +132,177 @@ internal sealed partial class RelayConnection
         }
     }
 
+    /// <summary>One direction, until EOF (passed on as a FIN) or an error (which resets both sides).</summary>
     private async Task PumpAsync(Socket source, Socket destination, Counter.Child bytes)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        try
+        {
+            var completed = _listener.Context.Pipes is { } pipes
+                ? await SpliceAsync(source, destination, bytes, pipes).ConfigureAwait(false)
+                : await CopyAsync(source, destination, bytes).ConfigureAwait(false);
+            if (completed)
+                destination.Shutdown(SocketShutdown.Send);
+            else
+                Close(reset: true);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // After Close this is a no-op.
+            Close(reset: true);
+        }
+    }
+
+    /// <summary>Copies through one pooled buffer; true at EOF.</summary>
+    private async Task<bool> CopyAsync(Socket source, Socket destination, Counter.Child bytes)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
         try
         {
             while (true)
             {
                 var received = await source.ReceiveAsync(buffer.AsMemory(), SocketFlags.None).ConfigureAwait(false);
                 if (received == 0)
-                {
-                    // Half-close: pass the FIN on and keep the other direction going.
-                    destination.Shutdown(SocketShutdown.Send);
-                    return;
-                }
+                    return true;
                 Volatile.Write(ref _lastActivity, _time.GetTimestamp());
-                for (var sent = 0; sent < received;)
-                    sent += await destination.SendAsync(buffer.AsMemory(sent, received - sent), SocketFlags.None).ConfigureAwait(false);
+                await SendAllAsync(destination, buffer.AsMemory(0, received)).ConfigureAwait(false);
                 bytes.Inc(received);
             }
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            // A reset (or any error) on either side resets both; after Close this is a no-op.
-            Close(reset: true);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>
+    /// Splices socket → pipe → socket; true at EOF, false on an error. Readiness comes from a
+    /// zero-byte receive, which waits for data without a buffer.
+    /// </summary>
+    private async Task<bool> SpliceAsync(Socket source, Socket destination, Counter.Child bytes, PipePool pipes)
+    {
+        // The runtime makes a socket's descriptor non-blocking only at its first asynchronous
+        // operation, which an accepted client has not had yet; splice would block on it.
+        source.Blocking = false;
+        destination.Blocking = false;
+        KernelPipe? pipe = null;
+        try
+        {
+            while (Volatile.Read(ref _closed) == 0)
+            {
+                pipe ??= pipes.Rent();
+                var moved = Transfer(source, pipe.WriteFd, out var errno);
+                if (moved == 0)
+                {
+                    pipes.Return(pipe);
+                    pipe = null;
+                    return true;
+                }
+                if (moved < 0)
+                {
+                    if (errno == Splice.EINTR)
+                        continue;
+                    if (errno != Splice.EAGAIN)
+                        return false;
+                    // Nothing to read: give the (empty) pipe back while waiting.
+                    pipes.Return(pipe);
+                    pipe = null;
+                    await source.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                    continue;
+                }
+                Volatile.Write(ref _lastActivity, _time.GetTimestamp());
+                if (!await DrainAsync(pipe, destination, (int)moved).ConfigureAwait(false))
+                    return false;
+                bytes.Inc(moved);
+            }
+            return false;
+        }
+        finally
+        {
+            // A pipe still held here may hold bytes: it is not fit for the pool.
+            pipe?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Moves <paramref name="count"/> bytes from the pipe to the destination. When the destination
+    /// is full, the rest goes through a pooled buffer and SendAsync, which waits for room without
+    /// holding a thread (the runtime offers no wait-until-writable of its own). False on an error.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<bool> DrainAsync(KernelPipe pipe, Socket destination, int count)
+    {
+        while (count > 0)
+        {
+            var moved = Transfer(pipe.ReadFd, destination, count, out var errno);
+            if (moved > 0)
+            {
+                count -= (int)moved;
+                continue;
+            }
+            if (errno == Splice.EINTR)
+                continue;
+            if (moved == 0 || errno != Splice.EAGAIN)
+                return false;
+            var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
+            try
+            {
+                while (count > 0)
+                {
+                    var read = Splice.Read(pipe.ReadFd, buffer.AsSpan(0, Math.Min(count, ChunkSize)), out errno);
+                    if (read <= 0)
+                        return false;
+                    await SendAllAsync(destination, buffer.AsMemory(0, (int)read)).ConfigureAwait(false);
+                    count -= (int)read;
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        return true;
+    }
+
+    // The socket's handle is held only for the call, so that a concurrent Close cannot free (and
+    // the system reuse) the descriptor mid-splice; held across an await, it would keep Close
+    // from ending the very receive the pump waits in.
+    private static nint Transfer(Socket from, int toPipe, out int errno)
+    {
+        var held = false;
+        try
+        {
+            from.SafeHandle.DangerousAddRef(ref held);
+            return Splice.Transfer((int)from.SafeHandle.DangerousGetHandle(), toPipe, ChunkSize, out errno);
+        }
+        finally
+        {
+            if (held)
+                from.SafeHandle.DangerousRelease();
+        }
+    }
+
+    private static nint Transfer(int fromPipe, Socket to, int count, out int errno)
+    {
+        var held = false;
+        try
+        {
+            to.SafeHandle.DangerousAddRef(ref held);
+            return Splice.Transfer(fromPipe, (int)to.SafeHandle.DangerousGetHandle(), count, out errno);
+        }
+        finally
+        {
+            if (held)
+                to.SafeHandle.DangerousRelease();
+        }
+    }
+
+    // Pooled builders: these run once per chunk, and a plain async ValueTask method allocates
+    // its state machine whenever it completes asynchronously.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask SendAllAsync(Socket destination, ReadOnlyMemory<byte> data)
+    {
+        for (var sent = 0; sent < data.Length;)
+            sent += await destination.SendAsync(data[sent..], SocketFlags.None).ConfigureAwait(false);
     }
 
     /// <summary>

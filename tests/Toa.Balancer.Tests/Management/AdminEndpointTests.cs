@@ -21,7 +21,7 @@ public class AdminEndpointTests
     {
         await using var server = TestServer.Echo();
         var (host, client) = Start(server);
-        await using var _h = host;
+        await using var _h = host.StopOnDispose();
         using var _c = client;
 
         var status = await client.GetStatusAsync();
@@ -39,7 +39,7 @@ public class AdminEndpointTests
     {
         await using var server = TestServer.Echo();
         var (host, client) = Start(server);
-        await using var _h = host;
+        await using var _h = host.StopOnDispose();
         using var _c = client;
 
         Assert.Equal([$"web/{server.Address}"], (await client.DrainAsync(server.Address)).Backends);
@@ -55,7 +55,7 @@ public class AdminEndpointTests
     {
         await using var server = TestServer.Echo();
         var (host, client) = Start(server);
-        await using var _h = host;
+        await using var _h = host.StopOnDispose();
         using var _c = client;
 
         var e = await Assert.ThrowsAsync<BalancerAdminException>(() => client.DrainAsync("127.0.0.1:1"));
@@ -68,7 +68,7 @@ public class AdminEndpointTests
     {
         await using var server = TestServer.Echo();
         var (host, client) = Start(server);
-        await using var _h = host;
+        await using var _h = host.StopOnDispose();
         using var _c = client;
         using (var connection = await TestClient.ConnectAsync(host.EndPoint()))
         {
@@ -110,7 +110,7 @@ public class AdminEndpointTests
     {
         await using var server = TestServer.Echo();
         var (host, client) = Start(server);
-        await using var _h = host;
+        await using var _h = host.StopOnDispose();
         using var _c = client;
         using var socket = await TestClient.ConnectAsync(host.AdminEndPoint!);
 
@@ -144,7 +144,7 @@ public class AdminEndpointTests
         await using var server = TestServer.Echo();
         var config = TestHosts.Config(TestHosts.Listener("web", server)) with { Admin = "127.0.0.1:0" };
         var (host, provider) = TestHosts.Start(config);
-        await using var _h = host;
+        await using var _h = host.StopOnDispose();
         Assert.NotNull(host.AdminEndPoint);
 
         provider.Update(config with { Admin = "" });

@@ -71,7 +71,7 @@ public class PoolBehaviourTests
     {
         await using var server = TestServer.Echo();
         var (host, _) = TestHosts.Start(TestHosts.Config(TestHosts.Listener("web", server)) with { MaxConnections = 1 });
-        await using var _h = host;
+        await using var _h = host.StopOnDispose();
         using var first = await EchoThroughAsync(host.EndPoint());
 
         Assert.Equal(SocketError.ConnectionReset, await RefusedEndAsync(host.EndPoint()));
@@ -92,7 +92,7 @@ public class PoolBehaviourTests
             Backends = [new BackendConfig { Address = a.Address, MaxConnections = 1 }, new BackendConfig { Address = b.Address, MaxConnections = 1 }],
         };
         var (host, _) = TestHosts.Start(TestHosts.Config(listener));
-        await using var _h = host;
+        await using var _h = host.StopOnDispose();
 
         using var first = await EchoThroughAsync(host.EndPoint());
         using var second = await EchoThroughAsync(host.EndPoint());
@@ -108,7 +108,7 @@ public class PoolBehaviourTests
         await using var a = TestServer.Echo();
         await using var b = TestServer.Echo();
         var (host, _) = TestHosts.Start(TestHosts.Config(TestHosts.Listener("web", a, b)));
-        await using var _h = host;
+        await using var _h = host.StopOnDispose();
         using var established = await EchoThroughAsync(host.EndPoint());
         var drained = a.Served == 1 ? a : b;
 
@@ -133,7 +133,7 @@ public class PoolBehaviourTests
     {
         await using var a = TestServer.Echo();
         var (host, _) = TestHosts.Start(TestHosts.Config(TestHosts.Listener("web", a)));
-        await using var _h = host;
+        await using var _h = host.StopOnDispose();
         using var client = await EchoThroughAsync(host.EndPoint());
 
         host.SetAdminState(a.Address, BackendAdminState.Disabled);
@@ -163,7 +163,7 @@ public class PoolBehaviourTests
         var health = new HealthConfig { Interval = TimeSpan.FromSeconds(2), Timeout = TimeSpan.FromSeconds(1), Rise = 2, Fall = 3, EjectAfter = 0 };
         var probe = new CountingProbe();
         var (host, _) = TestHosts.Start(TestHosts.Config(TestHosts.Listener("web", a, b) with { Health = health }), time, probe: probe);
-        await using var _h = host;
+        await using var _h = host.StopOnDispose();
         (await EchoThroughAsync(host.EndPoint())).Dispose();
 
         await a.StopAsync();
@@ -197,7 +197,7 @@ public class PoolBehaviourTests
         await dead.StopAsync();
         var listener = TestHosts.Listener("web", alive, dead) with { Health = new HealthConfig { EjectAfter = 2 } };
         var (host, _) = TestHosts.Start(TestHosts.Config(listener));
-        await using var _h = host;
+        await using var _h = host.StopOnDispose();
 
         var resets = 0;
         for (var i = 0; i < 8; i++)
@@ -232,7 +232,7 @@ public class PoolBehaviourTests
         var toa = new RecordingToaWriter(written: true);
         var listener = TestHosts.Listener("web", server) with { Toa = "tencent", Snat = new SnatConfig { Ipv4 = "127.0.0.1" } };
         var (host, _) = TestHosts.Start(TestHosts.Config(listener), toa: toa);
-        await using var _h = host;
+        await using var _h = host.StopOnDispose();
 
         using var client = await EchoThroughAsync(host.EndPoint());
 
@@ -252,7 +252,7 @@ public class PoolBehaviourTests
         var toa = new RecordingToaWriter(written: false);
         var listener = TestHosts.Listener("web", server) with { Address = "[::1]:0", Toa = "dpvs", ToaOnSyn = true };
         var (host, _) = TestHosts.Start(TestHosts.Config(listener), toa: toa);
-        await using var _h = host;
+        await using var _h = host.StopOnDispose();
 
         using var client = await EchoThroughAsync(host.EndPoint());
 
@@ -269,7 +269,7 @@ public class PoolBehaviourTests
         await using var server = TestServer.Echo();
         var toa = new RecordingToaWriter(written: true);
         var (host, _) = TestHosts.Start(TestHosts.Config(TestHosts.Listener("web", server)), toa: toa);
-        await using var _h = host;
+        await using var _h = host.StopOnDispose();
         using var client = await EchoThroughAsync(host.EndPoint());
         Assert.Empty(toa.Attached);
     }

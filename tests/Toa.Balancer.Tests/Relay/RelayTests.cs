@@ -5,9 +5,15 @@ using Toa.Balancer.Configuration;
 
 namespace Toa.Balancer.Tests.Relay;
 
-/// <summary>Real sockets on loopback through a running host.</summary>
-public class RelayTests
+/// <summary>Real sockets on loopback through a running host; run once with splice(2) and once copying.</summary>
+public abstract class RelayTests
 {
+    /// <summary>Whether the host relays with splice(2).</summary>
+    protected abstract bool Splice { get; }
+
+    private (BalancerHost Host, InMemoryConfigProvider Provider) Start(BalancerConfig config, TimeProvider? time = null) =>
+        TestHosts.Start(config, time, splice: Splice);
+
     [Fact]
     public async Task Relay_MultiMegabyteBothWays_BytesIntact()
     {
@@ -20,8 +26,8 @@ public class RelayTests
             await socket.SendAsync(download);
             socket.Shutdown(SocketShutdown.Send);
         });
-        var (host, _) = TestHosts.Start(TestHosts.Config(TestHosts.Listener("web", server)));
-        await using var _h = host;
+        var (host, _) = Start(TestHosts.Config(TestHosts.Listener("web", server)));
+        await using var _h = host.StopOnDispose();
         using var client = await TestClient.ConnectAsync(host.EndPoint());
 
         var send = Task.Run(async () =>
@@ -46,8 +52,8 @@ public class RelayTests
             socket.Shutdown(SocketShutdown.Send);
             fromClient.SetResult(await TestClient.ReadExactlyAsync(socket, 5));
         });
-        var (host, _) = TestHosts.Start(TestHosts.Config(TestHosts.Listener("web", server)));
-        await using var _h = host;
+        var (host, _) = Start(TestHosts.Config(TestHosts.Listener("web", server)));
+        await using var _h = host.StopOnDispose();
         using var client = await TestClient.ConnectAsync(host.EndPoint());
 
         Assert.Equal("hello"u8.ToArray(), await TestClient.ReadExactlyAsync(client, 5));
@@ -61,8 +67,8 @@ public class RelayTests
     public async Task HalfClose_ClientFinishesFirst_BackendCanStillAnswer()
     {
         await using var server = TestServer.Echo();
-        var (host, _) = TestHosts.Start(TestHosts.Config(TestHosts.Listener("web", server)));
-        await using var _h = host;
+        var (host, _) = Start(TestHosts.Config(TestHosts.Listener("web", server)));
+        await using var _h = host.StopOnDispose();
         using var client = await TestClient.ConnectAsync(host.EndPoint());
 
         await client.SendAsync("ping"u8.ToArray());
@@ -82,8 +88,8 @@ public class RelayTests
             connected.SetResult();
             backendEnd.SetResult(await TestClient.ReadEndAsync(socket));
         });
-        var (host, _) = TestHosts.Start(TestHosts.Config(TestHosts.Listener("web", server)));
-        await using var _h = host;
+        var (host, _) = Start(TestHosts.Config(TestHosts.Listener("web", server)));
+        await using var _h = host.StopOnDispose();
         var client = await TestClient.ConnectAsync(host.EndPoint());
         await connected.Task.WaitAsync(Eventually.Limit);
 
@@ -101,8 +107,8 @@ public class RelayTests
             await TestClient.ReadExactlyAsync(socket, 1);
             socket.LingerState = new LingerOption(true, 0);
         });
-        var (host, _) = TestHosts.Start(TestHosts.Config(TestHosts.Listener("web", server)));
-        await using var _h = host;
+        var (host, _) = Start(TestHosts.Config(TestHosts.Listener("web", server)));
+        await using var _h = host.StopOnDispose();
         using var client = await TestClient.ConnectAsync(host.EndPoint());
 
         await client.SendAsync(new byte[1]);
@@ -129,8 +135,8 @@ public class RelayTests
         });
         await using var second = TestServer.Echo();
         var config = TestHosts.Config(TestHosts.Listener("web", first));
-        var (host, provider) = TestHosts.Start(config);
-        await using var _h = host;
+        var (host, provider) = Start(config);
+        await using var _h = host.StopOnDispose();
         using var client = await TestClient.ConnectAsync(host.EndPoint());
         var send = Task.Run(async () =>
         {
@@ -163,8 +169,8 @@ public class RelayTests
     {
         await using var server = TestServer.Echo();
         var config = TestHosts.Config(TestHosts.Listener("web", server), TestHosts.Listener("other", server) with { Address = "[::1]:0" });
-        var (host, provider) = TestHosts.Start(config);
-        await using var _h = host;
+        var (host, provider) = Start(config);
+        await using var _h = host.StopOnDispose();
         var endPoint = host.EndPoint();
         using var client = await TestClient.ConnectAsync(endPoint);
 
@@ -181,8 +187,8 @@ public class RelayTests
     {
         var time = new FakeTimeProvider();
         await using var server = TestServer.Echo();
-        var (host, _) = TestHosts.Start(TestHosts.Config(TestHosts.Listener("web", server) with { IdleTimeout = TimeSpan.FromSeconds(30) }), time);
-        await using var _h = host;
+        var (host, _) = Start(TestHosts.Config(TestHosts.Listener("web", server) with { IdleTimeout = TimeSpan.FromSeconds(30) }), time);
+        await using var _h = host.StopOnDispose();
         using var client = await TestClient.ConnectAsync(host.EndPoint());
         await client.SendAsync("a"u8.ToArray());
         await TestClient.ReadExactlyAsync(client, 1);
@@ -202,8 +208,8 @@ public class RelayTests
         var time = new FakeTimeProvider();
         await using var server = TestServer.Echo();
         var config = TestHosts.Config(TestHosts.Listener("web", server)) with { ShutdownTimeout = TimeSpan.FromSeconds(10) };
-        var (host, _) = TestHosts.Start(config, time);
-        await using var _h = host;
+        var (host, _) = Start(config, time);
+        await using var _h = host.StopOnDispose();
         using var client = await TestClient.ConnectAsync(host.EndPoint());
         await client.SendAsync("a"u8.ToArray());
         await TestClient.ReadExactlyAsync(client, 1);
@@ -224,8 +230,8 @@ public class RelayTests
     public async Task Stop_ConnectionEndsBeforeDeadline_StopsWithoutWaitingForIt()
     {
         await using var server = TestServer.Echo();
-        var (host, _) = TestHosts.Start(TestHosts.Config(TestHosts.Listener("web", server)));
-        await using var _h = host;
+        var (host, _) = Start(TestHosts.Config(TestHosts.Listener("web", server)));
+        await using var _h = host.StopOnDispose();
         var client = await TestClient.ConnectAsync(host.EndPoint());
 
         var stop = host.StopAsync();
@@ -248,4 +254,16 @@ public class RelayTests
             return true;
         }
     }
+}
+
+/// <summary>The relay tests with splice(2).</summary>
+public sealed class SpliceRelayTests : RelayTests
+{
+    protected override bool Splice => true;
+}
+
+/// <summary>The relay tests with the user-space copy loop.</summary>
+public sealed class CopyRelayTests : RelayTests
+{
+    protected override bool Splice => false;
 }
