@@ -67,6 +67,19 @@ public sealed class BalancerHostTests : IDisposable
         await Assert.ThrowsAsync<SocketException>(() => TestClient.ConnectAsync(listener));
     }
 
+    [Fact]
+    public async Task Start_ListenerAddressTaken_ThrowsAndLeavesNothingRunning()
+    {
+        await using var taken = TestServer.Echo();
+        await using var backend = TestServer.Echo();
+        var config = TestHosts.Config(
+            TestHosts.Listener("free", backend),
+            TestHosts.Listener("web", backend) with { Address = taken.Address });
+        var provider = new InMemoryConfigProvider(config);
+
+        Assert.Throws<SocketException>(() => BalancerHost.Start(new BalancerHostOptions { ConfigProvider = provider }));
+    }
+
     private static async Task<BalancerStatus> StatusWhenUpAsync(BalancerAdminClient client)
     {
         BalancerStatus? status = null;

@@ -7,6 +7,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Toa.Balancer.Configuration;
 using Toa.Balancer.Model;
+using Toa.Balancer.Relay;
 
 namespace Toa.Balancer.Management;
 
@@ -32,18 +33,7 @@ internal sealed partial class AdminServer : IDisposable
         _host = host;
         _logger = logger;
         Endpoints.TryParse(address, out var endPoint);
-        _socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            _socket.Bind(endPoint);
-            _socket.Listen(64);
-        }
-        catch
-        {
-            _socket.Dispose();
-            throw;
-        }
+        _socket = ListenSockets.Listen(endPoint, backlog: 64);
         EndPoint = (IPEndPoint)_socket.LocalEndPoint!;
         _ = AcceptLoopAsync();
     }

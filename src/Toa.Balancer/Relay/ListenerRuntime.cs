@@ -32,20 +32,7 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
         _random = context.RandomFactory();
         _settings = settings;
         _policy = SchedulingPolicies.Find(context.Policies, settings.Scheduler);
-        _socket = new Socket(settings.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            if (settings.EndPoint.AddressFamily == AddressFamily.InterNetworkV6)
-                _socket.DualMode = false; // the client's family picks the TOA layout: keep families apart
-            _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            _socket.Bind(settings.EndPoint);
-            _socket.Listen(1024);
-        }
-        catch
-        {
-            _socket.Dispose();
-            throw;
-        }
+        _socket = ListenSockets.Listen(settings.EndPoint, backlog: 1024);
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
         Pool.Apply(settings);
     }
@@ -92,6 +79,11 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
             {
                 return;
             }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
+            {
+                // The client gave up before it was accepted: nothing to do.
+                continue;
+            }
             catch (SocketException e)
             {
                 // Out of descriptors and the like: log, and keep accepting once the cause passes.
@@ -99,21 +91,30 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
                 await Task.Delay(TimeSpan.FromMilliseconds(100), Context.Time).ConfigureAwait(false);
                 continue;
             }
-            Dispatch(client);
+            try
+            {
+                Dispatch(client);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // The client reset between accept and dispatch; Dispatch has not handed it on.
+                client.Dispose();
+            }
         }
     }
 
     private void Dispatch(Socket client)
     {
         Metrics.Total.Inc();
+        // What can throw (the client already gone) comes before any slot is taken.
         client.NoDelay = true;
+        var clientEndPoint = Endpoints.Unmap((IPEndPoint)client.RemoteEndPoint!);
         if (!Context.Connections.TryEnter())
         {
             Refuse(client, "limit");
             return;
         }
         var settings = _settings;
-        var clientEndPoint = Endpoints.Unmap((IPEndPoint)client.RemoteEndPoint!);
         var (backend, reason) = Choose(clientEndPoint);
         if (backend is null)
         {
@@ -151,7 +152,14 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
     {
         Context.Metrics.Rejected(Name, reason);
         LogRefused(Logger, Name, client.RemoteEndPoint, reason);
-        client.LingerState = new LingerOption(true, 0);
+        try
+        {
+            client.LingerState = new LingerOption(true, 0);
+        }
+        catch (SocketException)
+        {
+            // Already reset by the client: closing is enough.
+        }
         client.Dispose();
     }
 
