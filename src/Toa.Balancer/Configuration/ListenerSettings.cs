@@ -48,14 +48,6 @@ internal sealed record ListenerSettings(
         Endpoints.TryParse(text, out var endPoint);
         return endPoint;
     }
-
-    public bool Equals(ListenerSettings? other) =>
-        other is not null && Name == other.Name && EndPoint.Equals(other.EndPoint) && Toa == other.Toa
-        && Scheduler == other.Scheduler && Equals(Snat4, other.Snat4) && Equals(Snat6, other.Snat6)
-        && ConnectTimeout == other.ConnectTimeout && IdleTimeout == other.IdleTimeout && Health == other.Health
-        && Sequences.Equal(Backends, other.Backends);
-
-    public override int GetHashCode() => HashCode.Combine(Name, EndPoint, Toa, Scheduler, Sequences.Hash(Backends));
 }
 
 /// <summary>Health checking with defaults applied.</summary>

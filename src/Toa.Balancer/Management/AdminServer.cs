@@ -78,6 +78,11 @@ internal sealed partial class AdminServer : IDisposable
         {
             LogBadRequest(_logger, client.RemoteEndPoint, e.Message);
         }
+        catch (Exception e)
+        {
+            // Nothing awaits this task: log rather than leave the failure unobserved.
+            LogRequestFailed(_logger, e, client.RemoteEndPoint);
+        }
     }
 
     /// <summary>Reads the request line and headers, and any body (so closing does not reset the peer).</summary>
@@ -182,4 +187,7 @@ internal sealed partial class AdminServer : IDisposable
 
     [LoggerMessage(EventId = 400, EventName = "AdminBadRequest", Level = LogLevel.Debug, Message = "Admin request from {Peer} failed: {Reason}")]
     private static partial void LogBadRequest(ILogger logger, EndPoint? peer, string reason);
+
+    [LoggerMessage(EventId = 401, EventName = "AdminRequestFailed", Level = LogLevel.Error, Message = "Admin request from {Peer} failed unexpectedly")]
+    private static partial void LogRequestFailed(ILogger logger, Exception exception, EndPoint? peer);
 }
