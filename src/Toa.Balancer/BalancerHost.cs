@@ -208,6 +208,11 @@ public sealed partial class BalancerHost : IAsyncDisposable
                     continue;
                 _listeners.Remove(name);
                 retired.Add(listener);
+                if (!wanted.ContainsKey(name))
+                {
+                    foreach (var backend in listener.Pool.All)
+                        _context.Metrics.Forget(backend);
+                }
                 LogListenerStopped(_logger, name, listener.LocalEndPoint);
             }
             foreach (var (name, settings) in wanted)

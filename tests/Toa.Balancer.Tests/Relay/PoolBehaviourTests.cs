@@ -144,6 +144,43 @@ public class PoolBehaviourTests
     }
 
     [Fact]
+    public async Task Reload_BackendStays_KeepsAdminStateAndTakesNewWeight()
+    {
+        await using var a = TestServer.Echo();
+        await using var b = TestServer.Echo();
+        var config = TestHosts.Config(TestHosts.Listener("web", a, b));
+        var (host, provider) = TestHosts.Start(config);
+        await using var _h = host.StopOnDispose();
+        host.SetAdminState(a.Address, BackendAdminState.Draining);
+
+        var reloaded = config with
+        {
+            Listeners = [config.Listeners![0] with { Backends = [new BackendConfig { Address = a.Address, Weight = 5 }, new BackendConfig { Address = b.Address }] }],
+        };
+        provider.Update(reloaded);
+        await Eventually.True(() => host.Config.Equals(reloaded), "the new configuration is running");
+
+        var backend = host.GetStatus().Listeners[0].Backends[0];
+        Assert.Equal((a.Address, 5, "draining"), (backend.Address, backend.Weight, backend.Status));
+    }
+
+    [Fact]
+    public async Task Reload_ListenerAddressChanged_ListensOnTheNewAddress()
+    {
+        await using var server = TestServer.Echo();
+        var config = TestHosts.Config(TestHosts.Listener("web", server));
+        var (host, provider) = TestHosts.Start(config);
+        await using var _h = host.StopOnDispose();
+        var before = host.EndPoint();
+
+        provider.Update(config with { Listeners = [config.Listeners![0] with { Address = "[::1]:0" }] });
+        await Eventually.True(() => host.EndPoint().AddressFamily == AddressFamily.InterNetworkV6, "the listener moved");
+
+        using var client = await EchoThroughAsync(host.EndPoint());
+        await Assert.ThrowsAsync<SocketException>(() => TestClient.ConnectAsync(before));
+    }
+
+    [Fact]
     public void SetAdminState_UnknownBackendOrListener_MatchesNothing()
     {
         var (host, _) = TestHosts.Start(TestHosts.Config(TestHosts.Listener("web") with { Backends = [new BackendConfig { Address = "127.0.0.1:9" }] }));
