@@ -171,12 +171,12 @@ public class BackendHealthCheckerTests
         listener.Start();
         var endPoint = (IPEndPoint)listener.LocalEndpoint;
         var backend = new Backend("test", endPoint, 1, 0);
-        var fast = new HealthSettings(TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(20), Rise: 2, Fall: 2, EjectAfter: 3);
+        // A short interval keeps the test quick; a long timeout keeps a loaded machine from failing checks.
+        var fast = new HealthSettings(TimeSpan.FromMilliseconds(20), TimeSpan.FromSeconds(2), Rise: 2, Fall: 2, EjectAfter: 3);
         await using var checker = new BackendHealthChecker(backend, fast, null, TcpConnectProbe.Instance, TimeProvider.System, NullLogger.Instance);
         checker.Start();
 
-        await Eventually.True(() => checker.Checks >= 2, "two checks passed");
-        Assert.Equal(BackendHealth.Healthy, backend.Health);
+        await Eventually.True(() => checker.Checks >= 2 && backend.Health == BackendHealth.Healthy, "two checks ran and it is healthy");
 
         listener.Stop();
         await Eventually.True(() => backend.Health == BackendHealth.Unhealthy, "the closed listener is seen as down");
