@@ -16,7 +16,7 @@ internal sealed class TestServer : IAsyncDisposable
     private readonly List<Socket> _accepted = [];
     private Socket _listener;
     private Task _acceptLoop;
-    private int _accepted_count;
+    private int _acceptedCount;
 
     public TestServer(Func<Socket, Task> handler, IPAddress? address = null)
     {
@@ -31,7 +31,7 @@ internal sealed class TestServer : IAsyncDisposable
     public string Address => EndPoint.ToString();
 
     /// <summary>Connections accepted so far.</summary>
-    public int Accepted => Volatile.Read(ref _accepted_count);
+    public int Accepted => Volatile.Read(ref _acceptedCount);
 
     /// <summary>Connections that sent data (health checks connect and close without any).</summary>
     public int Served => Volatile.Read(ref _served);
@@ -100,7 +100,7 @@ internal sealed class TestServer : IAsyncDisposable
             {
                 return;
             }
-            Interlocked.Increment(ref _accepted_count);
+            Interlocked.Increment(ref _acceptedCount);
             lock (_accepted)
             {
                 _accepted.Add(socket);
