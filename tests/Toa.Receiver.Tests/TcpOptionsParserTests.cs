@@ -80,7 +80,7 @@ public sealed class TcpOptionsParserTests : IDisposable
     [Fact]
     public void Parse_EveryFourByteBlockOfTheInterestingBytes_NeverFindsAClient()
     {
-        byte[] interesting = [0, 1, 2, 4, 8, 20, 28, 200, 253, 254, 255];
+        byte[] interesting = [0, 1, 2, 8, 20, 28, 200, 254];
         foreach (var a in interesting)
         foreach (var b in interesting)
         foreach (var c in interesting)
