@@ -10,7 +10,9 @@
  *  - getsockopt answers IPPROTO_IP/4096 (TOA_SO_GET_LOOKUP) for NAT64.
  *
  * `toa table` reads the records through sock_diag (INET_DIAG with the
- * records map), which costs the data path nothing.
+ * records map), which costs the data path nothing. `toa log` switches a
+ * trace on and off at run time: while on, each decision about a connection's
+ * TOA goes to a ring buffer; while off, it costs one check of a flag.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -19,6 +21,11 @@
 #include "tcp_options.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* What believe() makes of a parse verdict. */
+#define TOA_USE 1
+#define TOA_IGNORE 0
+#define TOA_UNTRUSTED (-1)
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -33,6 +40,14 @@ const volatile struct toa_receiver_config toa_config = {
 
 /* SYN-borne TOAs parked; a hint so connections skip the lookup when there are none. */
 __u64 toa_parked_count;
+
+/* A section of its own: pinned apart from .bss, it is the switch `toa log --enable` flips. */
+struct toa_trace_state toa_trace SEC(".data.trace");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, TOA_TRACE_BUFFER);
+} toa_events SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -115,6 +130,80 @@ static __always_inline void local_of(struct bpf_sock_ops *skops, __u32 *out)
 static __always_inline __be16 remote_port_of(struct bpf_sock_ops *skops)
 {
 	return bpf_htons((__u16)bpf_ntohl(skops->remote_port));
+}
+
+#if TOA_TRACE
+#define TRACING() (toa_trace.enabled)
+#else
+#define TRACING() 0
+#endif
+
+/* What a connection's packet came to, for the trace: its belief and the parse verdict. */
+static __always_inline __u8 outcome_of(int belief, int verdict)
+{
+	if (belief == TOA_USE)
+		return TOA_TRACE_TAKEN;
+	if (belief == TOA_UNTRUSTED)
+		return TOA_TRACE_UNTRUSTED;
+	if (verdict == TOA_VERDICT_MALFORMED)
+		return TOA_TRACE_MALFORMED;
+	return TOA_TRACE_ABSENT;
+}
+
+/*
+ * Fills a trace event from the packed arguments of toa_trace_send. A function
+ * of its own: its signature puts struct toa_trace_event into the object's BTF,
+ * which the ABI test reads.
+ */
+static __noinline void fill_event(struct toa_trace_event *e, struct bpf_sock_ops *skops, __u64 what,
+				  __u64 client_hi, __u64 client_lo)
+{
+	e->time_ns = bpf_ktime_get_ns();
+	local_of(skops, (__u32 *)e->local);
+	peer_of(skops, (__u32 *)e->remote);
+	e->local_port = bpf_htons((__u16)skops->local_port);
+	e->remote_port = remote_port_of(skops);
+	e->packet = what;
+	e->outcome = what >> 8;
+	e->pad[0] = 0;
+	e->pad[1] = 0;
+	*(__u64 *)&e->toa.client[0] = client_hi;
+	*(__u64 *)&e->toa.client[8] = client_lo;
+	e->toa.layout = what >> 16;
+	e->toa.verdict = what >> 24;
+	e->toa.port = what >> 32;
+}
+
+/*
+ * Sends one trace event. A global function with scalar arguments (the TOA
+ * packed into them): the verifier checks it once, not once per path that
+ * reaches it; before 5.12 global functions take no pointers but the context.
+ */
+__noinline int toa_trace_send(struct bpf_sock_ops *skops, __u64 what, __u64 client_hi, __u64 client_lo)
+{
+	struct toa_trace_event *e = bpf_ringbuf_reserve(&toa_events, sizeof(*e), 0);
+
+	if (!e) {
+		__sync_fetch_and_add(&toa_trace.lost, 1);
+		return 0;
+	}
+	fill_event(e, skops, what, client_hi, client_lo);
+	bpf_ringbuf_submit(e, 0);
+	return 1;
+}
+
+/* Sends one trace event; call it only when TRACING(). `r` is read only for outcomes that carry a TOA. */
+static __always_inline void trace(struct bpf_sock_ops *skops, __u8 packet, __u8 outcome,
+				  const struct toa_parse_result *r)
+{
+	__u64 what = packet | (__u64)outcome << 8, hi = 0, lo = 0;
+
+	if (outcome != TOA_TRACE_ABSENT && outcome != TOA_TRACE_MALFORMED) {
+		what |= (__u64)r->layout << 16 | (__u64)r->verdict << 24 | (__u64)r->port << 32;
+		__builtin_memcpy(&hi, &r->client[0], 8);
+		__builtin_memcpy(&lo, &r->client[8], 8);
+	}
+	toa_trace_send(skops, what, hi, lo);
 }
 
 static __always_inline void flow_of(struct bpf_sock_ops *skops, struct toa_flow_key *key)
@@ -221,10 +310,6 @@ static __always_inline __u32 record(struct bpf_sock_ops *skops, struct toa_parse
 	return 0;
 }
 
-#define TOA_USE 1
-#define TOA_IGNORE 0
-#define TOA_UNTRUSTED (-1)
-
 /* Whether a parse verdict gives a TOA to use; counts the malformed and untrusted ones. */
 static __always_inline int believe(struct bpf_sock_ops *skops, int verdict, struct toa_stats *s)
 {
@@ -246,6 +331,49 @@ static __always_inline void set_flags(struct bpf_sock_ops *skops, __u32 clear, _
 
 	if (wanted != flags)
 		bpf_sock_ops_cb_flags_set(skops, wanted);
+}
+
+/*
+ * For the trace: whether the packet in skops holds a TOA in a layout the
+ * receiver does not honour; if so, sends it as an UNHONOURED event. A global
+ * function, so the verifier checks its parse once rather than once per caller
+ * (a SYN, read in another way, would double that: SYNs are not asked); it
+ * runs only while tracing.
+ */
+__noinline int toa_trace_unhonoured(struct bpf_sock_ops *skops, __u32 packet)
+{
+	const __u32 *data = (const __u32 *)(long)skops->skb_data;
+	const void *end = (const void *)(long)skops->skb_data_end;
+	/* Initialised, so the verifier's states of the parse compare equal and prune. */
+	struct toa_parse_result r = {};
+	struct toa_scratch *scratch;
+	struct toa_tcp_header *h;
+	__u32 copied, fingerprint;
+	int verdict;
+
+	h = toa_scratch_enter(&scratch);
+	if (!h)
+		return 0;
+	copied = toa_copy_header(data, end, TOA_TCP_HEADER_MAX, h, &fingerprint);
+	verdict = toa_parse(h, copied, TOA_LAYOUTS_ALL, &r);
+	if (toa_fingerprint(h) != fingerprint)
+		verdict = TOA_VERDICT_NONE;
+	toa_scratch_leave(scratch);
+	if (verdict != TOA_VERDICT_FOUND)
+		return 0;
+	trace(skops, packet, TOA_TRACE_UNHONOURED, &r);
+	return 1;
+}
+
+/* Sends the event of a connection's decisive packet; call it only when TRACING(). */
+static __always_inline void report(struct bpf_sock_ops *skops, __u8 packet, __u8 outcome,
+				   const struct toa_parse_result *r)
+{
+	/* "No TOA" may be a TOA in a layout not honoured: worth telling apart. */
+	if (outcome == TOA_TRACE_ABSENT && toa_config.formats != TOA_LAYOUTS_ALL &&
+	    toa_trace_unhonoured(skops, packet))
+		return;
+	trace(skops, packet, outcome, r);
 }
 
 /* A new listener: ask to see its SYN-ACKs being built, when its SYNs can be read. */
@@ -288,6 +416,10 @@ static __always_inline void on_synack(struct bpf_sock_ops *skops)
 	toa_scratch_leave(scratch);
 	if (verdict == TOA_VERDICT_MALFORMED)
 		COUNT(stats(), toa_malformed);
+	/* Whether the TOA is believed is decided with the handshake ACK, and traced then. */
+	if (TRACING() && verdict != TOA_VERDICT_NONE)
+		trace(skops, TOA_FROM_SYN, verdict == TOA_VERDICT_FOUND ? TOA_TRACE_PARKED : TOA_TRACE_MALFORMED,
+		      &parked.result);
 	if (verdict != TOA_VERDICT_FOUND)
 		return;
 	parked.pad = 0;
@@ -326,14 +458,15 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 	__u32 ack_seq = seq_of(skops);
 	__u8 source = TOA_FROM_ACK;
 	__u32 set = 0;
-	int verdict = parse_packet(skops, &r);
+	int verdict = parse_packet(skops, &r), belief;
 
 	if (claim_parked(skops, ack_seq, &syn) && verdict != TOA_VERDICT_FOUND) {
 		r = syn;
 		verdict = TOA_VERDICT_FOUND;
 		source = TOA_FROM_SYN;
 	}
-	switch (believe(skops, verdict, s)) {
+	belief = believe(skops, verdict, s);
+	switch (belief) {
 	case TOA_USE:
 		set = record(skops, &r, source, s);
 		COUNT(s, syn_recv_sock_toa);
@@ -349,6 +482,8 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 		/* The peer stays untrusted: its data is not worth waiting for. */
 		COUNT(s, syn_recv_sock_no_toa);
 	}
+	if (TRACING())
+		report(skops, source, outcome_of(belief, verdict), &r);
 	/* The child inherits the listener's wish to see SYN-ACKs built: drop it. */
 	set_flags(skops, BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG, set);
 }
@@ -363,6 +498,7 @@ static __always_inline void on_segment(struct bpf_sock_ops *skops)
 	struct toa_stats *s;
 	struct toa_parse_result r;
 	__u32 set = 0;
+	int verdict, belief;
 
 	if (skops->bytes_received > 0) {
 		set_flags(skops, BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG, 0);
@@ -371,12 +507,16 @@ static __always_inline void on_segment(struct bpf_sock_ops *skops)
 	if (seq_of(skops) != skops->rcv_nxt)
 		return; /* out of order: not the first data */
 	s = stats();
-	if (believe(skops, parse_packet(skops, &r), s) == TOA_USE) {
+	verdict = parse_packet(skops, &r);
+	belief = believe(skops, verdict, s);
+	if (belief == TOA_USE) {
 		set = record(skops, &r, TOA_FROM_DATA, s);
 		COUNT(s, toa_from_data);
 	} else if (!has_payload(skops)) {
 		return; /* a pure ACK: keep waiting for the data */
 	}
+	if (TRACING())
+		report(skops, TOA_FROM_DATA, outcome_of(belief, verdict), &r);
 	set_flags(skops, BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG, set);
 }
 

@@ -23,6 +23,7 @@ enum toa_layout {
 
 #define TOA_LAYOUTS_DEFAULT ((1 << TOA_LAYOUT_TENCENT4) | (1 << TOA_LAYOUT_TENCENT6) | \
 			     (1 << TOA_LAYOUT_DPVS4) | (1 << TOA_LAYOUT_DPVS6))
+#define TOA_LAYOUTS_ALL ((1 << (TOA_LAYOUT_UCLOUD4 + 1)) - 1)
 
 /* What the option parser concluded about one TCP header. */
 enum toa_verdict {
@@ -168,6 +169,49 @@ struct toa_parked {
 	__u32 pad;
 };
 
+/* What the receiver made of a packet, in a trace event. */
+enum toa_trace_outcome {
+	TOA_TRACE_TAKEN        = 1, /* the connection's client from now on */
+	TOA_TRACE_PARKED       = 2, /* a SYN's TOA, kept until the handshake completes */
+	TOA_TRACE_ABSENT       = 3, /* no TOA (after the handshake ACK: waiting for the first data) */
+	TOA_TRACE_MALFORMED    = 4, /* a broken option or a second TOA: nothing used */
+	TOA_TRACE_UNTRUSTED    = 5, /* a TOA from a peer outside the trust list: ignored */
+	TOA_TRACE_UNHONOURED   = 6, /* a TOA in a layout the receiver was not loaded to honour */
+};
+
+/*
+ * One trace event (ring buffer record): a packet of a connection the receiver
+ * examined and what it concluded. `toa` holds the option read when the outcome
+ * has one (TAKEN, PARKED, UNTRUSTED, UNHONOURED), else zeros.
+ */
+struct toa_trace_event {
+	__u64 time_ns;      /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u8 local[16];
+	__u8 remote[16];    /* the connection's peer: the SNAT or load-balancer address */
+	__be16 local_port;
+	__be16 remote_port;
+	__u8 packet;        /* enum toa_source: the packet the event is about */
+	__u8 outcome;       /* enum toa_trace_outcome */
+	__u8 pad[2];
+	struct toa_parse_result toa;
+};
+
+/*
+ * The run-time switch (global data of its own section, pinned, so it outlives
+ * the command that flips it). Off, the data path checks `enabled` and nothing more.
+ */
+struct toa_trace_state {
+	__u32 enabled; /* 1: events go to the ring buffer */
+	__u32 pad;
+	__u64 lost;    /* events dropped because the ring buffer was full */
+};
+
+#ifndef TOA_TRACE
+#define TOA_TRACE 1 /* 0 compiles the trace out (the benchmark's baseline) */
+#endif
+#ifndef TOA_TRACE_BUFFER
+#define TOA_TRACE_BUFFER (1 << 20) /* bytes of trace events waiting for a reader: about 13000 */
+#endif
 #ifndef TOA_PARKED_MAX
 #define TOA_PARKED_MAX 16384 /* SYN-borne TOAs waiting for a handshake to finish */
 #endif

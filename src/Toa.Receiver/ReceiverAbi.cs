@@ -24,6 +24,9 @@ internal static class ReceiverAbi
     public const string TrustMap = "toa_trust";
     public const string ConfigVariable = "toa_config";
     public const string ParkedCountVariable = "toa_parked_count";
+    public const string EventsMap = "toa_events";
+    public const string TraceVariable = "toa_trace";
+    public const string TraceSection = ".data.trace";
 
     /// <summary>struct toa_parse_result.</summary>
     [StructLayout(LayoutKind.Sequential)]
@@ -70,6 +73,30 @@ internal static class ReceiverAbi
     {
         public uint PrefixLength;
         public fixed byte Address[16];
+    }
+
+    /// <summary>struct toa_trace_state: the trace's switch and its count of lost events.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct TraceState
+    {
+        public uint Enabled;
+        private uint _pad;
+        public ulong Lost;
+    }
+
+    /// <summary>struct toa_trace_event: one ring buffer record.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public unsafe struct TraceEvent
+    {
+        public ulong TimeNs;
+        public fixed byte Local[16];
+        public fixed byte Remote[16];
+        public ushort LocalPort;
+        public ushort RemotePort;
+        public byte Packet;
+        public byte Outcome;
+        private fixed byte _pad[2];
+        public ParseResult Toa;
     }
 
     /// <summary>The fields of struct toa_stats, in order: every one is a per-CPU u64.</summary>

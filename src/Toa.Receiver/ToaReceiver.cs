@@ -65,6 +65,8 @@ public static class ToaReceiver
         (Pins.Stats, ReceiverAbi.StatsMap),
         (Pins.Parked, ReceiverAbi.ParkedMap),
         (Pins.ParkedCount, ".bss"),
+        (Pins.Trace, ReceiverAbi.TraceSection),
+        (Pins.TraceEvents, ReceiverAbi.EventsMap),
     ];
 
     /// <summary>Whether a receiver is pinned at <paramref name="pinDirectory"/>.</summary>
@@ -102,9 +104,8 @@ public static class ToaReceiver
         Directory.CreateDirectory(pins);
         try
         {
-            // A server reads its own record with its socket fd, and anyone the counters, without root.
             foreach (var (pin, map) in KeptMaps)
-                MapOf(obj, map).Pin(Path.Join(pins, pin), pin is Pins.Records or Pins.Stats ? ReadableByAll : OwnerOnly);
+                MapOf(obj, map).Pin(Path.Join(pins, pin), PinMode(pin));
             obj.Map(ReceiverAbi.TrustMap).Pin(Path.Join(pins, Pins.Trust));
             MapOf(obj, ".rodata").Pin(Path.Join(pins, Pins.Config));
             using var dir = cgroup.Open();
@@ -132,10 +133,17 @@ public static class ToaReceiver
                 $"the receiver at {pins} is attached to {current.Cgroup}, not {cgroup.Path}: unload it first to move it");
         using var obj = Open(options);
         var kept = new List<BpfMap>();
+        var added = new List<(string Pin, string Map)>();
         try
         {
             foreach (var (pin, map) in KeptMaps)
             {
+                // A receiver loaded before a map existed lacks its pin: the new map gets one.
+                if (!File.Exists(Path.Join(pins, pin)))
+                {
+                    added.Add((pin, map));
+                    continue;
+                }
                 var existing = BpfMap.OpenPinned(Path.Join(pins, pin));
                 kept.Add(existing);
                 MapOf(obj, map).ReuseFrom(existing);
@@ -147,6 +155,8 @@ public static class ToaReceiver
             foreach (var map in kept)
                 map.Dispose();
         }
+        foreach (var (pin, map) in added)
+            MapOf(obj, map).Pin(Path.Join(pins, pin), PinMode(pin));
         FillTrust(obj.Map(ReceiverAbi.TrustMap), options.Trust);
         RepinMap(obj.Map(ReceiverAbi.TrustMap), Path.Join(pins, Pins.Trust));
         RepinMap(MapOf(obj, ".rodata"), Path.Join(pins, Pins.Config));
@@ -252,11 +262,14 @@ public static class ToaReceiver
         }
     }
 
-    // libbpf names the object's internal maps "<object>.rodata", "<object>.bss".
+    // libbpf names the object's internal maps "<object>.rodata", "<object>.bss", and ".data.<name>" its own.
     private static BpfMap MapOf(BpfObject obj, string nameOrSection) =>
         nameOrSection.StartsWith('.')
             ? obj.Maps.Values.Single(m => m.Name.EndsWith(nameOrSection, StringComparison.Ordinal))
             : obj.Map(nameOrSection);
+
+    // A server reads its own record with its socket fd, and anyone the counters, without root.
+    private static int PinMode(string pin) => pin is Pins.Records or Pins.Stats ? ReadableByAll : OwnerOnly;
 
     private static void FillTrust(BpfMap map, IReadOnlyList<IPNetwork> networks)
     {
@@ -318,5 +331,7 @@ public static class ToaReceiver
         public const string ParkedCount = "parked-count";
         public const string Trust = "trust";
         public const string Config = "config";
+        public const string Trace = "trace";
+        public const string TraceEvents = "trace-events";
     }
 }

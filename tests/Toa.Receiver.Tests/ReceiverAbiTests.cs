@@ -81,13 +81,33 @@ public class ReceiverAbiTests
     }
 
     [Fact]
+    public void TraceEvent_MatchesBtfLayout()
+    {
+        using var obj = Open();
+        AssertLayout<ReceiverAbi.TraceEvent>(obj, "toa_trace_event", new()
+        {
+            ["time_ns"] = "TimeNs", ["local"] = "Local", ["remote"] = "Remote", ["local_port"] = "LocalPort",
+            ["remote_port"] = "RemotePort", ["packet"] = "Packet", ["outcome"] = "Outcome", ["toa"] = "Toa",
+        });
+    }
+
+    [Fact]
+    public void TraceState_IsTheWholeTraceSection()
+    {
+        using var obj = Open();
+        AssertLayout<ReceiverAbi.TraceState>(obj, "toa_trace_state", new() { ["enabled"] = "Enabled", ["lost"] = "Lost" });
+        // The switch is the pinned section's one value: toa log reads and writes it as this struct.
+        Assert.Equal((0, Marshal.SizeOf<ReceiverAbi.TraceState>()), obj.Btf.DataSectionVariable(ReceiverAbi.TraceSection, ReceiverAbi.TraceVariable));
+    }
+
+    [Fact]
     public void Objects_HaveTheNamedProgramsAndMaps()
     {
         using var obj = Open();
 
         foreach (var program in new[] { ReceiverAbi.SockOps, ReceiverAbi.GetPeerName4, ReceiverAbi.GetPeerName6, ReceiverAbi.GetSockOpt })
             Assert.NotNull(obj.Program(program));
-        foreach (var map in new[] { ReceiverAbi.RecordsMap, ReceiverAbi.StatsMap, ReceiverAbi.ParkedMap, ReceiverAbi.TrustMap })
+        foreach (var map in new[] { ReceiverAbi.RecordsMap, ReceiverAbi.StatsMap, ReceiverAbi.ParkedMap, ReceiverAbi.TrustMap, ReceiverAbi.EventsMap, ReceiverAbi.TraceSection })
             Assert.NotNull(obj.Map(map));
         Assert.Equal(8, obj.Btf.DataSectionVariable(".bss", ReceiverAbi.ParkedCountVariable).Size);
     }

@@ -155,6 +155,18 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Lib, EntryPoint = "bpf_enable_stats")]
     internal static partial int EnableStats(int type);
 
+    [LibraryImport(Lib, EntryPoint = "ring_buffer__new", SetLastError = true)]
+    internal static partial nint RingBufferNew(int mapFd, delegate* unmanaged[Cdecl]<nint, void*, nuint, int> sample, nint ctx, void* opts);
+
+    [LibraryImport(Lib, EntryPoint = "ring_buffer__poll")]
+    internal static partial int RingBufferPoll(nint rb, int timeoutMs);
+
+    [LibraryImport(Lib, EntryPoint = "ring_buffer__consume")]
+    internal static partial int RingBufferConsume(nint rb);
+
+    [LibraryImport(Lib, EntryPoint = "ring_buffer__free")]
+    internal static partial void RingBufferFree(nint rb);
+
     [LibraryImport(Lib, EntryPoint = "btf__find_by_name_kind", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int BtfFindByNameKind(nint btf, string name, uint kind);
 
@@ -195,6 +207,11 @@ internal static unsafe partial class LibC
             return null;
         return *(ulong*)(buffer + StatxInoOffset);
     }
+
+    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
+    internal static partial int Flock(int fd, int operation);
+
+    internal const int LOCK_EX = 2, LOCK_NB = 4;
 
     [LibraryImport("libc", EntryPoint = "chmod", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial int Chmod(string path, uint mode);

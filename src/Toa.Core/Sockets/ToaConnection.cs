@@ -32,28 +32,33 @@ public sealed record ToaConnection(IPEndPoint Local, IPEndPoint Peer, IPEndPoint
         fixed (RecordLayout* r = &record)
         {
             var layout = (ToaLayout)r->Layout;
-            var client = Address(new ReadOnlySpan<byte>(r->Client, 16), layout.Family() == System.Net.Sockets.AddressFamily.InterNetwork);
+            var client = KernelEndPoint.Address(new ReadOnlySpan<byte>(r->Client, 16), layout.Family() == System.Net.Sockets.AddressFamily.InterNetwork);
             var nowNs = (ulong)(Stopwatch.GetTimestamp() * (1e9 / Stopwatch.Frequency));
             var age = nowNs > r->SinceNs ? TimeSpan.FromTicks((long)((nowNs - r->SinceNs) / 100)) : TimeSpan.Zero;
             return new ToaConnection(
-                new IPEndPoint(Address(new ReadOnlySpan<byte>(r->Local, 16), null), Port(r->LocalPort)),
-                new IPEndPoint(Address(new ReadOnlySpan<byte>(r->Peer, 16), null), Port(r->PeerPort)),
-                new IPEndPoint(client, Port(r->ClientPort)),
+                new IPEndPoint(KernelEndPoint.Address(new ReadOnlySpan<byte>(r->Local, 16)), KernelEndPoint.Port(r->LocalPort)),
+                new IPEndPoint(KernelEndPoint.Address(new ReadOnlySpan<byte>(r->Peer, 16)), KernelEndPoint.Port(r->PeerPort)),
+                new IPEndPoint(client, KernelEndPoint.Port(r->ClientPort)),
                 layout, (ToaSource)r->Source, age);
         }
     }
 
     /// <summary>Decodes a record as the receiver's map holds it (struct toa_record).</summary>
     public static ToaConnection From(ReadOnlySpan<byte> value) => From(MemoryMarshal.Read<RecordLayout>(value));
+}
 
-    // Kernel addresses are 16 bytes with IPv4 as ::ffff:a.b.c.d; v4 null means "IPv4 when mapped".
-    private static IPAddress Address(ReadOnlySpan<byte> bytes, bool? v4)
+/// <summary>Addresses and ports as the receiver's structs hold them.</summary>
+internal static class KernelEndPoint
+{
+    /// <summary>16 bytes with IPv4 as ::ffff:a.b.c.d; <paramref name="v4"/> null means "IPv4 when mapped".</summary>
+    public static IPAddress Address(ReadOnlySpan<byte> bytes, bool? v4 = null)
     {
         var address = new IPAddress(bytes);
         return (v4 ?? address.IsIPv4MappedToIPv6) ? address.MapToIPv4() : address;
     }
 
-    private static int Port(ushort networkOrder) =>
+    /// <summary>A port in network order.</summary>
+    public static int Port(ushort networkOrder) =>
         BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(networkOrder) : networkOrder;
 }
 
