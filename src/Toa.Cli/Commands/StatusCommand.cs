@@ -39,6 +39,7 @@ internal static class StatusCommand
             output.WriteLine($"  nat64 peer:   {(status.Nat64Peer == Nat64PeerMode.Real ? "real (getpeername on AF_INET6 sockets gives the IPv6 client)" : "snat (getpeername keeps the load balancer's address)")}");
             output.WriteLine($"  getsockopt 4096 without a NAT64 client: {(status.ErrnoFromProgram ? "EINVAL" : "ENOPROTOOPT (this kernel lets programs choose no errno)")}");
             output.WriteLine($"  programs:     {string.Join(", ", status.Programs.Select(p => $"{p.Hook} id {p.ProgramId} (link {p.LinkId})"))}");
+            output.WriteLine($"  tracing:      {(ReceiverTrace.IsEnabled(pins) ? "on (toa log -f prints the events; toa log --disable)" : "off (toa log --enable)")}");
             if (status.Trust.Count == 0)
                 output.WriteLine("warning: no trust list: any client that reaches this server directly can claim any address "
                     + "with a TOA option; load with --trust CIDR naming the load balancers' networks");

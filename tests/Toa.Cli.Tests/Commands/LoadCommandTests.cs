@@ -31,6 +31,7 @@ public class LoadCommandTests
     [InlineData("status")]
     [InlineData("stats")]
     [InlineData("table")]
+    [InlineData("log")]
     public async Task ReceiverCommand_Help_NamesThePinDirectoryDefault(string command)
     {
         var (code, output, _) = await CliHarness.RunAsync(command, "--help");

@@ -16,20 +16,11 @@ namespace Toa.EndToEnd.Tests.Receiver;
 public sealed class ReceiverAddressTests : IDisposable
 {
     private const int Port = 8000;
-    private readonly List<ReceiverLab> _labs = [];
+    private readonly ReceiverLabs _labs = new();
 
-    public void Dispose()
-    {
-        foreach (var lab in _labs)
-            lab.Dispose();
-    }
+    public void Dispose() => _labs.Dispose();
 
-    private ReceiverLab Lab(ReceiverOptions? options = null)
-    {
-        var lab = new ReceiverLab(options);
-        _labs.Add(lab);
-        return lab;
-    }
+    private ReceiverLab Lab(ReceiverOptions? options = null) => _labs.Add(options);
 
     private static async Task<IReadOnlyList<string>> ServeOneAsync(LabProcess server)
     {

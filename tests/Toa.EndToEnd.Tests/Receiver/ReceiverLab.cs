@@ -131,3 +131,22 @@ internal sealed class ReceiverLab : IDisposable
         }
     }
 }
+
+/// <summary>The labs of a test class whose tests need one or several, each with options of its own; disposing disposes them.</summary>
+internal sealed class ReceiverLabs : IDisposable
+{
+    private readonly List<ReceiverLab> _labs = [];
+
+    public ReceiverLab Add(ReceiverOptions? options = null)
+    {
+        var lab = new ReceiverLab(options);
+        _labs.Add(lab);
+        return lab;
+    }
+
+    public void Dispose()
+    {
+        foreach (var lab in _labs)
+            lab.Dispose();
+    }
+}
