@@ -188,7 +188,9 @@ __noinline int toa_trace_send(struct bpf_sock_ops *skops, __u64 what, __u64 clie
 		return 0;
 	}
 	fill_event(e, skops, what, client_hi, client_lo);
-	bpf_ringbuf_submit(e, 0);
+	/* Waking the reader costs more than the event: wake it once a batch waits (it reads on a timer too). */
+	bpf_ringbuf_submit(e, bpf_ringbuf_query(&toa_events, BPF_RB_AVAIL_DATA) >= TOA_TRACE_BATCH * sizeof(*e)
+				      ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 	return 1;
 }
 

@@ -212,6 +212,9 @@ struct toa_trace_state {
 #ifndef TOA_TRACE_BUFFER
 #define TOA_TRACE_BUFFER (1 << 20) /* bytes of trace events waiting for a reader: about 13000 */
 #endif
+#ifndef TOA_TRACE_BATCH
+#define TOA_TRACE_BATCH 64 /* events waiting before the reader is woken (it also reads every 250 ms) */
+#endif
 #ifndef TOA_PARKED_MAX
 #define TOA_PARKED_MAX 16384 /* SYN-borne TOAs waiting for a handshake to finish */
 #endif

@@ -115,7 +115,9 @@ internal static class LogCommand
         var lost = ReceiverTrace.Lost(pins);
         while (!cancel.IsCancellationRequested)
         {
+            // The receiver wakes readers only once a batch waits: what came since is read on the timer.
             reader.Poll(PollInterval);
+            reader.Drain();
             var now = ReceiverTrace.Lost(pins);
             if (now != lost)
                 error.WriteLine($"toa: {now - lost} events lost: the trace buffer was full (read faster, or trace less)");
