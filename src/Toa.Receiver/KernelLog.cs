@@ -5,7 +5,9 @@ namespace Toa.Receiver;
 
 /// <summary>
 /// Lines in the kernel log (/dev/kmsg), where toa.ko's operators look:
-/// <c>dmesg -T | grep TOA</c>.
+/// <c>dmesg -T | grep TOA</c>. The receiver's lifecycle only (load, unload, tracing
+/// on and off): per-connection lines, which the module's DEBUG build wrote here,
+/// go to <see cref="ReceiverTrace"/> (<c>toa log</c>) instead.
 /// </summary>
 public static class KernelLog
 {
