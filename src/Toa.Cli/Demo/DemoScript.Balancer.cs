@@ -13,7 +13,7 @@ internal sealed partial class DemoScript
     private const int CServerPort = 8000;
     private const int WhoAmIPort = 8080;
 
-    private async Task ShowBalancerAsync(DemoHosts hosts, Cgroup cgroup, string pins, CancellationToken cancel)
+    private async Task ShowBalancerAsync(BalancerNetwork hosts, Cgroup cgroup, string pins, CancellationToken cancel)
     {
         var files = Directory.CreateTempSubdirectory("toa-demo-");
         try
@@ -69,7 +69,7 @@ internal sealed partial class DemoScript
     }
 
     /// <summary>One line from each client through the balancer to the C server, what it printed, and what tcpdump saw.</summary>
-    private async Task ShowCServerAsync(DemoHosts hosts, LabProcess cServer)
+    private async Task ShowCServerAsync(BalancerNetwork hosts, LabProcess cServer)
     {
         await using var capture = await hosts.Server.CaptureAsync(hosts.ServerInterface, $"tcp dst port {CServerPort}");
         Say("Each client sends a line through the balancer (socat: a plain TCP client, nothing about TOA):");
@@ -114,7 +114,7 @@ internal sealed partial class DemoScript
     }
 
     /// <summary>GET /whoami from each client through the balancer; curl prints its own end of the connection to compare.</summary>
-    private async Task ShowWhoAmIAsync(DemoHosts hosts)
+    private async Task ShowWhoAmIAsync(BalancerNetwork hosts)
     {
         Say("Each client asks WhoAmI, through the balancer, who it is:");
         foreach (var (client, url) in new[] { (hosts.Client4, $"http://{hosts.BalancerFor4}:{WhoAmIPort}/whoami"), (hosts.Client6, $"http://[{hosts.BalancerFor6}]:{WhoAmIPort}/whoami") })
@@ -127,7 +127,7 @@ internal sealed partial class DemoScript
     }
 
     /// <summary>Writes the balancer's configuration; returns how many listeners it has.</summary>
-    private static int WriteBalancerConfig(string path, DemoHosts hosts, bool withWhoAmI)
+    private static int WriteBalancerConfig(string path, BalancerNetwork hosts, bool withWhoAmI)
     {
         string Listener(string name, string address, int port) =>
             $$"""{ "name": "{{name}}", "address": "{{address}}", "toa": "tencent", "health": { "interval": "1m" }, "backends": [ { "address": "{{hosts.ServerAddress}}:{{port}}" } ] }""";

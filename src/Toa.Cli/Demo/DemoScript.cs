@@ -18,8 +18,7 @@ internal sealed partial class DemoScript(TextWriter output)
 
     public async Task RunAsync(CancellationToken cancel)
     {
-        using var lab = Network.Create("toa-demo");
-        var hosts = new DemoHosts(lab);
+        using var hosts = new BalancerNetwork("toa-demo");
         Say("Four hosts (network namespaces joined by veth links; the addresses exist only inside them):");
         output.WriteLine($"  client4  {hosts.Client4Address}   (an IPv4 client: the hybrid-cloud / SNAT case)");
         output.WriteLine($"  client6  {hosts.Client6Address}   (an IPv6 client in front of an IPv4 server: the NAT64 case)");
@@ -27,37 +26,6 @@ internal sealed partial class DemoScript(TextWriter output)
         output.WriteLine($"  server   {hosts.ServerAddress}");
         await WithReceiverAsync(hosts.Server, (cgroup, pins) => ShowBalancerAsync(hosts, cgroup, pins, cancel));
         Say("Done; the namespaces are removed.");
-    }
-
-    /// <summary>The demo's hosts and links: each client to the balancer, the balancer to the server.</summary>
-    private sealed class DemoHosts
-    {
-        private readonly Link _toClient4;
-        private readonly Link _toClient6;
-        private readonly Link _toServer;
-
-        public DemoHosts(Network lab)
-        {
-            Client4 = lab.AddHost("client4");
-            Client6 = lab.AddHost("client6");
-            Balancer = lab.AddHost("lb");
-            Server = lab.AddHost("server");
-            _toClient4 = lab.Connect(Client4, Balancer);
-            _toClient6 = lab.Connect(Client6, Balancer);
-            _toServer = lab.Connect(Balancer, Server);
-        }
-
-        public Host Client4 { get; }
-        public Host Client6 { get; }
-        public Host Balancer { get; }
-        public Host Server { get; }
-        public IPAddress Client4Address => _toClient4.A.Ipv4;
-        public IPAddress Client6Address => _toClient6.A.Ipv6;
-        public IPAddress BalancerFor4 => _toClient4.B.Ipv4;
-        public IPAddress BalancerFor6 => _toClient6.B.Ipv6;
-        public IPAddress BalancerToServer => _toServer.A.Ipv4;
-        public IPAddress ServerAddress => _toServer.B.Ipv4;
-        public string ServerInterface => _toServer.B.Name;
     }
 
     /// <summary>What the capture saw that carries a TOA, each option decoded.</summary>

@@ -26,7 +26,7 @@ public sealed partial class BalancerAddressTests(BalancerAddressTests.Topology t
     {
         var lab = topology.Require();
 
-        var (client, packets, server) = await ExchangeAsync(lab.Client4, new IPEndPoint(lab.BalancerFor4, ToaPort));
+        var (client, packets, server) = await ExchangeAsync(lab.Hosts.Client4, new IPEndPoint(lab.Hosts.BalancerFor4, ToaPort));
 
         Assert.Equal($"accepted v4 [{client.Address}]:{client.Port}", server[0]);
         Assert.Contains($"real client v4 [{client.Address}]:{client.Port}", server);
@@ -38,11 +38,11 @@ public sealed partial class BalancerAddressTests(BalancerAddressTests.Topology t
     {
         var lab = topology.Require();
 
-        var (client, packets, server) = await ExchangeAsync(lab.Client6, new IPEndPoint(lab.BalancerFor6, ToaPort));
+        var (client, packets, server) = await ExchangeAsync(lab.Hosts.Client6, new IPEndPoint(lab.Hosts.BalancerFor6, ToaPort));
 
         Assert.Contains($"real client v6 [{client.Address}]:{client.Port}", server);
         // accept() and getpeername() on the IPv4 socket keep the balancer's address (NAT64), as with toa.ko.
-        Assert.StartsWith($"accepted v4 [{lab.BalancerToServer}]:", server[0]);
+        Assert.StartsWith($"accepted v4 [{lab.Hosts.BalancerToServer}]:", server[0]);
         AssertCarried(packets, ToaText(253, client));
     }
 
@@ -51,10 +51,10 @@ public sealed partial class BalancerAddressTests(BalancerAddressTests.Topology t
     {
         var lab = topology.Require();
 
-        var (_, packets, server) = await ExchangeAsync(lab.Client4, new IPEndPoint(lab.BalancerFor4, PlainPort));
+        var (_, packets, server) = await ExchangeAsync(lab.Hosts.Client4, new IPEndPoint(lab.Hosts.BalancerFor4, PlainPort));
 
-        Assert.StartsWith($"accepted v4 [{lab.BalancerToServer}]:", server[0]);
-        Assert.Contains(server, l => l.StartsWith($"real client v4 [{lab.BalancerToServer}]:", StringComparison.Ordinal));
+        Assert.StartsWith($"accepted v4 [{lab.Hosts.BalancerToServer}]:", server[0]);
+        Assert.Contains(server, l => l.StartsWith($"real client v4 [{lab.Hosts.BalancerToServer}]:", StringComparison.Ordinal));
         Assert.DoesNotContain(packets, p => p.Contains("unknown-", StringComparison.Ordinal));
     }
 
@@ -63,10 +63,10 @@ public sealed partial class BalancerAddressTests(BalancerAddressTests.Topology t
     {
         var lab = topology.Require();
         const string forged = "198.51.100.9:999";
-        var clientSide = await lab.Balancer.CaptureAsync(lab.ToClient4.B.Name, $"tcp port {ToaPort}");
-        var serverSide = await lab.Server.CaptureAsync(lab.ServerInterface, $"tcp port {CServerPort}");
+        var clientSide = await lab.Hosts.Balancer.CaptureAsync(lab.Hosts.ToClient4.B.Name, $"tcp port {ToaPort}");
+        var serverSide = await lab.Hosts.Server.CaptureAsync(lab.Hosts.ServerInterface, $"tcp port {CServerPort}");
 
-        var result = await lab.Client4.RunToaAsync("hello\n", "connect", $"{lab.BalancerFor4}:{ToaPort}", "--as", forged, "--verbose");
+        var result = await lab.Hosts.Client4.RunToaAsync("hello\n", "connect", $"{lab.Hosts.BalancerFor4}:{ToaPort}", "--as", forged, "--verbose");
         await Task.WhenAll(clientSide.StopAsync(), serverSide.StopAsync());
         await using var _ = clientSide;
         await using var __ = serverSide;
@@ -90,13 +90,13 @@ public sealed partial class BalancerAddressTests(BalancerAddressTests.Topology t
     {
         var lab = topology.Require();
 
-        var v4 = await WhoAmIAsync(lab.Client4, new IPEndPoint(lab.BalancerFor4, WhoAmIPort));
-        var v6 = await WhoAmIAsync(lab.Client6, new IPEndPoint(lab.BalancerFor6, WhoAmIPort));
+        var v4 = await WhoAmIAsync(lab.Hosts.Client4, new IPEndPoint(lab.Hosts.BalancerFor4, WhoAmIPort));
+        var v6 = await WhoAmIAsync(lab.Hosts.Client6, new IPEndPoint(lab.Hosts.BalancerFor6, WhoAmIPort));
 
         Assert.Equal((v4.Client.Address.ToString(), v4.Client.Port), (v4.Answer.Address, v4.Answer.Port));
         Assert.Equal((v6.Client.Address.ToString(), v6.Client.Port), (v6.Answer.Address, v6.Answer.Port));
         Assert.All([v4.Answer, v6.Answer], a => Assert.Equal("ReceiverRecord", a.LearnedBy));
-        Assert.All([v4.Answer, v6.Answer], a => Assert.StartsWith($"{lab.BalancerToServer}:", a.SnatPeer));
+        Assert.All([v4.Answer, v6.Answer], a => Assert.StartsWith($"{lab.Hosts.BalancerToServer}:", a.SnatPeer));
     }
 
     /// <summary>
@@ -107,7 +107,7 @@ public sealed partial class BalancerAddressTests(BalancerAddressTests.Topology t
     private async Task<(IPEndPoint Client, IReadOnlyList<string> Packets, IReadOnlyList<string> Server)> ExchangeAsync(Host host, IPEndPoint target)
     {
         var lab = topology.Lab;
-        var capture = await lab.Server.CaptureAsync(lab.ServerInterface, $"tcp dst port {CServerPort} and src host {lab.BalancerToServer}");
+        var capture = await lab.Hosts.Server.CaptureAsync(lab.Hosts.ServerInterface, $"tcp dst port {CServerPort} and src host {lab.Hosts.BalancerToServer}");
         await using var _ = capture;
         IPEndPoint client;
         using (var socket = await BalancerLab.ConnectAsync(host, target))
@@ -190,53 +190,27 @@ public sealed partial class BalancerAddressTests(BalancerAddressTests.Topology t
     private sealed record WhoAmIAnswer(string Address, int Port, string LearnedBy, string? SnatPeer);
 
     /// <summary>The hosts, the receiver, the C server, WhoAmI and <c>toa lb</c>, shared by the tests of this class.</summary>
-    public sealed class Topology : IAsyncLifetime
+    public sealed class Topology : BalancerFixture
     {
-        private BalancerLab? _lab;
-
-        public BalancerLab Lab => _lab!;
-
         public LabProcess CServer { get; private set; } = null!;
 
-        /// <summary>Skips (or fails, when kernel tests are required) where the kernel cannot run these tests.</summary>
-        public BalancerLab Require()
+        protected override async Task StartAsync(BalancerLab lab)
         {
-            KernelTest.Require();
-            return _lab ?? throw new InvalidOperationException("the topology did not start");
-        }
-
-        public async ValueTask InitializeAsync()
-        {
-            try
-            {
-                KernelTest.Require();
-            }
-            catch (Exception)
-            {
-                return; // each test says why when it calls Require
-            }
-            _lab = new BalancerLab();
-            CServer = await _lab.StartCServerAsync(CServerPort);
-            await _lab.StartWhoAmIAsync(WhoAmIPort);
-            var server = _lab.ServerAddress;
-            await _lab.StartBalancerAsync($$"""
+            CServer = await lab.StartCServerAsync(CServerPort);
+            await lab.StartWhoAmIAsync(WhoAmIPort);
+            var server = lab.Hosts.ServerAddress;
+            await lab.StartBalancerAsync($$"""
                 {
                   "shutdownTimeout": "2s",
                   "listeners": [
-                    { "name": "toa4", "address": "{{_lab.BalancerFor4}}:{{ToaPort}}", "toa": "tencent", "backends": [ { "address": "{{server}}:{{CServerPort}}" } ] },
-                    { "name": "toa6", "address": "[{{_lab.BalancerFor6}}]:{{ToaPort}}", "toa": "tencent", "backends": [ { "address": "{{server}}:{{CServerPort}}" } ] },
-                    { "name": "plain", "address": "{{_lab.BalancerFor4}}:{{PlainPort}}", "toa": "off", "backends": [ { "address": "{{server}}:{{CServerPort}}" } ] },
-                    { "name": "web4", "address": "{{_lab.BalancerFor4}}:{{WhoAmIPort}}", "toa": "tencent", "backends": [ { "address": "{{server}}:{{WhoAmIPort}}" } ] },
-                    { "name": "web6", "address": "[{{_lab.BalancerFor6}}]:{{WhoAmIPort}}", "toa": "tencent", "backends": [ { "address": "{{server}}:{{WhoAmIPort}}" } ] },
+                    { "name": "toa4", "address": "{{lab.Hosts.BalancerFor4}}:{{ToaPort}}", "toa": "tencent", "backends": [ { "address": "{{server}}:{{CServerPort}}" } ] },
+                    { "name": "toa6", "address": "[{{lab.Hosts.BalancerFor6}}]:{{ToaPort}}", "toa": "tencent", "backends": [ { "address": "{{server}}:{{CServerPort}}" } ] },
+                    { "name": "plain", "address": "{{lab.Hosts.BalancerFor4}}:{{PlainPort}}", "toa": "off", "backends": [ { "address": "{{server}}:{{CServerPort}}" } ] },
+                    { "name": "web4", "address": "{{lab.Hosts.BalancerFor4}}:{{WhoAmIPort}}", "toa": "tencent", "backends": [ { "address": "{{server}}:{{WhoAmIPort}}" } ] },
+                    { "name": "web6", "address": "[{{lab.Hosts.BalancerFor6}}]:{{WhoAmIPort}}", "toa": "tencent", "backends": [ { "address": "{{server}}:{{WhoAmIPort}}" } ] },
                   ],
                 }
                 """, listeners: 5);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (_lab is not null)
-                await _lab.DisposeAsync();
         }
     }
 }

@@ -19,26 +19,18 @@ namespace Toa.EndToEnd.Tests.Balancer;
 public sealed class BalancerLab : IAsyncDisposable
 {
     private static int s_counter;
-    private readonly Network _network;
-    private readonly DirectoryInfo _files;
+    private readonly DirectoryInfo? _files;
     private readonly List<LabProcess> _balancers = [];
 
     public BalancerLab()
     {
         var name = $"toa-lb-test-{Environment.ProcessId}-{Interlocked.Increment(ref s_counter)}";
-        _network = Network.Create("lb");
-        _files = Directory.CreateTempSubdirectory("toa-lb-test-");
-        Cgroup = Cgroup.RootGroup.CreateChild(name);
         PinDirectory = Path.Combine(BpfFs.DefaultMount, name);
+        Hosts = new BalancerNetwork("lb");
         try
         {
-            Client4 = _network.AddHost("c4");
-            Client6 = _network.AddHost("c6");
-            Balancer = _network.AddHost("lb");
-            Server = _network.AddHost("srv");
-            ToClient4 = _network.Connect(Client4, Balancer);
-            ToClient6 = _network.Connect(Client6, Balancer);
-            ToServer = _network.Connect(Balancer, Server);
+            _files = Directory.CreateTempSubdirectory("toa-lb-test-");
+            Cgroup = Cgroup.RootGroup.CreateChild(name);
             ToaReceiver.Load(new ReceiverOptions { Cgroup = Cgroup.Path, PinDirectory = PinDirectory }, force: false);
         }
         catch
@@ -48,58 +40,32 @@ public sealed class BalancerLab : IAsyncDisposable
         }
     }
 
-    public Host Client4 { get; } = null!;
-    public Host Client6 { get; } = null!;
-    public Host Balancer { get; } = null!;
-    public Host Server { get; } = null!;
-    public Link ToClient4 { get; } = null!;
-    public Link ToClient6 { get; } = null!;
-    public Link ToServer { get; } = null!;
-    public Cgroup Cgroup { get; }
+    /// <summary>The clients, the balancer and the server.</summary>
+    public BalancerNetwork Hosts { get; }
+    public Cgroup Cgroup { get; } = null!;
     public string PinDirectory { get; }
-
-    /// <summary>The IPv4 client's own address.</summary>
-    public IPAddress Client4Address => ToClient4.A.Ipv4;
-
-    /// <summary>The IPv6 client's own address.</summary>
-    public IPAddress Client6Address => ToClient6.A.Ipv6;
-
-    /// <summary>The balancer's address facing the IPv4 client.</summary>
-    public IPAddress BalancerFor4 => ToClient4.B.Ipv4;
-
-    /// <summary>The balancer's address facing the IPv6 client.</summary>
-    public IPAddress BalancerFor6 => ToClient6.B.Ipv6;
-
-    /// <summary>The balancer's own address toward the server: what the server sees without TOA.</summary>
-    public IPAddress BalancerToServer => ToServer.A.Ipv4;
-
-    /// <summary>The real server's address.</summary>
-    public IPAddress ServerAddress => ToServer.B.Ipv4;
-
-    /// <summary>The server's interface, for captures.</summary>
-    public string ServerInterface => ToServer.B.Name;
 
     /// <summary>The C sample server (IPv4, one connection at a time, forever) in the receiver's cgroup.</summary>
     public async Task<LabProcess> StartCServerAsync(int port)
     {
-        var server = Server.Start(CSamples.Build("toa_server"), [$"{port}"], Cgroup.Path);
+        var server = Hosts.Server.Start(CSamples.Build("toa_server"), [$"{port}"], Cgroup.Path);
         await server.WaitForLineAsync(l => l.StartsWith("listening", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
         return server;
     }
 
     /// <summary>The ASP.NET Core sample (GET /whoami, with UseToa) on <paramref name="port"/>, in the receiver's cgroup.</summary>
     public Task<LabProcess> StartWhoAmIAsync(int port) =>
-        WhoAmISample.StartAsync(Server, Cgroup, PinDirectory, $"http://{ServerAddress}:{port}");
+        WhoAmISample.StartAsync(Hosts.Server, Cgroup, PinDirectory, $"http://{Hosts.ServerAddress}:{port}");
 
     /// <summary>Where <c>toa lb --config</c> reads its configuration.</summary>
-    public string ConfigPath => Path.Combine(_files.FullName, "lb.json");
+    public string ConfigPath => Path.Combine(_files!.FullName, "lb.json");
 
     /// <summary>Writes the configuration, starts <c>toa lb</c> in the balancer host and waits until every listener accepts.</summary>
     public async Task<LabProcess> StartBalancerAsync(string config, int listeners)
     {
         await File.WriteAllTextAsync(ConfigPath, config);
         var command = ToaCli.Command("lb", "--config", ConfigPath);
-        var balancer = Balancer.Start(command[0], command.Skip(1));
+        var balancer = Hosts.Balancer.Start(command[0], command.Skip(1));
         _balancers.Add(balancer);
         await balancer.WaitForLineAsync(_ => balancer.Error.Count(l => l.Contains(" accepting on ", StringComparison.Ordinal)) == listeners,
             TimeSpan.FromSeconds(60));
@@ -107,7 +73,7 @@ public sealed class BalancerLab : IAsyncDisposable
     }
 
     /// <summary>Runs <c>toa ARGS</c> in the balancer host (lb status, lb drain, ...).</summary>
-    public Task<ProcessResult> ToaAsync(params string[] args) => Balancer.RunToaAsync("", args);
+    public Task<ProcessResult> ToaAsync(params string[] args) => Hosts.Balancer.RunToaAsync("", args);
 
     /// <summary>
     /// Connects from <paramref name="client"/> (the socket is created inside that host) to
@@ -142,11 +108,11 @@ public sealed class BalancerLab : IAsyncDisposable
                 RemoveCgroup(Cgroup.RootGroup.Children().FirstOrDefault(c => Path.GetFileName(c.Path) == $"toa-sender-{balancer.Id}"));
             }
         }
-        _network.Dispose();
+        Hosts.Dispose();
         if (Directory.Exists(PinDirectory))
             ToaReceiver.Unload(PinDirectory);
         RemoveCgroup(Cgroup);
-        _files.Delete(recursive: true);
+        _files?.Delete(recursive: true);
     }
 
     private static void RemoveCgroup(Cgroup? cgroup)
@@ -163,5 +129,48 @@ public sealed class BalancerLab : IAsyncDisposable
                 Thread.Sleep(20); // killed processes leave the cgroup shortly after
             }
         }
+    }
+}
+
+/// <summary>
+/// A class fixture that owns a <see cref="BalancerLab"/>. Where the kernel cannot run these tests it
+/// starts nothing, and each test says why when it calls <see cref="Require"/>.
+/// </summary>
+public abstract class BalancerFixture : IAsyncLifetime
+{
+    private BalancerLab? _lab;
+
+    /// <summary>The lab, once started.</summary>
+    public BalancerLab Lab => _lab!;
+
+    /// <summary>Skips (or fails, when kernel tests are required) where the kernel cannot run these tests.</summary>
+    public BalancerLab Require()
+    {
+        KernelTest.Require();
+        return _lab ?? throw new InvalidOperationException("the topology did not start");
+    }
+
+    public async ValueTask InitializeAsync()
+    {
+        try
+        {
+            KernelTest.Require();
+        }
+        catch (Exception)
+        {
+            return;
+        }
+        _lab = new BalancerLab();
+        await StartAsync(_lab);
+    }
+
+    /// <summary>Starts the servers and the balancer the tests of the class share.</summary>
+    protected abstract Task StartAsync(BalancerLab lab);
+
+    public virtual async ValueTask DisposeAsync()
+    {
+        if (_lab is not null)
+            await _lab.DisposeAsync();
+        GC.SuppressFinalize(this);
     }
 }

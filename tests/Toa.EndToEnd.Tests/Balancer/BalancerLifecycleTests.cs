@@ -25,10 +25,10 @@ public sealed class BalancerLifecycleTests(BalancerLifecycleTests.Topology topol
     public async Task Reload_DuringALongTransfer_TheTransferArrivesIntact()
     {
         var lab = topology.Require();
-        using var added = lab.Server.StartEchoServer(lab.ServerAddress, AddedEchoPort);
+        using var added = lab.Hosts.Server.StartEchoServer(lab.Hosts.ServerAddress, AddedEchoPort);
         var data = new byte[16 << 20];
         new Random(7).NextBytes(data);
-        using var socket = await BalancerLab.ConnectAsync(lab.Client4, new IPEndPoint(lab.BalancerFor4, BulkPort));
+        using var socket = await BalancerLab.ConnectAsync(lab.Hosts.Client4, new IPEndPoint(lab.Hosts.BalancerFor4, BulkPort));
         var echoed = ReadAllAsync(socket);
 
         await socket.SendAsync(data.AsMemory(0, data.Length / 2));
@@ -49,8 +49,8 @@ public sealed class BalancerLifecycleTests(BalancerLifecycleTests.Topology topol
     public async Task BackendKilled_EjectedAndSkippedThenBackAfterRiseChecks()
     {
         var lab = topology.Require();
-        var first = $"{lab.ServerAddress}:{PairFirst}";
-        var second = $"{lab.ServerAddress}:{PairSecond}";
+        var first = $"{lab.Hosts.ServerAddress}:{PairFirst}";
+        var second = $"{lab.Hosts.ServerAddress}:{PairSecond}";
         var before = await PairAsync(lab);
 
         topology.SecondPairBackend.Dispose();
@@ -58,7 +58,7 @@ public sealed class BalancerLifecycleTests(BalancerLifecycleTests.Topology topol
         for (var i = 0; i < 4; i++)
             await EchoOnceAsync(lab);
         var during = await PairAsync(lab);
-        topology.SecondPairBackend = lab.Server.StartEchoServer(lab.ServerAddress, PairSecond);
+        topology.SecondPairBackend = lab.Hosts.Server.StartEchoServer(lab.Hosts.ServerAddress, PairSecond);
         var back = await WaitForAsync(lab, s => s[second].Status == "healthy");
 
         Assert.Equal("healthy", before[second].Status);
@@ -73,15 +73,15 @@ public sealed class BalancerLifecycleTests(BalancerLifecycleTests.Topology topol
         var lab = topology.Require();
         var path = Path.Combine(Path.GetDirectoryName(lab.ConfigPath)!, "bad.json");
         await File.WriteAllTextAsync(path, $$"""
-            { "listeners": [ { "name": "web", "address": "{{lab.BalancerFor4}}:92", "toa": "tencent",
-                               "backends": [ { "address": "{{lab.ServerAddress}}" } ] } ] }
+            { "listeners": [ { "name": "web", "address": "{{lab.Hosts.BalancerFor4}}:92", "toa": "tencent",
+                               "backends": [ { "address": "{{lab.Hosts.ServerAddress}}" } ] } ] }
             """);
 
         var result = await lab.ToaAsync("lb", "--config", path);
 
         Assert.Equal(2, result.ExitCode);
         Assert.Equal(
-            $"toa: {path}: listeners[0].backends[0].address = \"{lab.ServerAddress}\": must be an address and a port other than 0: \"10.0.0.1:80\", \"[fd00::1]:80\"",
+            $"toa: {path}: listeners[0].backends[0].address = \"{lab.Hosts.ServerAddress}\": must be an address and a port other than 0: \"10.0.0.1:80\", \"[fd00::1]:80\"",
             result.StandardError.Trim());
     }
 
@@ -99,7 +99,7 @@ public sealed class BalancerLifecycleTests(BalancerLifecycleTests.Topology topol
 
     private static async Task EchoOnceAsync(BalancerLab lab)
     {
-        using var socket = await BalancerLab.ConnectAsync(lab.Client4, new IPEndPoint(lab.BalancerFor4, PairPort));
+        using var socket = await BalancerLab.ConnectAsync(lab.Hosts.Client4, new IPEndPoint(lab.Hosts.BalancerFor4, PairPort));
         await socket.SendAsync("x"u8.ToArray());
         socket.Shutdown(SocketShutdown.Send);
         var echoed = await ReadAllAsync(socket);
@@ -135,9 +135,8 @@ public sealed class BalancerLifecycleTests(BalancerLifecycleTests.Topology topol
     }
 
     /// <summary>A balancer with a bulk listener (TOA on) and a pair of backends checked often, and their echo servers.</summary>
-    public sealed class Topology : IAsyncLifetime
+    public sealed class Topology : BalancerFixture
     {
-        private BalancerLab? _lab;
         private EchoServer? _echo;
         private EchoServer? _pairFirst;
 
@@ -145,46 +144,30 @@ public sealed class BalancerLifecycleTests(BalancerLifecycleTests.Topology topol
 
         public EchoServer SecondPairBackend { get; set; } = null!;
 
-        public BalancerLab Require()
-        {
-            KernelTest.Require();
-            return _lab ?? throw new InvalidOperationException("the topology did not start");
-        }
-
         public string Config(BalancerLab lab, int[] bulkBackends) => $$"""
             {
               "shutdownTimeout": "2s",
               "listeners": [
-                { "name": "bulk", "address": "{{lab.BalancerFor4}}:{{BulkPort}}", "toa": "tencent",
-                  "backends": [ {{string.Join(", ", bulkBackends.Select(p => $"{{ \"address\": \"{lab.ServerAddress}:{p}\" }}"))}} ] },
-                { "name": "pair", "address": "{{lab.BalancerFor4}}:{{PairPort}}", "scheduler": "round-robin",
+                { "name": "bulk", "address": "{{lab.Hosts.BalancerFor4}}:{{BulkPort}}", "toa": "tencent",
+                  "backends": [ {{string.Join(", ", bulkBackends.Select(p => $"{{ \"address\": \"{lab.Hosts.ServerAddress}:{p}\" }}"))}} ] },
+                { "name": "pair", "address": "{{lab.Hosts.BalancerFor4}}:{{PairPort}}", "scheduler": "round-robin",
                   "health": { "interval": "300ms", "timeout": "200ms", "rise": 2, "fall": 2 },
-                  "backends": [ { "address": "{{lab.ServerAddress}}:{{PairFirst}}" }, { "address": "{{lab.ServerAddress}}:{{PairSecond}}" } ] },
+                  "backends": [ { "address": "{{lab.Hosts.ServerAddress}}:{{PairFirst}}" }, { "address": "{{lab.Hosts.ServerAddress}}:{{PairSecond}}" } ] },
               ],
             }
             """;
 
-        public async ValueTask InitializeAsync()
+        protected override async Task StartAsync(BalancerLab lab)
         {
-            try
-            {
-                KernelTest.Require();
-            }
-            catch (Exception)
-            {
-                return; // each test says why when it calls Require
-            }
-            _lab = new BalancerLab();
-            _echo = _lab.Server.StartEchoServer(_lab.ServerAddress, EchoPort);
-            _pairFirst = _lab.Server.StartEchoServer(_lab.ServerAddress, PairFirst);
-            SecondPairBackend = _lab.Server.StartEchoServer(_lab.ServerAddress, PairSecond);
-            Balancer = await _lab.StartBalancerAsync(Config(_lab, [EchoPort]), listeners: 2);
+            _echo = lab.Hosts.Server.StartEchoServer(lab.Hosts.ServerAddress, EchoPort);
+            _pairFirst = lab.Hosts.Server.StartEchoServer(lab.Hosts.ServerAddress, PairFirst);
+            SecondPairBackend = lab.Hosts.Server.StartEchoServer(lab.Hosts.ServerAddress, PairSecond);
+            Balancer = await lab.StartBalancerAsync(Config(lab, [EchoPort]), listeners: 2);
         }
 
-        public async ValueTask DisposeAsync()
+        public override async ValueTask DisposeAsync()
         {
-            if (_lab is not null)
-                await _lab.DisposeAsync();
+            await base.DisposeAsync();
             _echo?.Dispose();
             _pairFirst?.Dispose();
             SecondPairBackend?.Dispose();
