@@ -16,7 +16,7 @@ internal static class DemoCommand
             + "a balancer running 'toa lb' with TOA on, and a server with the receiver loaded ('toa load', for a cgroup of the "
             + "demo's own). Each client connects through the balancer; the C sample server and the ASP.NET Core sample print the "
             + "client they see, and the server's tcpdump shows the options, decoded. Takes a few seconds; removes everything "
-            + "when done, also on Ctrl+C. Needs root, gcc, socat and curl.\n\n"
+            + "when done. Needs root, gcc, socat and curl.\n\n"
             + "Example:\n"
             + "  sudo ./toa demo");
         command.SetAction(async (parse, cancel) =>
