@@ -22,5 +22,6 @@ public static class RootCommandFactory
         StatsCommand.Create(),
         TableCommand.Create(),
         MetricsCommand.Create(),
+        CaptureCommand.Create(),
     };
 }
