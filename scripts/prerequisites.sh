@@ -3,7 +3,7 @@
 # Installs what building and testing toa needs, only when something is missing:
 # clang/llvm and libbpf headers to compile the eBPF programs, libbpf1 to load
 # them, and the tools the demo and tests drive (iproute2, tcpdump, tshark, gcc,
-# promtool to check the metrics).
+# promtool to check the metrics, systemd-analyze to check the boot unit).
 set -euo pipefail
 
 quiet=${1:-}
@@ -13,7 +13,7 @@ say() { [ "$quiet" = "--quiet" ] || echo "$@" >&2; }
 declare -A needs=(
   [clang]=clang [llvm-strip]=llvm [bpftool]=bpftool [ip]=iproute2 [nsenter]=util-linux
   [tcpdump]=tcpdump [tshark]=tshark [gcc]=gcc [socat]=socat [curl]=curl
-  [promtool]=prometheus
+  [promtool]=prometheus [systemd-analyze]=systemd
 )
 missing=()
 for cmd in "${!needs[@]}"; do

@@ -23,5 +23,7 @@ public static class RootCommandFactory
         TableCommand.Create(),
         MetricsCommand.Create(),
         CaptureCommand.Create(),
+        EnableCommand.Create(),
+        DisableCommand.Create(),
     };
 }
