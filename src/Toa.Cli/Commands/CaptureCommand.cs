@@ -85,7 +85,8 @@ internal static class CaptureCommand
         var limit = parse.GetValue(Count) ?? int.MaxValue;
         var filter = parse.GetValue(Filter);
         var (seen, shown) = (0, 0);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        using var interruption = Interruption.Listen(cancel);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(interruption.Token);
         if (parse.GetValue(Seconds) is { } seconds)
             stop.CancelAfter(TimeSpan.FromSeconds(seconds));
         try

@@ -42,10 +42,11 @@ internal static class MetricsCommand
             Read(pins);
             var output = parse.InvocationConfiguration.Output;
             var endpoint = new MetricsEndpoint(listen, () => Read(pins), parse.InvocationConfiguration.Error);
+            using var interruption = Interruption.Listen(cancel);
             try
             {
                 await endpoint.ServeAsync(() => output.WriteLine(
-                    $"Serving the TOA receiver's metrics (pinned at {pins}) on {endpoint.Url}; Ctrl+C stops."), cancel);
+                    $"Serving the TOA receiver's metrics (pinned at {pins}) on {endpoint.Url}; Ctrl+C stops."), interruption.Token);
             }
             catch (HttpListenerException e)
             {

@@ -58,7 +58,9 @@ internal static class StatsCommand
                 throw new CliException($"TOA is not loaded (nothing pinned at {pins})");
             if (parse.GetValue(Watch))
             {
-                var frames = CounterWatch.Frames(() => Read(pins), parse.GetValue(Interval) ?? TimeSpan.FromSeconds(1), TimeProvider.System, cancel);
+                using var interruption = Interruption.Listen(cancel);
+                var frames = CounterWatch.Frames(() => Read(pins), parse.GetValue(Interval) ?? TimeSpan.FromSeconds(1), TimeProvider.System,
+                    interruption.Token);
                 await ViewFor(parse.GetValue(Json), output, pins).ShowAsync(frames);
                 return (int)ReturnCode.Ok;
             }

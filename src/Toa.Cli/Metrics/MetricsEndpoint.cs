@@ -22,15 +22,15 @@ internal sealed class MetricsEndpoint(IPEndPoint listen, Func<ReceiverCounters?>
         listener.Prefixes.Add($"http://{EndPointText.Format(listen)}/");
         listener.Start();
         started();
-        await using var stop = cancel.Register(listener.Stop);
         while (true)
         {
             HttpListenerContext context;
             try
             {
-                context = await listener.GetContextAsync();
+                // Stopping the listener does not end a pending GetContextAsync on Linux: stop waiting instead.
+                context = await listener.GetContextAsync().WaitAsync(cancel);
             }
-            catch (Exception e) when (cancel.IsCancellationRequested && e is HttpListenerException or ObjectDisposedException)
+            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
             {
                 return;
             }
