@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
 using System.Diagnostics;
-using Xunit;
 
 namespace Toa.Testing;
 
@@ -13,14 +12,7 @@ public static class Promtool
     /// <summary>Checks <paramref name="exposition"/>; returns promtool's exit code and everything it said.</summary>
     public static async Task<(int ExitCode, string Output)> CheckMetricsAsync(string exposition)
     {
-        if (!File.Exists("/usr/bin/promtool"))
-        {
-            const string reason = "needs promtool (apt-get install prometheus; scripts/prerequisites.sh installs it)";
-            if (KernelTest.Required)
-                Assert.Fail(reason);
-            Assert.Skip(reason);
-        }
-        var info = new ProcessStartInfo("/usr/bin/promtool", ["check", "metrics"])
+        var info = new ProcessStartInfo(ToolTest.Require("/usr/bin/promtool", "prometheus"), ["check", "metrics"])
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,

@@ -117,17 +117,8 @@ public sealed class EnableCommandTests : IDisposable
     private sealed record ReceiverOptionsView(string? Cgroup, Toa.Wire.ToaLayouts Formats, IReadOnlyList<System.Net.IPNetwork> Trust,
         Toa.Receiver.Nat64PeerMode Nat64Peer, string PinDirectory);
 
-    private static ProcessResult SystemdAnalyzeVerify(string unit)
-    {
-        if (!File.Exists("/usr/bin/systemd-analyze"))
-        {
-            const string reason = "needs systemd-analyze (apt-get install systemd; scripts/prerequisites.sh installs it)";
-            if (KernelTest.Required)
-                Assert.Fail(reason);
-            Assert.Skip(reason);
-        }
-        return Shell.TryRun("/usr/bin/systemd-analyze", "verify", unit);
-    }
+    private static ProcessResult SystemdAnalyzeVerify(string unit) =>
+        Shell.TryRun(ToolTest.Require("/usr/bin/systemd-analyze", "systemd"), "verify", unit);
 
     /// <summary>An Exec line split as systemd.service(5) says: words, double quotes with C escapes, %% and $$ for % and $.</summary>
     private static string[] SplitExecLine(string line)
