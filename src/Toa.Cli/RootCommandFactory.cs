@@ -22,5 +22,9 @@ public static class RootCommandFactory
         StatusCommand.Create(),
         StatsCommand.Create(),
         TableCommand.Create(),
+        MetricsCommand.Create(),
+        CaptureCommand.Create(),
+        EnableCommand.Create(),
+        DisableCommand.Create(),
     };
 }
