@@ -17,10 +17,15 @@ public static class RootCommandFactory
         ConnectCommand.Create(),
         DemoCommand.Create(),
         LoadCommand.Create(),
+        LbCommand.Create(),
         UnloadCommand.Create(),
         StatusCommand.Create(),
         StatsCommand.Create(),
         TableCommand.Create(),
         LogCommand.Create(),
+        MetricsCommand.Create(),
+        CaptureCommand.Create(),
+        EnableCommand.Create(),
+        DisableCommand.Create(),
     };
 }
