@@ -21,5 +21,6 @@ public static class RootCommandFactory
         StatusCommand.Create(),
         StatsCommand.Create(),
         TableCommand.Create(),
+        DoctorCommand.Create(),
     };
 }
