@@ -66,14 +66,20 @@ internal sealed class TrafficCheck : IDoctorCheck
         var filter = context.Port is { } port ? $"tcp port {port}" : "tcp";
         var segments = new List<TcpSegment>();
         using var window = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        await context.Progress.WriteLineAsync(
-            $"capturing on {context.CaptureInterface} for {DurationText.Format(context.CaptureDuration)} ({filter}): make connections through the load balancer now");
-        window.CancelAfter(context.CaptureDuration);
         try
         {
             // Every layout: a TOA the receiver does not honour is worth naming too.
-            await foreach (var segment in PacketSource.Live(context.CaptureInterface!, ToaLayouts.All, filter, window.Token))
-                segments.Add(segment);
+            await using var packets = PacketSource.Live(context.CaptureInterface!, ToaLayouts.All, filter, window.Token).GetAsyncEnumerator(window.Token);
+            // The first MoveNextAsync runs the source up to its first wait: the device is open and capturing when it returns.
+            var next = packets.MoveNextAsync();
+            await context.Progress.WriteLineAsync(
+                $"capturing on {context.CaptureInterface} for {DurationText.Format(context.CaptureDuration)} ({filter}): make connections through the load balancer now");
+            window.CancelAfter(context.CaptureDuration);
+            while (await next)
+            {
+                segments.Add(packets.Current);
+                next = packets.MoveNextAsync();
+            }
         }
         catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
         {
@@ -96,7 +102,7 @@ internal sealed class TrafficCheck : IDoctorCheck
             if (c.Options.FirstOrDefault() is { } bad)
                 return new(Name, Severity.Problem,
                     $"{who}: a malformed TOA-kind option in the {bad.Packet} (kind {bad.Option.Kind}, length {bad.Option.Length}: {bad.Option.Problem}); the receiver ignores it (toa_malformed)",
-                    "check the load balancer's TOA format against toa-facts: 200/8 and 253/20 (Tencent), 254/8 and 254/20 (LVS/DPVS)");
+                    "check the load balancer's TOA layout: 200/8 and 253/20 (Tencent), 254/8 and 254/20 (LVS/DPVS)");
             var packets = c.SawData ? "the SYN, the handshake ACK or the first data" : "the SYN or the handshake ACK";
             return new(Name, Severity.Problem,
                 $"{who}: packets arrive without TOA (none in {packets}): the load balancer is not inserting it",
