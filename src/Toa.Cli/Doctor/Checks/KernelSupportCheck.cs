@@ -42,7 +42,7 @@ internal sealed class KernelSupportCheck(IKernelFeatureProbe probe) : IDoctorChe
                 findings.Add(feature.Supported ? Ok(feature.Name)
                     : new(Name, feature.Required ? Severity.Problem : Severity.Warning,
                         $"this kernel lacks {feature.Name}: {feature.WithoutIt}",
-                        feature.Required ? "run a newer kernel (the receiver is built and tested on Linux 6.1 and 6.18)" : null));
+                        feature.Required ? "run Linux 5.10 or newer (docs/receiver.md, Minimum kernel)" : null));
         return Task.FromResult<IReadOnlyList<Finding>>(findings);
     }
 
