@@ -75,6 +75,7 @@ internal static class DoctorCommand
                 Port = parse.GetValue(Port),
                 CaptureInterface = iface,
                 CaptureDuration = TimeSpan.FromSeconds(parse.GetValue(Seconds) ?? DefaultSeconds),
+                CommandLine = "toa " + string.Join(' ', parse.Tokens.Select(t => t.Value)),
                 IsRoot = Privileges.IsRoot,
                 Progress = parse.InvocationConfiguration.Error,
             };

@@ -18,6 +18,9 @@ internal sealed class DoctorContext
     /// <summary>How long to capture.</summary>
     public TimeSpan CaptureDuration { get; init; }
 
+    /// <summary>The command line as typed ("toa doctor --port 8000"), for the steps that repeat it.</summary>
+    public string CommandLine { get; init; } = "toa doctor";
+
     /// <summary>Whether this process runs as root.</summary>
     public required bool IsRoot { get; init; }
 

@@ -60,6 +60,21 @@ public sealed class DoctorTests
     }
 
     [Fact]
+    public async Task Doctor_NotRoot_SaysSoWithTheCommandToRunAndSkipsWhatNeedsRoot()
+    {
+        using var lab = new ReceiverLab();
+
+        var result = await lab.Server.RunAsync("setpriv",
+            ["--reuid=65534", "--regid=65534", "--clear-groups", .. ToaCli.Command("doctor", "--port", $"{Port}", "--pin-dir", lab.PinDirectory)]);
+
+        Assert.Equal(1, result.ExitCode);
+        AssertFinding(result, "problem", "not running as root",
+            $"next: run it as root: sudo toa doctor --port {Port} --pin-dir {lab.PinDirectory}");
+        Assert.DoesNotContain("receiver", Lines(result));
+        Assert.DoesNotContain("listener", Lines(result));
+    }
+
+    [Fact]
     public async Task Doctor_ListenerOutsideTheAttachPoint_NamesTheProcessAndItsCgroup()
     {
         using var lab = new ReceiverLab(new ReceiverOptions { Trust = [new IPNetwork(IPAddress.Parse("10.200.0.0"), 16)] });

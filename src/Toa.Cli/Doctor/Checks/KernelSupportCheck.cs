@@ -25,7 +25,7 @@ internal sealed class KernelSupportCheck(IKernelFeatureProbe probe) : IDoctorChe
         if (!context.IsRoot)
             findings.Add(new(Name, Severity.Problem,
                 "not running as root: reading the receiver's pins and probing the kernel's BPF support need root, so those checks were skipped",
-                "run it as root: sudo toa doctor ..."));
+                $"run it as root: sudo {context.CommandLine}"));
         findings.Add(Cgroup.FindRoot() is { } cgroupRoot
             ? Ok($"cgroup v2 is mounted at {cgroupRoot}")
             : new(Name, Severity.Problem, "no cgroup v2 hierarchy is mounted: the receiver attaches to a cgroup v2 directory",
