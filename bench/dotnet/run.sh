@@ -16,7 +16,8 @@ cg=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)/toa-bench-dotnet
 pins=/sys/fs/bpf/toa-bench-dotnet
 mkdir -p "$cg"
 "$root/toa" load --cgroup "$cg" --pin-dir "$pins" >/dev/null
-in_cgroup() { sh -c 'echo $$ > "$0/cgroup.procs" && shift && exec "$@"' "$cg" _ "$@"; }
+# exec: so that $! is the server itself, which the cleanup kills.
+in_cgroup() { exec sh -c 'echo $$ > "$0/cgroup.procs" && shift && exec "$@"' "$cg" _ "$@"; }
 in_cgroup "$out/WhoAmI" --urls http://127.0.0.1:18081 --Toa:Enabled=true --Toa:ReceiverPinDirectory="$pins" --Logging:LogLevel:Default=None &
 with=$!
 in_cgroup "$out/WhoAmI" --urls http://127.0.0.1:18082 --Toa:Enabled=false --Logging:LogLevel:Default=None &
