@@ -7,6 +7,7 @@ using Toa.EndToEnd.Tests.Receiver;
 using Toa.Lab;
 using Toa.Receiver;
 using Toa.Testing;
+using Toa.Wire;
 
 namespace Toa.EndToEnd.Tests.Doctor;
 
@@ -137,6 +138,28 @@ public sealed class DoctorTests
             $"TOA 200/8 {Client} in the handshake ACK (tcpdump: unknown-200 0x10e1cb007107), from the untrusted peer {peer}",
             $"next: if {peer} is your load balancer, trust it (or its network): toa load --force --cgroup {lab.Cgroup.Path} --trust {trusted} --trust {peer}/32 --pin-dir {lab.PinDirectory}");
         Assert.Contains($"[{peer}]:", server.Output.Single(l => l.StartsWith("accepted", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Doctor_ToaInALayoutNotHonoured_SaysHowToHonourIt()
+    {
+        using var lab = new ReceiverLab(new ReceiverOptions
+        {
+            Formats = ToaLayouts.Tencent4 | ToaLayouts.Tencent6,
+            Trust = [new IPNetwork(IPAddress.Parse("10.200.0.0"), 16)],
+        });
+        var server = await lab.StartCServerAsync("-n", "1", $"{Port}");
+
+        var result = await DoctorCapturingAsync(lab, async () =>
+        {
+            await lab.ConnectAsync(Port, "hello\n", "--as", Client, "--format", "dpvs");
+            await server.WaitForLineAsync(l => l == "closed", TimeSpan.FromSeconds(30));
+        });
+
+        Assert.Equal(1, result.ExitCode);
+        AssertFinding(result, "problem",
+            $"TOA 254/8 {Client} in the handshake ACK (tcpdump: exp-10e1), a layout the receiver does not honour (200/8 253/20)",
+            $"next: honour it too: toa load --force --cgroup {lab.Cgroup.Path} --formats 200/8,253/20,254/8 --trust 10.200.0.0/16 --pin-dir {lab.PinDirectory}");
     }
 
     [Fact]
