@@ -101,6 +101,26 @@ public sealed class DoctorTests
     }
 
     [Fact]
+    public async Task Doctor_ListenerOutsideTheAttachPoint_CapturedHandshakesTheReceiverNeverSaw()
+    {
+        using var lab = new ReceiverLab(new ReceiverOptions { Trust = [new IPNetwork(IPAddress.Parse("10.200.0.0"), 16)] });
+        var server = lab.Server.Start(CSamples.Build("toa_server"), ["-n", "1", $"{Port}"]);
+        await server.WaitForLineAsync(l => l.StartsWith("listening", StringComparison.Ordinal), TimeSpan.FromSeconds(20));
+
+        var result = await DoctorCapturingAsync(lab, async () =>
+        {
+            await lab.ConnectAsync(Port, "hello\n", "--as", Client);
+            await server.WaitForLineAsync(l => l == "closed", TimeSpan.FromSeconds(30));
+        });
+
+        Assert.Equal(1, result.ExitCode);
+        AssertFinding(result, "problem",
+            $"the receiver saw 0 of the 1 handshakes captured (syn_recv_sock_toa + syn_recv_sock_no_toa): the listening socket is outside its attach point {lab.Cgroup.Path}",
+            "next: see the listener check above");
+        Assert.Contains("accepted v4 [" + lab.Link.A.Ipv4 + "]:", server.Output.Single(l => l.StartsWith("accepted", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task Doctor_PacketsWithoutToa_SaysTheBalancerIsNotInsertingIt()
     {
         using var lab = new ReceiverLab(new ReceiverOptions { Trust = [new IPNetwork(IPAddress.Parse("10.200.0.0"), 16)] });

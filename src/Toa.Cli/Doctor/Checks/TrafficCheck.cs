@@ -143,7 +143,10 @@ internal sealed class TrafficCheck : IDoctorCheck
         {
             yield return new(Name, Severity.Problem,
                 $"the receiver saw {seen} of the {handshakes} handshakes captured (syn_recv_sock_toa + syn_recv_sock_no_toa): the listening socket is outside its attach point {context.Receiver!.Cgroup}",
-                context.Port is null ? "toa doctor --port PORT names the listening process and its cgroup" : "see the listener check above");
+                context.ListenerUncovered ? "see the listener check above"
+                    : context.Port is null ? "toa doctor --port PORT names the listening process and its cgroup"
+                    // The process is inside now, so its socket was made before it moved there.
+                    : "the server's process was moved into the attach point after it made its listening socket: restart the server");
             yield break;
         }
         if (awaitingRecord.Count == 0)
