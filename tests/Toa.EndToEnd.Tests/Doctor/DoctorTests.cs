@@ -36,6 +36,24 @@ public sealed class DoctorTests
         return await doctor.WaitAsync(TimeSpan.FromSeconds(120));
     }
 
+    // The lab's links are 10.200.N.0/24: the client host is a trusted load balancer.
+    private static ReceiverLab TrustingLab(ToaLayouts formats = ToaLayouts.Default) =>
+        new(new ReceiverOptions { Formats = formats, Trust = [new IPNetwork(IPAddress.Parse("10.200.0.0"), 16)] });
+
+    // In the test's own cgroup, not the receiver's.
+    private static async Task<LabProcess> StartServerOutsideAsync(ReceiverLab lab)
+    {
+        var server = lab.Server.Start(CSamples.Build("toa_server"), ["-n", "1", $"{Port}"]);
+        await server.WaitForLineAsync(l => l.StartsWith("listening", StringComparison.Ordinal), TimeSpan.FromSeconds(20));
+        return server;
+    }
+
+    private static async Task ConnectOnceAsync(ReceiverLab lab, LabProcess server, params string[] args)
+    {
+        await lab.ConnectAsync(Port, "hello\n", ["--as", Client, .. args]);
+        await server.WaitForLineAsync(l => l == "closed", TimeSpan.FromSeconds(30));
+    }
+
     private static string[] Lines(ProcessResult result) => result.StandardOutput.Split('\n');
 
     private static void AssertFinding(ProcessResult result, string severity, string text, string? next = null)
@@ -78,10 +96,8 @@ public sealed class DoctorTests
     [Fact]
     public async Task Doctor_ListenerOutsideTheAttachPoint_NamesTheProcessAndItsCgroup()
     {
-        using var lab = new ReceiverLab(new ReceiverOptions { Trust = [new IPNetwork(IPAddress.Parse("10.200.0.0"), 16)] });
-        // Started in the test's own cgroup, not the receiver's.
-        var server = lab.Server.Start(CSamples.Build("toa_server"), ["-n", "1", $"{Port}"]);
-        await server.WaitForLineAsync(l => l.StartsWith("listening", StringComparison.Ordinal), TimeSpan.FromSeconds(20));
+        using var lab = TrustingLab();
+        var server = await StartServerOutsideAsync(lab);
 
         var result = await DoctorAsync(lab, "--port", $"{Port}");
         var json = await DoctorAsync(lab, "--port", $"{Port}", "--json");
@@ -103,15 +119,10 @@ public sealed class DoctorTests
     [Fact]
     public async Task Doctor_ListenerOutsideTheAttachPoint_CapturedHandshakesTheReceiverNeverSaw()
     {
-        using var lab = new ReceiverLab(new ReceiverOptions { Trust = [new IPNetwork(IPAddress.Parse("10.200.0.0"), 16)] });
-        var server = lab.Server.Start(CSamples.Build("toa_server"), ["-n", "1", $"{Port}"]);
-        await server.WaitForLineAsync(l => l.StartsWith("listening", StringComparison.Ordinal), TimeSpan.FromSeconds(20));
+        using var lab = TrustingLab();
+        var server = await StartServerOutsideAsync(lab);
 
-        var result = await DoctorCapturingAsync(lab, async () =>
-        {
-            await lab.ConnectAsync(Port, "hello\n", "--as", Client);
-            await server.WaitForLineAsync(l => l == "closed", TimeSpan.FromSeconds(30));
-        });
+        var result = await DoctorCapturingAsync(lab, () => ConnectOnceAsync(lab, server));
 
         Assert.Equal(1, result.ExitCode);
         AssertFinding(result, "problem",
@@ -123,7 +134,7 @@ public sealed class DoctorTests
     [Fact]
     public async Task Doctor_PacketsWithoutToa_SaysTheBalancerIsNotInsertingIt()
     {
-        using var lab = new ReceiverLab(new ReceiverOptions { Trust = [new IPNetwork(IPAddress.Parse("10.200.0.0"), 16)] });
+        using var lab = TrustingLab();
         var server = await lab.StartCServerAsync("-n", "1", $"{Port}");
 
         var result = await DoctorCapturingAsync(lab, () =>
@@ -146,11 +157,7 @@ public sealed class DoctorTests
         using var lab = new ReceiverLab(new ReceiverOptions { Trust = [trusted] });
         var server = await lab.StartCServerAsync("-n", "1", $"{Port}");
 
-        var result = await DoctorCapturingAsync(lab, async () =>
-        {
-            await lab.ConnectAsync(Port, "hello\n", "--as", Client);
-            await server.WaitForLineAsync(l => l == "closed", TimeSpan.FromSeconds(30));
-        });
+        var result = await DoctorCapturingAsync(lab, () => ConnectOnceAsync(lab, server));
 
         Assert.Equal(1, result.ExitCode);
         var peer = lab.Link.A.Ipv4;
@@ -163,18 +170,10 @@ public sealed class DoctorTests
     [Fact]
     public async Task Doctor_ToaInALayoutNotHonoured_SaysHowToHonourIt()
     {
-        using var lab = new ReceiverLab(new ReceiverOptions
-        {
-            Formats = ToaLayouts.Tencent4 | ToaLayouts.Tencent6,
-            Trust = [new IPNetwork(IPAddress.Parse("10.200.0.0"), 16)],
-        });
+        using var lab = TrustingLab(ToaLayouts.Tencent4 | ToaLayouts.Tencent6);
         var server = await lab.StartCServerAsync("-n", "1", $"{Port}");
 
-        var result = await DoctorCapturingAsync(lab, async () =>
-        {
-            await lab.ConnectAsync(Port, "hello\n", "--as", Client, "--format", "dpvs");
-            await server.WaitForLineAsync(l => l == "closed", TimeSpan.FromSeconds(30));
-        });
+        var result = await DoctorCapturingAsync(lab, () => ConnectOnceAsync(lab, server, "--format", "dpvs"));
 
         Assert.Equal(1, result.ExitCode);
         AssertFinding(result, "problem",
@@ -185,7 +184,7 @@ public sealed class DoctorTests
     [Fact]
     public async Task Doctor_Healthy_ToaArrivesFromATrustedPeerAndIsRecorded_ExitsZero()
     {
-        using var lab = new ReceiverLab(new ReceiverOptions { Trust = [new IPNetwork(IPAddress.Parse("10.200.0.0"), 16)] });
+        using var lab = TrustingLab();
         var server = await lab.StartCServerAsync("-n", "1", $"{Port}");
         LabProcess? client = null;
 
