@@ -17,6 +17,7 @@ public static class RootCommandFactory
         ConnectCommand.Create(),
         DemoCommand.Create(),
         LoadCommand.Create(),
+        LbCommand.Create(),
         UnloadCommand.Create(),
         StatusCommand.Create(),
         StatsCommand.Create(),

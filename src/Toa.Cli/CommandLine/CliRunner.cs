@@ -66,12 +66,12 @@ public static class CliRunner
     }
 }
 
-/// <summary>The logger factory commands share: stderr, warnings by default, everything with --verbose.</summary>
+/// <summary>The logger factory commands share: stderr, warnings by default (or <c>normal</c>), everything with --verbose.</summary>
 internal static class Logging
 {
-    public static ILoggerFactory Create(TextWriter error, bool verbose) =>
+    public static ILoggerFactory Create(TextWriter error, bool verbose, LogLevel normal = LogLevel.Warning) =>
         LoggerFactory.Create(b => b
-            .SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Warning)
+            .SetMinimumLevel(verbose ? LogLevel.Debug : normal)
             .AddProvider(new TextWriterLoggerProvider(error)));
 
     private sealed class TextWriterLoggerProvider(TextWriter writer) : ILoggerProvider

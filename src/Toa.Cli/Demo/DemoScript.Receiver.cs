@@ -1,59 +1,49 @@
 // SPDX-License-Identifier: MIT
-using System.Net;
 using Toa.Bpf;
 using Toa.Lab;
 using Toa.Receiver;
 
 namespace Toa.Cli.Demo;
 
-/// <summary>The demo's receiver step: toa load in the server host, and a C server asking for its clients.</summary>
+/// <summary>The demo's receiver: toa load in the server host, the C server, toa stats, toa unload.</summary>
 internal sealed partial class DemoScript
 {
-    private const int ReceiverPort = 8001;
-
     // The sample server and the header it shares with the eBPF programs, as the repository lays them out.
     private static readonly string[] SampleSources = ["samples/c/toa_server.c", "bpf/receiver.h", "bpf/toa.h"];
 
-    private async Task ShowReceiverAsync(Host client, Host server, Link link, CancellationToken cancel)
+    /// <summary>
+    /// Loads the receiver for a cgroup of the demo's own (not the whole machine), runs <paramref name="body"/>
+    /// with that cgroup and the pin directory, shows the counters, and unloads, also after a failure.
+    /// </summary>
+    private async Task WithReceiverAsync(Host server, Func<Cgroup, string, Task> body)
     {
         var name = $"toa-demo-{Environment.ProcessId}";
         var pins = Path.Combine(BpfFs.DefaultMount, name);
         var cgroup = Cgroup.RootGroup.CreateChild(name);
-        var build = Directory.CreateTempSubdirectory("toa-demo-");
         try
         {
-            Say("The receiver: toa load attaches eBPF programs (here to a cgroup of the demo's own, not the whole machine):");
+            Say("The receiver on the server: toa load attaches eBPF programs (here to a cgroup of the demo's own):");
             ToaReceiver.Load(new ReceiverOptions { Cgroup = cgroup.Path, PinDirectory = pins }, force: false);
             output.WriteLine($"  server# toa load --cgroup {cgroup.RelativePath}   (TOA: load success)");
+            await body(cgroup, pins);
 
-            Say("A C server written like the load balancer's sample (getsockopt 4096 first, else getpeername), dual-stack:");
-            var binary = BuildSample(build.FullName);
-            await using var cServer = server.Start(binary, ["-6", "-n", "2", $"{ReceiverPort}"], cgroup.Path);
-            await cServer.WaitForLineAsync(l => l.StartsWith("listening", StringComparison.Ordinal), TimeSpan.FromSeconds(20));
-
-            await ConnectAsync(client, $"{link.B.Ipv4}:{ReceiverPort}", "203.0.113.7:4321", "An IPv4 client in kind 200, through SNAT", cancel);
-            await ConnectAsync(client, $"[{link.B.Ipv6}]:{ReceiverPort}", "[2001:db8::7]:2222", "An IPv6 client in kind 253 (NAT64)", cancel);
-            await cServer.WaitForLineAsync(_ => cServer.Output.Count(l => l == "closed") == 2, TimeSpan.FromSeconds(20));
-
-            Say($"What the C server printed (the true peers were {link.A.Ipv4} and {link.A.Ipv6}):");
-            foreach (var line in cServer.Output.Where(l => l.StartsWith("accepted", StringComparison.Ordinal) || l.StartsWith("real client", StringComparison.Ordinal)))
-                output.WriteLine($"  {line}");
-
-            var counters = ToaReceiver.ReadCounters(pins);
-            Say("toa stats (toa.ko's counters, summed over CPUs):");
-            foreach (var counter in counters.Counters.Take(ReceiverCounters.ModuleCounters))
+            Say("toa stats on the server (toa.ko's counters, summed over CPUs):");
+            foreach (var counter in ToaReceiver.ReadCounters(pins).Counters.Take(ReceiverCounters.ModuleCounters))
                 output.WriteLine($"  {counter.Name,-25}{counter.Total,6}");
         }
         finally
         {
             ToaReceiver.Unload(pins);
             output.WriteLine("  server# toa unload   (TOA unloaded)");
-            build.Delete(recursive: true);
             RemoveWhenEmpty(cgroup);
         }
     }
 
-    private static string BuildSample(string directory)
+    /// <summary>
+    /// The C server (written like the load balancer's sample: getsockopt 4096 first, else getpeername),
+    /// built from the sources embedded in toa, listening on IPv4 <paramref name="port"/> in <paramref name="cgroup"/>.
+    /// </summary>
+    private static async Task<LabProcess> StartCServerAsync(Host server, Cgroup cgroup, int port, string directory)
     {
         foreach (var source in SampleSources)
         {
@@ -66,10 +56,12 @@ internal sealed partial class DemoScript
         }
         var binary = Path.Combine(directory, "toa_server");
         Shell.Run("gcc", "-O2", "-o", binary, Path.Combine(directory, SampleSources[0]));
-        return binary;
+        var process = server.Start(binary, [$"{port}"], cgroup.Path);
+        await process.WaitForLineAsync(l => l.StartsWith("listening", StringComparison.Ordinal), StepTimeout);
+        return process;
     }
 
-    // The server's process leaves the cgroup a moment after it is killed.
+    // A process leaves its cgroup a moment after it exits.
     private static void RemoveWhenEmpty(Cgroup cgroup)
     {
         for (var attempt = 0; attempt < 100; attempt++)

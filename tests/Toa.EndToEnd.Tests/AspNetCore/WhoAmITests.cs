@@ -17,16 +17,8 @@ public sealed partial class WhoAmITests
     private const string TwoRequests =
         "GET /whoami HTTP/1.1\r\nHost: s\r\n\r\nGET /whoami HTTP/1.1\r\nHost: s\r\nConnection: close\r\n\r\n";
 
-    private static async Task<LabProcess> StartWhoAmIAsync(ReceiverLab lab)
-    {
-        var server = lab.Server.Start("dotnet",
-            [Path.Combine(AppContext.BaseDirectory, "whoami", "WhoAmI.dll"), "--urls", $"http://0.0.0.0:{Ipv4Only};http://[::]:{DualMode}",
-             "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information",
-             $"--Toa:ReceiverPinDirectory={lab.PinDirectory}"],
-            lab.Cgroup.Path);
-        await server.WaitForLineAsync(l => l.Contains("Application started", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
-        return server;
-    }
+    private static Task<LabProcess> StartWhoAmIAsync(ReceiverLab lab) =>
+        WhoAmISample.StartAsync(lab.Server, lab.Cgroup, lab.PinDirectory, $"http://0.0.0.0:{Ipv4Only};http://[::]:{DualMode}");
 
     private static IReadOnlyList<JsonElement> Answers(string httpResponses) =>
         JsonBody().Matches(httpResponses).Select(m => JsonDocument.Parse(m.Value).RootElement).ToArray();

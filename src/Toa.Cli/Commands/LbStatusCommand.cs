@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+using System.CommandLine;
+using System.Text.Json;
+using Toa.Balancer.Management;
+using Toa.Cli.Balancer;
+using Toa.Cli.CommandLine;
+
+namespace Toa.Cli.Commands;
+
+/// <summary><c>toa lb status</c>: a running balancer's listeners and backends.</summary>
+internal static class LbStatusCommand
+{
+    private static readonly Option<string?> Admin = LbOptions.Admin();
+
+    private static readonly Option<bool> Json = new("--json")
+    {
+        Description = "Print the status as JSON (the admin endpoint's GET /status) instead of a table.",
+    };
+
+    public static Command Create()
+    {
+        var command = new Command("status",
+            "Show a running balancer's listeners and backends: one row per backend with its listener, address, TOA, "
+            + "scheduler, weight, state (healthy, unhealthy, draining, disabled), connections open now, connections since "
+            + "it joined and its limit; then the connections open over all listeners. Asks the admin endpoint; needs no root. "
+            + "Exit code 1 when the balancer cannot be reached.\n\n"
+            + "Examples:\n"
+            + "  toa lb status\n"
+            + "  toa lb status --admin 127.0.0.1:9181 --json")
+        {
+            Admin, Json,
+        };
+        command.SetAction(async (parse, cancel) =>
+        {
+            using var client = LbOptions.Client(parse, Admin);
+            BalancerStatus status;
+            try
+            {
+                status = await client.GetStatusAsync(cancel);
+            }
+            catch (BalancerAdminException e)
+            {
+                throw LbOptions.Failed(e);
+            }
+            var output = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(Json))
+                output.WriteLine(JsonSerializer.Serialize(status, LbJsonContext.Default.BalancerStatus));
+            else
+                StatusTable.Write(status, output);
+            return (int)ReturnCode.Ok;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: MIT
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Toa.Balancer;
+using Toa.Balancer.Configuration;
+
+namespace Toa.Cli.Tests.Commands;
+
+public sealed class LbCommandTests : IAsyncDisposable
+{
+    private readonly List<IAsyncDisposable> _cleanup = [];
+    private readonly string _directory = Directory.CreateTempSubdirectory("toa-lb-cli-").FullName;
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var item in _cleanup)
+            await item.DisposeAsync();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Theory]
+    [InlineData("lb")]
+    [InlineData("lb", "check")]
+    public async Task Lb_InvalidConfig_ExitsTwoWithEveryProblemOnALineNamingFileAndField(params string[] command)
+    {
+        var path = Write("""
+            { "listeners": [ { "name": "web", "address": "127.0.0.1:0", "toa": "alibaba",
+                               "backends": [ { "address": "127.0.0.1:8080", "weight": 0 } ] } ] }
+            """);
+
+        var (code, output, error) = await CliHarness.RunAsync([.. command, "--config", path]);
+
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.Equal(
+            [
+                $"toa: {path}: listeners[0].toa = \"alibaba\": must be \"tencent\", \"dpvs\" or \"off\"",
+                $"toa: {path}: listeners[0].backends[0].weight = 0: must be 1 to 65535",
+            ],
+            Lines(error));
+    }
+
+    [Fact]
+    public async Task Lb_SyntaxError_ExitsTwoNamingTheLine()
+    {
+        var path = Write("{\n  \"listeners\": [\n    { \"name\": \"web\" \"address\": \"127.0.0.1:0\" }\n  ]\n}");
+
+        var (code, _, error) = await CliHarness.RunAsync("lb", "--config", path);
+
+        Assert.Equal(2, code);
+        Assert.StartsWith($"toa: {path}:3: listeners[0]", Assert.Single(Lines(error)));
+    }
+
+    [Fact]
+    public async Task Lb_MissingFile_ExitsTwoNamingIt()
+    {
+        var path = Path.Combine(_directory, "nowhere.json");
+
+        var (code, _, error) = await CliHarness.RunAsync("lb", "--config", path);
+
+        Assert.Equal(2, code);
+        Assert.StartsWith($"toa: {path}: Could not find file", Assert.Single(Lines(error)));
+    }
+
+    [Fact]
+    public async Task Lb_NoConfig_UsageError()
+    {
+        var (code, _, error) = await CliHarness.RunAsync("lb");
+
+        Assert.Equal(2, code);
+        Assert.Equal(["toa: Option '--config' is required.", "Run 'toa lb --help' for usage."], Lines(error));
+    }
+
+    [Fact]
+    public async Task LbCheck_ValidConfig_SummarisesEachListener()
+    {
+        var path = Write("""
+            { "listeners": [
+                { "name": "web", "address": "0.0.0.0:80", "toa": "tencent", "backends": [ { "address": "10.1.0.11:8080", "weight": 3 }, { "address": "10.1.0.12:8080" } ] },
+                { "name": "api", "address": "[::]:443", "toaOnSyn": true, "toa": "dpvs", "scheduler": "maglev", "backends": [ { "address": "[fd00::21]:443" } ] },
+                { "name": "plain", "address": "0.0.0.0:81", "backends": [ { "address": "10.1.0.13:8080" } ] } ] }
+            """);
+
+        var (code, output, _) = await CliHarness.RunAsync("lb", "check", "--config", path);
+
+        Assert.Equal(0, code);
+        Assert.Equal(
+            [
+                $"{path}: valid, 3 listeners; writes TOA, so toa lb needs root",
+                "  web: 0.0.0.0:80, toa tencent, weighted-round-robin, 2 backends: 10.1.0.11:8080 (weight 3), 10.1.0.12:8080",
+                "  api: [::]:443, toa dpvs (in the SYN too), maglev, 1 backend: [fd00::21]:443",
+                "  plain: 0.0.0.0:81, toa off, weighted-round-robin, 1 backend: 10.1.0.13:8080",
+            ],
+            Lines(output));
+    }
+
+    [Fact]
+    public async Task LbStatus_RunningBalancer_OneRowPerBackend()
+    {
+        var (host, backends) = StartBalancer();
+        var listener = host.GetListenerEndPoint("web");
+
+        var (code, output, _) = await CliHarness.RunAsync("lb", "status", "--admin", host.AdminEndPoint!.ToString());
+
+        Assert.Equal(0, code);
+        var rows = Lines(output).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToArray();
+        Assert.Equal(["LISTENER", "ADDRESS", "TOA", "SCHEDULER", "BACKEND", "WEIGHT", "STATUS", "ACTIVE", "TOTAL", "MAX"], rows[0]);
+        Assert.Equal(["web", $"{listener}", "off", "round-robin", backends[0], "1", "healthy", "0", "0", "-"], rows[1]);
+        Assert.Equal(["web", $"{listener}", "off", "round-robin", backends[1], "2", "healthy", "0", "0", "-"], rows[2]);
+        Assert.Equal("0 active connections (limit none)", Lines(output)[3]);
+    }
+
+    [Fact]
+    public async Task LbStatus_Json_TheAdminEndpointsStatus()
+    {
+        var (host, backends) = StartBalancer();
+
+        var (code, output, _) = await CliHarness.RunAsync("lb", "status", "--json", "--admin", host.AdminEndPoint!.ToString());
+
+        Assert.Equal(0, code);
+        using var json = JsonDocument.Parse(output);
+        var listener = json.RootElement.GetProperty("listeners")[0];
+        Assert.Equal("web", listener.GetProperty("name").GetString());
+        Assert.Equal(backends, listener.GetProperty("backends").EnumerateArray().Select(b => b.GetProperty("address").GetString()!));
+    }
+
+    [Fact]
+    public async Task LbDrainDisableEnable_Backend_PrintsEachMatchAndTheStateChanges()
+    {
+        var (host, backends) = StartBalancer();
+        var admin = host.AdminEndPoint!.ToString();
+
+        var drain = await CliHarness.RunAsync("lb", "drain", backends[0], "--admin", admin);
+        var drained = StatusOf(host, backends[0]);
+        var disable = await CliHarness.RunAsync("lb", "disable", $"web/{backends[0]}", "--admin", admin);
+        var disabled = StatusOf(host, backends[0]);
+        var enable = await CliHarness.RunAsync("lb", "enable", backends[0], "--admin", admin);
+
+        Assert.Equal((0, $"web/{backends[0]}: draining"), (drain.Code, drain.Out.Trim()));
+        Assert.Equal("draining", drained);
+        Assert.Equal((0, $"web/{backends[0]}: disabled"), (disable.Code, disable.Out.Trim()));
+        Assert.Equal("disabled", disabled);
+        Assert.Equal((0, $"web/{backends[0]}: enabled"), (enable.Code, enable.Out.Trim()));
+        Assert.Equal("healthy", StatusOf(host, backends[0]));
+    }
+
+    [Fact]
+    public async Task LbDrain_NoSuchBackend_ExitsOneSayingSo()
+    {
+        var (host, _) = StartBalancer();
+
+        var (code, _, error) = await CliHarness.RunAsync("lb", "drain", "192.0.2.1:80", "--admin", host.AdminEndPoint!.ToString());
+
+        Assert.Equal(1, code);
+        Assert.Equal(["toa: no backend matches \"192.0.2.1:80\""], Lines(error));
+    }
+
+    [Fact]
+    public async Task LbStatus_NothingListening_ExitsOneNamingTheAddress()
+    {
+        using var unused = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        unused.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+
+        var (code, _, error) = await CliHarness.RunAsync("lb", "status", "--admin", unused.LocalEndPoint!.ToString()!);
+
+        Assert.Equal(1, code);
+        Assert.StartsWith($"toa: cannot reach toa lb at http://{unused.LocalEndPoint}/: Connection refused", Assert.Single(Lines(error)));
+    }
+
+    [Theory]
+    [InlineData("web", "drain", "web")]
+    [InlineData("/10.0.0.1:80", "drain", "/10.0.0.1:80")]
+    [InlineData("10.0.0.1", "disable", "10.0.0.1")]
+    [InlineData("2001:db8::1:80", "enable", "2001:db8::1:80")]
+    [InlineData("localhost:9180", "status", "--admin", "localhost:9180")]
+    [InlineData("127.0.0.1", "drain", "10.0.0.1:80", "--admin", "127.0.0.1")]
+    public async Task Lb_BadInput_ExitsTwoWithOneLineNamingIt(string bad, params string[] args)
+    {
+        var (code, output, error) = await CliHarness.RunAsync(["lb", .. args]);
+
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        var lines = Lines(error);
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith("toa: ", lines[0]);
+        Assert.Contains($"'{bad}'", lines[0]);
+        Assert.Equal($"Run 'toa lb {args[0]} --help' for usage.", lines[1]);
+    }
+
+    [Fact]
+    public async Task LbHelp_TeachesWithExamples()
+    {
+        var (code, output, _) = await CliHarness.RunAsync("lb", "--help");
+
+        Assert.Equal(0, code);
+        Assert.Contains("toa lb --config /etc/toa/lb.json", output);
+        Assert.Contains("shutdownTimeout (default 30s)", output);
+        foreach (var sub in new[] { "check", "status", "drain", "disable", "enable" })
+            Assert.Contains($"toa lb {sub} ", output);
+    }
+
+    private string Write(string json)
+    {
+        var path = Path.Combine(_directory, $"lb-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, json);
+        return path;
+    }
+
+    private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd()).ToArray();
+
+    private static string StatusOf(BalancerHost host, string backend) =>
+        host.GetStatus().Listeners.Single().Backends.Single(b => b.Address == backend).Status;
+
+    /// <summary>A balancer on loopback with two listening backends (weights 1 and 2) and an admin endpoint on a free port.</summary>
+    private (BalancerHost Host, string[] Backends) StartBalancer()
+    {
+        var sockets = Enumerable.Range(0, 2).Select(_ =>
+        {
+            var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            s.Listen();
+            return s;
+        }).ToArray();
+        var backends = sockets.Select(s => s.LocalEndPoint!.ToString()!).ToArray();
+        var host = BalancerHost.Start(new BalancerHostOptions
+        {
+            ConfigProvider = new InMemoryConfigProvider(new BalancerConfig
+            {
+                Admin = "127.0.0.1:0",
+                Listeners =
+                [
+                    new ListenerConfig
+                    {
+                        Name = "web", Address = "127.0.0.1:0", Scheduler = "round-robin",
+                        Backends = [new BackendConfig { Address = backends[0] }, new BackendConfig { Address = backends[1], Weight = 2 }],
+                    },
+                ],
+            }),
+        });
+        _cleanup.Add(host);
+        foreach (var s in sockets)
+            _cleanup.Add(new SocketCloser(s));
+        return (host, backends);
+    }
+
+    private sealed class SocketCloser(Socket socket) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync()
+        {
+            socket.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+}

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: MIT
+using System.Net;
+using System.Net.Sockets;
+using Toa.Bpf;
+using Toa.EndToEnd.Tests.AspNetCore;
+using Toa.Lab;
+using Toa.Receiver;
+using Toa.Testing;
+
+namespace Toa.EndToEnd.Tests.Balancer;
+
+/// <summary>
+/// The seed's picture on one machine: an IPv4 client and an IPv6 client, each in a host of its
+/// own, a balancer host running <c>toa lb</c>, and a real server host whose processes run in a
+/// cgroup with a receiver of the test's own. Disposing stops the balancer (gracefully, so it
+/// removes its own cgroup), kills the rest, unloads the receiver and removes the cgroup, the
+/// pins, the namespaces and the configuration, also after a failure.
+/// </summary>
+public sealed class BalancerLab : IAsyncDisposable
+{
+    private static int s_counter;
+    private readonly DirectoryInfo? _files;
+    private readonly List<LabProcess> _balancers = [];
+
+    public BalancerLab()
+    {
+        var name = $"toa-lb-test-{Environment.ProcessId}-{Interlocked.Increment(ref s_counter)}";
+        PinDirectory = Path.Combine(BpfFs.DefaultMount, name);
+        Hosts = new BalancerNetwork("lb");
+        try
+        {
+            _files = Directory.CreateTempSubdirectory("toa-lb-test-");
+            Cgroup = Cgroup.RootGroup.CreateChild(name);
+            ToaReceiver.Load(new ReceiverOptions { Cgroup = Cgroup.Path, PinDirectory = PinDirectory }, force: false);
+        }
+        catch
+        {
+            DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
+    }
+
+    /// <summary>The clients, the balancer and the server.</summary>
+    public BalancerNetwork Hosts { get; }
+    public Cgroup Cgroup { get; } = null!;
+    public string PinDirectory { get; }
+
+    /// <summary>The C sample server (IPv4, one connection at a time, forever) in the receiver's cgroup.</summary>
+    public async Task<LabProcess> StartCServerAsync(int port)
+    {
+        var server = Hosts.Server.Start(CSamples.Build("toa_server"), [$"{port}"], Cgroup.Path);
+        await server.WaitForLineAsync(l => l.StartsWith("listening", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        return server;
+    }
+
+    /// <summary>The ASP.NET Core sample (GET /whoami, with UseToa) on <paramref name="port"/>, in the receiver's cgroup.</summary>
+    public Task<LabProcess> StartWhoAmIAsync(int port) =>
+        WhoAmISample.StartAsync(Hosts.Server, Cgroup, PinDirectory, $"http://{Hosts.ServerAddress}:{port}");
+
+    /// <summary>Where <c>toa lb --config</c> reads its configuration.</summary>
+    public string ConfigPath => Path.Combine(_files!.FullName, "lb.json");
+
+    /// <summary>Writes the configuration, starts <c>toa lb</c> in the balancer host and waits until every listener accepts.</summary>
+    public async Task<LabProcess> StartBalancerAsync(string config, int listeners)
+    {
+        await File.WriteAllTextAsync(ConfigPath, config);
+        var command = ToaCli.Command("lb", "--config", ConfigPath);
+        var balancer = Hosts.Balancer.Start(command[0], command.Skip(1));
+        _balancers.Add(balancer);
+        await balancer.WaitForLineAsync(_ => balancer.Error.Count(l => l.Contains(" accepting on ", StringComparison.Ordinal)) == listeners,
+            TimeSpan.FromSeconds(60));
+        return balancer;
+    }
+
+    /// <summary>Runs <c>toa ARGS</c> in the balancer host (lb status, lb drain, ...).</summary>
+    public Task<ProcessResult> ToaAsync(params string[] args) => Hosts.Balancer.RunToaAsync("", args);
+
+    /// <summary>
+    /// Connects from <paramref name="client"/> (the socket is created inside that host) to
+    /// <paramref name="target"/> and returns the connected socket.
+    /// </summary>
+    public static async Task<Socket> ConnectAsync(Host client, IPEndPoint target)
+    {
+        var socket = client.Enter(() => new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp));
+        try
+        {
+            await socket.ConnectAsync(target).WaitAsync(TimeSpan.FromSeconds(30));
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var balancer in _balancers)
+        {
+            try
+            {
+                await balancer.InterruptAsync(TimeSpan.FromSeconds(30));
+            }
+            catch (TimeoutException)
+            {
+                // Killed below; its cgroup is left empty and removed here.
+                RemoveCgroup(Cgroup.RootGroup.Children().FirstOrDefault(c => Path.GetFileName(c.Path) == $"toa-sender-{balancer.Id}"));
+            }
+        }
+        Hosts.Dispose();
+        if (Directory.Exists(PinDirectory))
+            ToaReceiver.Unload(PinDirectory);
+        RemoveCgroup(Cgroup);
+        _files?.Delete(recursive: true);
+    }
+
+    private static void RemoveCgroup(Cgroup? cgroup)
+    {
+        for (var attempt = 0; cgroup is not null; attempt++)
+        {
+            try
+            {
+                cgroup.Remove();
+                return;
+            }
+            catch (IOException) when (attempt < 100)
+            {
+                Thread.Sleep(20); // killed processes leave the cgroup shortly after
+            }
+        }
+    }
+}
+
+/// <summary>
+/// A class fixture that owns a <see cref="BalancerLab"/>. Where the kernel cannot run these tests it
+/// starts nothing, and each test says why when it calls <see cref="Require"/>.
+/// </summary>
+public abstract class BalancerFixture : IAsyncLifetime
+{
+    private BalancerLab? _lab;
+
+    /// <summary>The lab, once started.</summary>
+    public BalancerLab Lab => _lab!;
+
+    /// <summary>Skips (or fails, when kernel tests are required) where the kernel cannot run these tests.</summary>
+    public BalancerLab Require()
+    {
+        KernelTest.Require();
+        return _lab ?? throw new InvalidOperationException("the topology did not start");
+    }
+
+    public async ValueTask InitializeAsync()
+    {
+        try
+        {
+            KernelTest.Require();
+        }
+        catch (Exception)
+        {
+            return;
+        }
+        _lab = new BalancerLab();
+        await StartAsync(_lab);
+    }
+
+    /// <summary>Starts the servers and the balancer the tests of the class share.</summary>
+    protected abstract Task StartAsync(BalancerLab lab);
+
+    public virtual async ValueTask DisposeAsync()
+    {
+        if (_lab is not null)
+            await _lab.DisposeAsync();
+        GC.SuppressFinalize(this);
+    }
+}
