@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Installs what building and testing toa needs, only when something is missing:
 # clang/llvm and libbpf headers to compile the eBPF programs, libbpf1 to load
-# them, and the tools the demo and tests drive (iproute2, tcpdump, tshark, gcc).
+# them, and the tools the demo and tests drive (iproute2, tcpdump, tshark, gcc,
+# promtool to check the metrics, systemd-analyze to check the boot unit).
 set -euo pipefail
 
 quiet=${1:-}
@@ -12,6 +13,7 @@ say() { [ "$quiet" = "--quiet" ] || echo "$@" >&2; }
 declare -A needs=(
   [clang]=clang [llvm-strip]=llvm [bpftool]=bpftool [ip]=iproute2 [nsenter]=util-linux
   [tcpdump]=tcpdump [tshark]=tshark [gcc]=gcc [socat]=socat [curl]=curl
+  [promtool]=prometheus [systemd-analyze]=systemd
 )
 missing=()
 for cmd in "${!needs[@]}"; do
@@ -30,6 +32,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >&2
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  # The prometheus package is here for promtool alone: not the server it starts.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
 fi
 
 if ! command -v dotnet >/dev/null 2>&1; then

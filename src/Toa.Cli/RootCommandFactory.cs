@@ -22,6 +22,10 @@ public static class RootCommandFactory
         StatusCommand.Create(),
         StatsCommand.Create(),
         TableCommand.Create(),
+        MetricsCommand.Create(),
+        CaptureCommand.Create(),
+        EnableCommand.Create(),
+        DisableCommand.Create(),
         DoctorCommand.Create(),
     };
 }

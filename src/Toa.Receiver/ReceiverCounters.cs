@@ -19,7 +19,8 @@ public sealed class ReceiverCounters
     /// <summary>How many of the counters are toa.ko's.</summary>
     public const int ModuleCounters = 7;
 
-    internal ReceiverCounters(IReadOnlyList<ToaCounter> counters) => Counters = counters;
+    /// <summary>Counters as read from the receiver's map (or made up by a test).</summary>
+    public ReceiverCounters(IReadOnlyList<ToaCounter> counters) => Counters = counters;
 
     /// <summary>Every counter, toa.ko's first.</summary>
     public IReadOnlyList<ToaCounter> Counters { get; }

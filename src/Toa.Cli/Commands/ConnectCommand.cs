@@ -37,7 +37,7 @@ internal static class ConnectCommand
             + "alibaba-cdn (28/7, 28/19; no port), ucloud (253/8; IPv4 only). Default: tencent.",
         HelpName = "tencent|dpvs|alibaba-cdn|ucloud",
         CustomParser = r => ToaLayoutInfo.TryParseFormat(r.Tokens[0].Value, out var f) ? f
-            : Error<ToaFormat?>(r, $"unknown format '{r.Tokens[0].Value}': use tencent, dpvs, alibaba-cdn or ucloud"),
+            : ArgumentErrors.Error<ToaFormat?>(r, $"unknown format '{r.Tokens[0].Value}': use tencent, dpvs, alibaba-cdn or ucloud"),
     };
 
     private static readonly Option<ToaPlacement?> In = new("--in")
@@ -46,7 +46,7 @@ internal static class ConnectCommand
             + "data (segments until the server acknowledges data). Default: ack,data.",
         HelpName = "PACKETS",
         CustomParser = r => ToaPlacementNames.TryParse(r.Tokens[0].Value, out var p, out var bad) ? p
-            : Error<ToaPlacement?>(r, $"unknown packet '{bad}' in --in: use syn, ack and data, comma-separated"),
+            : ArgumentErrors.Error<ToaPlacement?>(r, $"unknown packet '{bad}' in --in: use syn, ack and data, comma-separated"),
     };
 
     private static readonly Option<TimeSpan?> Timeout = new("--timeout")
@@ -54,7 +54,7 @@ internal static class ConnectCommand
         Description = "How long to wait for the connection to be established: 500ms, 10s, 1m. Default: 10s.",
         HelpName = "DURATION",
         CustomParser = r => DurationText.TryParse(r.Tokens[0].Value, out var d) ? d
-            : Error<TimeSpan?>(r, $"'{r.Tokens[0].Value}' is not a duration such as 500ms, 10s or 1m"),
+            : ArgumentErrors.Error<TimeSpan?>(r, $"'{r.Tokens[0].Value}' is not a duration such as 500ms, 10s or 1m"),
     };
 
     private static readonly Option<bool> KeepOpen = new("--keep-open")
@@ -167,7 +167,7 @@ internal static class ConnectCommand
         foreach (var token in result.Tokens)
         {
             if (!EndPointText.TryParseEndPoint(token.Value, out var client, out var message))
-                return Error<IPEndPoint[]>(result, $"--as: {message}");
+                return ArgumentErrors.Error<IPEndPoint[]>(result, $"--as: {message}");
             clients.Add(client);
         }
         return [.. clients];
@@ -177,11 +177,5 @@ internal static class ConnectCommand
     {
         if (!EndPointText.TryParse(text, allowNames, out _, out _, out var message))
             result.AddError(message);
-    }
-
-    private static T Error<T>(ArgumentResult result, string message)
-    {
-        result.AddError(message);
-        return default!;
     }
 }

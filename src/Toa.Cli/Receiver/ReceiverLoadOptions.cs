@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+using System.CommandLine;
+using System.Net;
+using Toa.Cli.CommandLine;
+using Toa.Receiver;
+using Toa.Wire;
+
+namespace Toa.Cli.Receiver;
+
+/// <summary>
+/// The options of <c>toa load</c>, shared with <c>toa enable</c>, which writes them back as a
+/// <c>toa load</c> command line into a unit.
+/// </summary>
+internal static class ReceiverLoadOptions
+{
+    public static readonly Option<string?> Cgroup = new("--cgroup")
+    {
+        Description = "The cgroup v2 directory whose processes' listening sockets get real client addresses: absolute, "
+            + "or relative to the cgroup v2 mount (e.g. system.slice/nginx.service). Default: the root of the hierarchy, "
+            + "which covers every process, like the kernel module.",
+        HelpName = "PATH",
+    };
+
+    public static readonly Option<ToaLayouts?> Formats = new("--formats")
+    {
+        Description = "The TOA layouts to honour, comma-separated: format names (tencent = 200/8 and 253/20, dpvs = 254/8 "
+            + "and 254/20, alibaba-cdn = 28/7 and 28/19, ucloud = 253/8), single layouts such as 200/8, default or all. "
+            + "Default: tencent,dpvs.",
+        HelpName = "FORMATS",
+        CustomParser = ReceiverCommandOptions.ParseFormats,
+    };
+
+    public static readonly Option<IPNetwork[]> Trust = new("--trust")
+    {
+        Description = "Believe a TOA only from peers (the load balancer's addresses) in this network, e.g. 10.0.0.0/8 or "
+            + "2001:db8::/32; repeat it for several. A TOA from any other peer is ignored and counted (toa_untrusted). "
+            + "Default: every peer, as the kernel module does.",
+        HelpName = "CIDR",
+        CustomParser = ReceiverCommandOptions.ParseNetworks,
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    public static readonly Option<Nat64PeerMode?> Nat64Peer = new("--nat64-peer")
+    {
+        Description = "What getpeername() on an AF_INET6 socket returns for a NAT64 connection (IPv6 client): real (the "
+            + "client, so a dual-stack server needs no change) or snat (the load balancer's address, as the kernel module "
+            + "does). getsockopt 4096 gives the client either way. Default: real.",
+        HelpName = "real|snat",
+    };
+
+    public static readonly Option<string?> PinDir = ReceiverCommandOptions.PinDir();
+
+    /// <summary>Adds every option to <paramref name="command"/>.</summary>
+    public static Command WithLoadOptions(this Command command)
+    {
+        foreach (var option in new Option[] { Cgroup, Formats, Trust, Nat64Peer, PinDir })
+            command.Options.Add(option);
+        return command;
+    }
+
+    /// <summary>The receiver's settings a command line names, defaults filled in.</summary>
+    public static ReceiverOptions From(ParseResult parse)
+    {
+        var formats = parse.GetValue(Formats) ?? ToaLayouts.Default;
+        if (formats == ToaLayouts.None)
+            throw new CliException("--formats: at least one layout is needed", ReturnCode.UsageError);
+        return new ReceiverOptions
+        {
+            PinDirectory = ReceiverCommandOptions.PinDirOf(parse, PinDir),
+            Cgroup = parse.GetValue(Cgroup),
+            Formats = formats,
+            Trust = parse.GetValue(Trust) ?? [],
+            Nat64Peer = parse.GetValue(Nat64Peer) ?? Nat64PeerMode.Real,
+        };
+    }
+
+    /// <summary>
+    /// The <c>toa load</c> arguments that give <paramref name="options"/> back, every setting spelled
+    /// out so that a later change of a default does not change what a unit loads.
+    /// </summary>
+    public static IReadOnlyList<string> ToArguments(ReceiverOptions options)
+    {
+        var arguments = new List<string>();
+        if (options.Cgroup is not null)
+            arguments.AddRange([Cgroup.Name, options.Cgroup]);
+        arguments.AddRange([Formats.Name, string.Join(',', options.Formats.Members().Select(l => l.Describe()))]);
+        foreach (var network in options.Trust)
+            arguments.AddRange([Trust.Name, network.ToString()]);
+        arguments.AddRange([Nat64Peer.Name, options.Nat64Peer.ToString().ToLowerInvariant()]);
+        arguments.AddRange(PinDirArguments(options.PinDirectory));
+        return arguments;
+    }
+
+    /// <summary>--pin-dir DIR, or nothing for the default directory.</summary>
+    public static IReadOnlyList<string> PinDirArguments(string pinDirectory) =>
+        pinDirectory == ToaReceiver.DefaultPinDirectory ? [] : [PinDir.Name, pinDirectory];
+}
