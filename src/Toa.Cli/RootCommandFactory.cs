@@ -27,5 +27,6 @@ public static class RootCommandFactory
         CaptureCommand.Create(),
         EnableCommand.Create(),
         DisableCommand.Create(),
+        DoctorCommand.Create(),
     };
 }
