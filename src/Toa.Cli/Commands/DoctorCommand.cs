@@ -9,7 +9,7 @@ using Toa.Cli.Receiver;
 
 namespace Toa.Cli.Commands;
 
-/// <summary><c>toa doctor</c>: the seed's troubleshooting FAQ, walked and judged.</summary>
+/// <summary><c>toa doctor</c>: the troubleshooting FAQ of Tencent Cloud's TOA guide, walked and judged.</summary>
 internal static class DoctorCommand
 {
     private const int DefaultSeconds = 10, MostSeconds = 3600;

@@ -6,7 +6,7 @@ using Toa.Cli.Receiver;
 
 namespace Toa.Cli.Commands;
 
-/// <summary><c>toa enable</c>: the seed's "load it from a startup script", as a systemd unit.</summary>
+/// <summary><c>toa enable</c>: the TOA guide's "load it from a startup script", as a systemd unit.</summary>
 internal static class EnableCommand
 {
     private static readonly Option<string?> ToaPath = new("--toa-path")

@@ -8,7 +8,7 @@ using Toa.Wire;
 namespace Toa.Cli.Demo;
 
 /// <summary>
-/// The steps of <c>toa demo</c>, narrated as they run: the seed's two scenarios on one machine. An IPv4
+/// The steps of <c>toa demo</c>, narrated as they run: the two scenarios of Tencent Cloud's TOA guide on one machine. An IPv4
 /// client and an IPv6 client, each a host of its own, reach real servers through <c>toa lb</c> in a
 /// host of its own; the servers run with the receiver and print the clients they see.
 /// </summary>

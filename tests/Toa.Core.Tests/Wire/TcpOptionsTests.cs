@@ -64,7 +64,7 @@ public class TcpOptionsTests
     [Fact]
     public void Scan_HandshakeAckWithTencent4_SelectsIt()
     {
-        // nop, nop, timestamps, then the seed's unknown-200 0x10e1cb007107.
+        // nop, nop, timestamps, then the TOA guide's unknown-200 0x10e1cb007107.
         var scan = Scan("0101080a0000000200000003 c80810e1cb007107");
 
         Assert.Equal("0:NoOperation,1:NoOperation,2:Timestamps,12:Toa", Shape(scan));

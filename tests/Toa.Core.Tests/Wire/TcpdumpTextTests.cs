@@ -35,14 +35,14 @@ public class TcpdumpTextTests
     }
 
     [Fact]
-    public void ParseOptions_Ipv4WithTencent4_GivesTheSeedsClient()
+    public void ParseOptions_Ipv4WithTencent4_GivesTheGuidesClient()
     {
         Assert.Equal(["01", "01", "080a0000000200000003", "c80810e1cb007107"], Hex(Ipv4Tencent));
         Assert.Equal([new ToaAddress(ToaLayout.Tencent4, IPEndPoint.Parse("203.0.113.7:4321"))], Toas(Ipv4Tencent));
     }
 
     [Fact]
-    public void ParseOptions_Ipv6WithTencent6_GivesTheSeedsClient()
+    public void ParseOptions_Ipv6WithTencent6_GivesTheGuidesClient()
     {
         Assert.Equal([new ToaAddress(ToaLayout.Tencent6, IPEndPoint.Parse("[2001:db8::7]:2222"))], Toas(Ipv6Tencent));
     }

@@ -7,7 +7,7 @@ namespace Toa.Core.Tests.Wire;
 
 public class ToaAddressTests
 {
-    // The bytes the seed's tcpdump screenshots show for these clients.
+    // The bytes the TOA guide's tcpdump screenshots show for these clients.
     [Theory]
     [InlineData(ToaLayout.Tencent4, "203.0.113.7", 4321, "c80810e1cb007107")]
     [InlineData(ToaLayout.Tencent6, "2001:db8::7", 2222, "fd1408ae20010db8000000000000000000000007")]

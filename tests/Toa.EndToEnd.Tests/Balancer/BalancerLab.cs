@@ -10,7 +10,7 @@ using Toa.Testing;
 namespace Toa.EndToEnd.Tests.Balancer;
 
 /// <summary>
-/// The seed's picture on one machine: an IPv4 client and an IPv6 client, each in a host of its
+/// The TOA guide's picture on one machine: an IPv4 client and an IPv6 client, each in a host of its
 /// own, a balancer host running <c>toa lb</c>, and a real server host whose processes run in a
 /// cgroup with a receiver of the test's own. Disposing stops the balancer (gracefully, so it
 /// removes its own cgroup), kills the rest, unloads the receiver and removes the cgroup, the
