@@ -35,26 +35,22 @@ public class CounterWatchTests
         var time = new FakeTimeProvider();
         var readings = new Queue<ReceiverCounters>([Counters(0, 0), Counters(5, 1), Counters(35, 1)]);
         using var stop = new CancellationTokenSource();
-        var frames = new List<StatsFrame>();
-        var watching = Task.Run(async () =>
+        // Stepped by hand: the timer exists once the first MoveNextAsync is pending, so each Advance is
+        // exactly one interval for exactly one frame.
+        var frames = CounterWatch.Frames(readings.Dequeue, TimeSpan.FromSeconds(5), time, stop.Token).GetAsyncEnumerator();
+        var seen = new List<StatsFrame>();
+        for (var i = 0; i < 2; i++)
         {
-            await foreach (var frame in CounterWatch.Frames(readings.Dequeue, TimeSpan.FromSeconds(5), time, stop.Token))
-            {
-                frames.Add(frame);
-                if (readings.Count == 0)
-                    await stop.CancelAsync();
-            }
-        });
-
-        while (!watching.IsCompleted)
-        {
+            var next = frames.MoveNextAsync();
             time.Advance(TimeSpan.FromSeconds(5));
-            await Task.WhenAny(watching, Task.Delay(10));
+            Assert.True(await next);
+            seen.Add(frames.Current);
         }
-        await watching;
+        await stop.CancelAsync();
+        Assert.False(await frames.MoveNextAsync());
 
-        Assert.Equal([1.0, 6.0], frames.Select(f => f.Counters[0].PerSecond));
-        Assert.Equal([35UL, 1UL], frames[1].Counters.Select(c => c.Total));
-        Assert.All(frames, f => Assert.Equal(TimeSpan.FromSeconds(5), f.Elapsed));
+        Assert.Equal([1.0, 6.0], seen.Select(f => f.Counters[0].PerSecond));
+        Assert.Equal([35UL, 1UL], seen[1].Counters.Select(c => c.Total));
+        Assert.All(seen, f => Assert.Equal(TimeSpan.FromSeconds(5), f.Elapsed));
     }
 }
