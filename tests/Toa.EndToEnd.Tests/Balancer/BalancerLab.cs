@@ -105,30 +105,14 @@ public sealed class BalancerLab : IAsyncDisposable
             catch (TimeoutException)
             {
                 // Killed below; its cgroup is left empty and removed here.
-                RemoveCgroup(Cgroup.RootGroup.Children().FirstOrDefault(c => Path.GetFileName(c.Path) == $"toa-sender-{balancer.Id}"));
+                CgroupCleanup.RemoveWhenEmpty(Cgroup.RootGroup.Children().FirstOrDefault(c => Path.GetFileName(c.Path) == $"toa-sender-{balancer.Id}"));
             }
         }
         Hosts.Dispose();
         if (Directory.Exists(PinDirectory))
             ToaReceiver.Unload(PinDirectory);
-        RemoveCgroup(Cgroup);
+        CgroupCleanup.RemoveWhenEmpty(Cgroup);
         _files?.Delete(recursive: true);
-    }
-
-    private static void RemoveCgroup(Cgroup? cgroup)
-    {
-        for (var attempt = 0; cgroup is not null; attempt++)
-        {
-            try
-            {
-                cgroup.Remove();
-                return;
-            }
-            catch (IOException) when (attempt < 100)
-            {
-                Thread.Sleep(20); // killed processes leave the cgroup shortly after
-            }
-        }
     }
 }
 

@@ -117,18 +117,7 @@ internal sealed class ReceiverLab : IDisposable
         _network.Dispose();
         if (!_unloaded)
             ToaReceiver.Unload(PinDirectory);
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                Cgroup.Remove();
-                return;
-            }
-            catch (IOException) when (attempt < 50)
-            {
-                Thread.Sleep(20); // killed processes leave the cgroup shortly after
-            }
-        }
+        CgroupCleanup.RemoveWhenEmpty(Cgroup);
     }
 }
 
