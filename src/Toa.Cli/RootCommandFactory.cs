@@ -16,5 +16,6 @@ public static class RootCommandFactory
         CommonOptions.Verbose,
         ConnectCommand.Create(),
         DemoCommand.Create(),
+        FeaturesCommand.Create(),
     };
 }
