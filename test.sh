@@ -7,7 +7,7 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 results="$root/artifacts/test-results"
-rm -rf "$results"
+rm -rf "$results" "$root/artifacts/packages"
 mkdir -p "$results"
 
 "$root/scripts/prerequisites.sh" || { echo "0 passed, 1 failed"; exit 1; }
@@ -31,6 +31,14 @@ projects=$(ls -d tests/*.Tests | wc -l)
 if [ "$reports" -lt "$projects" ]; then
   echo "only $reports of $projects test projects reported results"
   failed=$((failed + projects - reports))
+fi
+# The packages (library, ASP.NET Core integration, the CLI as a .NET tool) must build.
+if dotnet pack toa.slnx -c Release --no-build --nologo -v quiet -o "$root/artifacts/packages" >"$results/pack.txt" 2>&1 \
+   && [ "$(ls "$root"/artifacts/packages/*.nupkg | wc -l)" -ge 3 ]; then
+  passed=$((passed + 1))
+else
+  echo "dotnet pack failed:"; cat "$results/pack.txt"
+  failed=$((failed + 1))
 fi
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1

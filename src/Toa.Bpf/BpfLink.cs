@@ -27,6 +27,13 @@ public sealed unsafe class BpfLink : SafeHandle
     public void Pin(string path) =>
         BpfException.Check(LibBpf.LinkPin(handle, path), $"link: pin at {path}");
 
+    /// <summary>
+    /// Replaces the link's program with <paramref name="program"/> in one step
+    /// (bpf_link_update): the attachment never lapses and stays pinned.
+    /// </summary>
+    public void Update(BpfProgram program) =>
+        BpfException.Check(LibBpf.LinkUpdate(LibBpf.LinkFd(handle), program.Fd, null), $"link: replace program with {program.Name}");
+
     /// <summary>The link's kernel description: ids and, for cgroup links, the cgroup id.</summary>
     public BpfLinkInfo Info
     {

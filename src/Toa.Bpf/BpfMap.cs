@@ -66,6 +66,17 @@ public sealed unsafe class BpfMap : IDisposable
     /// <summary>Pins the map at <paramref name="path"/>.</summary>
     public void Pin(string path) => BpfException.Check(LibBpf.ObjPin(Fd, path), $"map {Name}: pin at {path}");
 
+    /// <summary>
+    /// Pins the map at <paramref name="path"/> with file mode <paramref name="mode"/> (e.g. 0644 lets
+    /// processes without root open it read-only).
+    /// </summary>
+    public void Pin(string path, int mode)
+    {
+        Pin(path);
+        if (LibC.Chmod(path, (uint)mode) != 0)
+            throw new BpfException($"map {Name}: chmod {Convert.ToString(mode, 8)} {path}", Marshal.GetLastPInvokeError());
+    }
+
     /// <summary>Looks up <paramref name="key"/>; false when absent.</summary>
     public bool TryLookup<TKey, TValue>(in TKey key, out TValue value) where TKey : unmanaged where TValue : unmanaged
     {

@@ -65,6 +65,30 @@ public sealed unsafe class BpfProgram
         }
     }
 
+    /// <summary>
+    /// Runs a packet program (XDP, tc) once on <paramref name="data"/> and copies the
+    /// packet as the program left it into <paramref name="output"/>; returns the verdict.
+    /// </summary>
+    public uint TestRun(ReadOnlySpan<byte> data, Span<byte> output, out int outputLength)
+    {
+        fixed (byte* d = data)
+        fixed (byte* o = output)
+        {
+            var opts = new LibBpf.TestRunOpts
+            {
+                Size = (nuint)sizeof(LibBpf.TestRunOpts),
+                DataIn = d,
+                DataSizeIn = (uint)data.Length,
+                DataOut = o,
+                DataSizeOut = (uint)output.Length,
+                Repeat = 1,
+            };
+            BpfException.Check(LibBpf.ProgTestRunOpts(Fd, &opts), $"program {Name}: test run");
+            outputLength = (int)opts.DataSizeOut;
+            return opts.Retval;
+        }
+    }
+
     /// <inheritdoc />
     public override string ToString() => $"{_owner.Name}/{Name}";
 }

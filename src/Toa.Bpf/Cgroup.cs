@@ -86,6 +86,31 @@ public sealed class Cgroup
         return true;
     }
 
+    /// <summary>
+    /// The cgroup with id <paramref name="id"/> (as bpf link info reports it: its directory's inode
+    /// number), searched from the root; null when there is none.
+    /// </summary>
+    public static Cgroup? FindById(ulong id)
+    {
+        var pending = new Stack<string>([Root]);
+        while (pending.Count > 0)
+        {
+            var path = pending.Pop();
+            if (LibC.InodeOf(path) == id)
+                return new Cgroup(System.IO.Path.TrimEndingDirectorySeparator(path));
+            try
+            {
+                foreach (var child in Directory.EnumerateDirectories(path))
+                    pending.Push(child);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Removed while walking, or not ours to read.
+            }
+        }
+        return null;
+    }
+
     /// <summary>Whether <paramref name="other"/> is this group or below it.</summary>
     public bool Contains(Cgroup other) =>
         other.Path == Path || other.Path.StartsWith(Path.TrimEnd('/') + "/", StringComparison.Ordinal);

@@ -17,5 +17,10 @@ public static class RootCommandFactory
         ConnectCommand.Create(),
         DemoCommand.Create(),
         FeaturesCommand.Create(),
+        LoadCommand.Create(),
+        UnloadCommand.Create(),
+        StatusCommand.Create(),
+        StatsCommand.Create(),
+        TableCommand.Create(),
     };
 }

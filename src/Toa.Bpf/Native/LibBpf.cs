@@ -146,6 +146,12 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Lib, EntryPoint = "bpf_prog_get_fd_by_id")]
     internal static partial int ProgGetFdById(uint id);
 
+    [LibraryImport(Lib, EntryPoint = "bpf_link_update")]
+    internal static partial int LinkUpdate(int linkFd, int newProgFd, void* opts);
+
+    [LibraryImport(Lib, EntryPoint = "libbpf_probe_bpf_helper")]
+    internal static partial int ProbeBpfHelper(uint progType, uint helperId, void* opts);
+
     [LibraryImport(Lib, EntryPoint = "bpf_enable_stats")]
     internal static partial int EnableStats(int type);
 
@@ -173,6 +179,25 @@ internal static unsafe partial class LibC
 
     [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int Statx(int dirFd, string path, int flags, uint mask, byte* buffer);
+
+    private const int AT_FDCWD = -100;
+    private const uint STATX_INO = 0x100;
+    private const int StatxSize = 256, StatxInoOffset = 32;
+
+    /// <summary>The inode number of <paramref name="path"/>, or null if it does not exist.</summary>
+    internal static ulong? InodeOf(string path)
+    {
+        var buffer = stackalloc byte[StatxSize];
+        if (Statx(AT_FDCWD, path, 0, STATX_INO, buffer) != 0)
+            return null;
+        return *(ulong*)(buffer + StatxInoOffset);
+    }
+
+    [LibraryImport("libc", EntryPoint = "chmod", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int Chmod(string path, uint mode);
 
     internal const int O_RDONLY = 0;
     internal const int O_DIRECTORY = 0x10000;

@@ -13,7 +13,7 @@ internal static class DemoCommand
         var command = new Command("demo",
             "Show TOA end to end on this machine: builds hosts as network namespaces joined by veth links "
             + "(private addresses that exist only inside them), sends connections carrying TOA with 'toa connect', "
-            + "and shows what the receiving side's tcpdump sees, decoded. Removes everything when done. Needs root.");
+            + "and shows what the receiving side's tcpdump sees, decoded; then loads the receiver and shows a C server printing the real clients. Removes everything when done. Needs root.");
         command.SetAction(async (parse, cancel) =>
         {
             Privileges.RequireRoot("demo");

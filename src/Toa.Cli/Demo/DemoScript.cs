@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 using System.Net;
 using Toa.Lab;
+using Toa.Wire;
 
 namespace Toa.Cli.Demo;
 
@@ -26,7 +27,13 @@ internal sealed partial class DemoScript(TextWriter output)
 
         Say("What the server's tcpdump -v saw in the packets that carry a TOA:");
         foreach (var packet in capture.ReadTcpdump().Where(p => p.Contains("unknown-", StringComparison.Ordinal)))
+        {
             output.WriteLine($"  {Summarize(packet)}");
+            foreach (var option in TcpdumpText.ParseOptions(packet))
+                if (ToaAddress.TryDecode(option.AsSpan(), ToaLayouts.All, out var toa))
+                    output.WriteLine($"      decoded: kind {toa.Layout.Kind()}, length {toa.Layout.Length()} ({toa.Layout.Format().Name()}): client {toa.Client}");
+        }
+        await ShowReceiverAsync(client, server, link, cancel);
         Say("Done; the namespaces are removed.");
     }
 

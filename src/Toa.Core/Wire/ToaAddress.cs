@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 using System.Buffers.Binary;
 using System.Net;
+using System.Net.Sockets;
 
 namespace Toa.Wire;
 
@@ -8,8 +9,72 @@ namespace Toa.Wire;
 public readonly record struct ToaAddress(ToaLayout Layout, IPEndPoint Client)
 {
     /// <summary>
+    /// The two bytes after the length that mark kind 254 as TCP Fast Open's experimental option
+    /// (RFC 7413 under RFC 6994's shared kind), read big-endian. Where a DPVS layout's port would be.
+    /// </summary>
+    public const ushort FastOpenMagic = 0xF989;
+
+    /// <summary>
+    /// Decodes the TOA that starts at <paramref name="option"/>[0] (the kind byte). The span may run
+    /// on past the option. Strict, so that a receiver never trusts bytes it cannot account for:
+    /// <list type="bullet">
+    /// <item>kind and length bytes must name a layout in <paramref name="accepted"/> exactly
+    /// (253/8 is <see cref="ToaLayout.UCloud4"/>, 253/20 <see cref="ToaLayout.Tencent6"/>), and the
+    /// whole option must fit in the span;</item>
+    /// <item>kind 254 followed by <see cref="FastOpenMagic"/> is TCP Fast Open, never a TOA. So a DPVS
+    /// client on port 63881 (0xF989) cannot be represented, as in the kernel modules;</item>
+    /// <item>Alibaba CDN's version byte must be <see cref="AlibabaCdnVersion"/>;</item>
+    /// <item>the address must pass <see cref="IsPlausibleClient"/>: an all-zero address (0.0.0.0, ::)
+    /// is rejected, unlike the kernel modules, which take any bytes. Port 0 is accepted and means the
+    /// port is unknown, as for the Alibaba CDN layouts, which carry none.</item>
+    /// </list>
+    /// </summary>
+    /// <returns>True with the client in <paramref name="address"/>; false with <c>default</c>.</returns>
+    public static bool TryDecode(ReadOnlySpan<byte> option, ToaLayouts accepted, out ToaAddress address)
+    {
+        address = default;
+        if (option.Length < 2 || IsFastOpen(option)
+            || !ToaLayoutInfo.TryFind(option[0], option[1], out var layout)
+            || (accepted & layout.AsSet()) == 0 || option.Length < option[1])
+            return false;
+        return Read(layout, option[..option[1]], out address) == TcpOptionProblem.None;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="address"/> could be the source of a TCP connection: not unspecified
+    /// (0.0.0.0, ::), not multicast, not the IPv4 limited broadcast 255.255.255.255 (RFC 1122
+    /// §3.2.1.3), and not IPv4-mapped IPv6 (<c>::ffff:a.b.c.d</c>), which an IPv4 client's own
+    /// layout carries instead. Loopback and private addresses pass: tests and internal networks use them.
+    /// </summary>
+    public static bool IsPlausibleClient(IPAddress address)
+    {
+        if (address.AddressFamily == AddressFamily.InterNetworkV6)
+            return !address.Equals(IPAddress.IPv6Any) && !address.IsIPv6Multicast && !address.IsIPv4MappedToIPv6;
+        Span<byte> bytes = stackalloc byte[4];
+        return address.TryWriteBytes(bytes, out var written) && written == 4
+            && !address.Equals(IPAddress.Any) && !address.Equals(IPAddress.Broadcast)
+            && bytes[0] is not (>= 224 and <= 239);
+    }
+
+    /// <summary>
+    /// Whether <see cref="TryDecode"/> gives this value back from the bytes <see cref="Encode()"/>
+    /// writes: a known layout, a client of its family and <see cref="IsPlausibleClient"/>, no IPv6
+    /// scope (the wire has none), port 0 on layouts without a port, and no DPVS port 63881
+    /// (<see cref="FastOpenMagic"/>). Senders can check what they are asked to send.
+    /// </summary>
+    public bool IsValid =>
+        Client is not null && Enum.IsDefined(Layout)
+        && Client.AddressFamily == Layout.Family()
+        && (Layout.HasPort() || Client.Port == 0)
+        && !(Layout.Format() == ToaFormat.Dpvs && Client.Port == FastOpenMagic)
+        && (Client.AddressFamily != AddressFamily.InterNetworkV6 || Client.Address.ScopeId == 0)
+        && IsPlausibleClient(Client.Address);
+
+    /// <summary>
     /// Encodes the option into <paramref name="destination"/> and returns its length.
-    /// Throws when the client's family is not the layout's or the buffer is short.
+    /// Throws when the client's family is not the layout's or the buffer is short. Any other client
+    /// is written as given, even one <see cref="IsValid"/> refuses, so tests can forge what a
+    /// receiver must reject.
     /// </summary>
     public int Encode(Span<byte> destination)
     {
@@ -45,6 +110,39 @@ public readonly record struct ToaAddress(ToaLayout Layout, IPEndPoint Client)
 
     /// <summary>The version byte Alibaba CDN's layout carries after the length.</summary>
     public const byte AlibabaCdnVersion = 1;
+
+    /// <summary>Whether an option (kind byte first) is kind 254 with TCP Fast Open's magic.</summary>
+    internal static bool IsFastOpen(ReadOnlySpan<byte> option) =>
+        option.Length >= 4 && option[0] == 254 && option[1] >= 4
+        && BinaryPrimitives.ReadUInt16BigEndian(option[2..]) == FastOpenMagic;
+
+    /// <summary>
+    /// Reads the fields of <paramref name="option"/>, exactly one option of <paramref name="layout"/>;
+    /// says what is wrong with them, if anything.
+    /// </summary>
+    internal static TcpOptionProblem Read(ToaLayout layout, ReadOnlySpan<byte> option, out ToaAddress address)
+    {
+        address = default;
+        int port;
+        ReadOnlySpan<byte> bytes;
+        if (layout.HasPort())
+        {
+            port = BinaryPrimitives.ReadUInt16BigEndian(option[2..]);
+            bytes = option[4..];
+        }
+        else
+        {
+            if (option[2] != AlibabaCdnVersion)
+                return TcpOptionProblem.BadVersion;
+            port = 0;
+            bytes = option[3..];
+        }
+        var client = new IPAddress(bytes);
+        if (!IsPlausibleClient(client))
+            return TcpOptionProblem.ImplausibleAddress;
+        address = new ToaAddress(layout, new IPEndPoint(client, port));
+        return TcpOptionProblem.None;
+    }
 
     /// <inheritdoc />
     public override string ToString() => $"{Layout.Describe()} {Client}";

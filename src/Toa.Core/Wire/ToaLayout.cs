@@ -67,6 +67,8 @@ public enum ToaFormat
 /// <summary>Facts about each layout and format.</summary>
 public static class ToaLayoutInfo
 {
+    private static readonly ToaLayout[] Layouts = Enum.GetValues<ToaLayout>();
+
     /// <summary>The option kind (first byte).</summary>
     public static byte Kind(this ToaLayout layout) => layout switch
     {
@@ -115,7 +117,28 @@ public static class ToaLayoutInfo
 
     /// <summary>The layouts in a set.</summary>
     public static IEnumerable<ToaLayout> Members(this ToaLayouts set) =>
-        Enum.GetValues<ToaLayout>().Where(l => (set & l.AsSet()) != 0);
+        Layouts.Where(l => (set & l.AsSet()) != 0);
+
+    /// <summary>
+    /// The layout an option's kind and length bytes name, among every known layout; false when none
+    /// does. Kind and length together are unambiguous: 253/8 is UCloud's IPv4, 253/20 Tencent's IPv6.
+    /// </summary>
+    public static bool TryFind(byte kind, byte length, out ToaLayout layout)
+    {
+        foreach (var l in Layouts)
+        {
+            if (l.Kind() == kind && l.Length() == length)
+            {
+                layout = l;
+                return true;
+            }
+        }
+        layout = default;
+        return false;
+    }
+
+    /// <summary>Whether some layout uses option kind <paramref name="kind"/> (28, 200, 253, 254).</summary>
+    public static bool IsToaKind(byte kind) => Layouts.Any(l => l.Kind() == kind);
 
     /// <summary>
     /// The layout <paramref name="format"/> uses for a client of <paramref name="family"/>;

@@ -1,0 +1,520 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * The receiver: what toa.ko does, with cgroup programs.
+ *
+ *  - sock_ops reads the TOA from the ACK that completes the handshake, else
+ *    from the SYN (read while the SYN-ACK is built, parked by 4-tuple, so
+ *    syncookies do not lose it), else from the first data segment, and keeps
+ *    it in the socket's storage;
+ *  - getpeername4/6 give applications the real client (accept() too);
+ *  - getsockopt answers IPPROTO_IP/4096 (TOA_SO_GET_LOOKUP) for NAT64.
+ *
+ * `toa table` reads the records through sock_diag (INET_DIAG with the
+ * records map), which costs the data path nothing.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "receiver.h"
+#include "tcp_options.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define SOL_IP 0
+#define SOL_TCP 6
+#define TCP_BPF_SYN 1005
+#define EINVAL 22
+
+const volatile struct toa_receiver_config toa_config = {
+	.formats = TOA_LAYOUTS_DEFAULT,
+};
+
+/* SYN-borne TOAs parked; a hint so connections skip the lookup when there are none. */
+__u64 toa_parked_count;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct toa_record);
+} toa_records SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct toa_stats);
+} toa_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TOA_PARKED_MAX);
+	__type(key, struct toa_flow_key);
+	__type(value, struct toa_parked);
+} toa_parked SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, TOA_TRUST_MAX);
+	__type(key, struct toa_trust_key);
+	__type(value, __u8);
+} toa_trust SEC(".maps");
+
+#define COUNT(s, field)                                  \
+	do {                                             \
+		if (s)                                   \
+			__sync_fetch_and_add(&(s)->field, 1); \
+	} while (0)
+
+static __always_inline struct toa_stats *stats(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&toa_stats, &zero);
+}
+
+/* An address of the connection as 16 bytes, IPv4 as ::ffff:a.b.c.d. */
+static __always_inline void mapped4(__u32 *out, __u32 ip4)
+{
+	out[0] = 0;
+	out[1] = 0;
+	out[2] = bpf_htonl(0xffff);
+	out[3] = ip4;
+}
+
+static __always_inline void peer_of(struct bpf_sock_ops *skops, __u32 *out)
+{
+	if (skops->family == AF_INET) {
+		mapped4(out, skops->remote_ip4);
+		return;
+	}
+	out[0] = skops->remote_ip6[0];
+	out[1] = skops->remote_ip6[1];
+	out[2] = skops->remote_ip6[2];
+	out[3] = skops->remote_ip6[3];
+}
+
+static __always_inline void local_of(struct bpf_sock_ops *skops, __u32 *out)
+{
+	if (skops->family == AF_INET) {
+		mapped4(out, skops->local_ip4);
+		return;
+	}
+	out[0] = skops->local_ip6[0];
+	out[1] = skops->local_ip6[1];
+	out[2] = skops->local_ip6[2];
+	out[3] = skops->local_ip6[3];
+}
+
+/* remote_port holds the network-order port in its upper half on little-endian hosts. */
+static __always_inline __be16 remote_port_of(struct bpf_sock_ops *skops)
+{
+	return bpf_htons((__u16)bpf_ntohl(skops->remote_port));
+}
+
+static __always_inline void flow_of(struct bpf_sock_ops *skops, struct toa_flow_key *key)
+{
+	local_of(skops, (__u32 *)key->local);
+	peer_of(skops, (__u32 *)key->remote);
+	key->local_port = skops->local_port;
+	key->remote_port = remote_port_of(skops);
+	key->pad = 0;
+}
+
+static __always_inline int trusted(struct bpf_sock_ops *skops)
+{
+	struct toa_trust_key key;
+
+	if (!toa_config.trust_enabled)
+		return 1;
+	key.prefixlen = 128;
+	peer_of(skops, (__u32 *)key.addr);
+	return bpf_map_lookup_elem(&toa_trust, &key) != NULL;
+}
+
+/* The sequence number of the packet in skops, host order; 0 if there is none. */
+static __always_inline __u32 seq_of(struct bpf_sock_ops *skops)
+{
+	const __u32 *words = (const __u32 *)(long)skops->skb_data;
+
+	if ((const void *)(words + 2) > (const void *)(long)skops->skb_data_end)
+		return 0;
+	return bpf_ntohl(words[1]);
+}
+
+/* Whether the packet in skops carries payload beyond its TCP header. */
+static __always_inline int has_payload(struct bpf_sock_ops *skops)
+{
+	const __u8 *data = (const __u8 *)(long)skops->skb_data;
+
+	if ((const void *)(data + 13) > (const void *)(long)skops->skb_data_end)
+		return 0;
+	return skops->skb_len > (__u32)(data[12] >> 4) * 4;
+}
+
+/*
+ * Parses the TCP header of the packet in skops. Most headers carry nothing
+ * or just timestamps (NOP, NOP, TS): those are answered without copying.
+ */
+static __always_inline int parse_packet(struct bpf_sock_ops *skops, struct toa_parse_result *r)
+{
+	const __u32 *data = (const __u32 *)(long)skops->skb_data;
+	const void *end = (const void *)(long)skops->skb_data_end;
+	struct toa_scratch *scratch;
+	struct toa_tcp_header *h;
+	__u32 doff, copied, fingerprint;
+	int verdict;
+
+	r->verdict = TOA_VERDICT_NONE;
+	if ((const void *)(data + 6) > end)
+		return r->verdict; /* no options (or no header) */
+	doff = ((const __u8 *)data)[12] >> 4;
+	if (doff == 8 && data[5] == bpf_htonl(0x0101080a))
+		return r->verdict;
+	h = toa_scratch_enter(&scratch);
+	if (!h)
+		return r->verdict;
+	copied = toa_copy_header(data, end, TOA_TCP_HEADER_MAX, h, &fingerprint);
+	verdict = toa_parse(h, copied, toa_config.formats, r);
+	if (toa_fingerprint(h) != fingerprint)
+		verdict = r->verdict = TOA_VERDICT_NONE;
+	toa_scratch_leave(scratch);
+	return verdict;
+}
+
+/* Keeps the TOA in r for the connection; returns the flags it needs from now on. */
+static __always_inline __u32 record(struct bpf_sock_ops *skops, struct toa_parse_result *r, __u8 source,
+				    struct toa_stats *s)
+{
+	struct toa_record *rec;
+	struct bpf_sock *sk = skops->sk;
+	int i;
+
+	if (!sk)
+		return 0;
+	rec = bpf_sk_storage_get(&toa_records, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!rec)
+		return 0;
+#pragma unroll
+	for (i = 0; i < 16; i++)
+		rec->client[i] = r->client[i];
+	peer_of(skops, (__u32 *)rec->peer);
+	local_of(skops, (__u32 *)rec->local);
+	rec->peer_port = remote_port_of(skops);
+	rec->local_port = bpf_htons((__u16)skops->local_port);
+	/* Layouts without a port keep the connection's. */
+	rec->client_port = r->port ? r->port : rec->peer_port;
+	rec->layout = r->layout;
+	rec->source = source;
+	rec->since_ns = bpf_ktime_get_ns();
+	if (toa_layout_is_v6(r->layout)) {
+		rec->flags = TOA_RECORD_NAT64_HELD;
+		COUNT(s, ip6_address_alloc);
+		return BPF_SOCK_OPS_STATE_CB_FLAG;
+	}
+	rec->flags = 0;
+	return 0;
+}
+
+#define TOA_USE 1
+#define TOA_IGNORE 0
+#define TOA_UNTRUSTED (-1)
+
+/* Whether a parse verdict gives a TOA to use; counts the malformed and untrusted ones. */
+static __always_inline int believe(struct bpf_sock_ops *skops, int verdict, struct toa_stats *s)
+{
+	if (verdict == TOA_VERDICT_MALFORMED)
+		COUNT(s, toa_malformed);
+	if (verdict != TOA_VERDICT_FOUND)
+		return TOA_IGNORE;
+	if (!trusted(skops)) {
+		COUNT(s, toa_untrusted);
+		return TOA_UNTRUSTED;
+	}
+	return TOA_USE;
+}
+
+static __always_inline void set_flags(struct bpf_sock_ops *skops, __u32 clear, __u32 set)
+{
+	__u32 flags = skops->bpf_sock_ops_cb_flags;
+	__u32 wanted = (flags & ~clear) | set;
+
+	if (wanted != flags)
+		bpf_sock_ops_cb_flags_set(skops, wanted);
+}
+
+/* A new listener: ask to see its SYN-ACKs being built, when its SYNs can be read. */
+static __always_inline void on_listen(struct bpf_sock_ops *skops)
+{
+	set_flags(skops, 0, BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+}
+
+/*
+ * Whether a SYN carries just what Linux puts in one (MSS, SACK permitted,
+ * timestamps, NOP, window scale): most SYNs, answered without parsing.
+ */
+static __always_inline int plain_linux_syn(const struct toa_tcp_header *h, long len)
+{
+	return len == 40 && (h->words[3] & bpf_htonl(0xf0000000)) == bpf_htonl(0xa0000000) &&
+	       (h->words[5] & bpf_htonl(0xffff0000)) == bpf_htonl(0x02040000) &&
+	       h->words[6] == bpf_htonl(0x0402080a) &&
+	       (h->words[9] & bpf_htonl(0xffffff00)) == bpf_htonl(0x01030300);
+}
+
+/* A SYN-ACK is being built: park the SYN's TOA until the handshake completes. */
+static __always_inline void on_synack(struct bpf_sock_ops *skops)
+{
+	struct toa_scratch *scratch;
+	struct toa_tcp_header *h;
+	struct toa_flow_key key;
+	struct toa_parked parked;
+	int verdict = TOA_VERDICT_NONE;
+	long got;
+
+	if (skops->skb_tcp_flags != (TCP_FLAG_SYN | TCP_FLAG_ACK))
+		return;
+	h = toa_scratch_enter(&scratch);
+	if (!h)
+		return;
+	got = bpf_getsockopt(skops, SOL_TCP, TCP_BPF_SYN, h, TOA_TCP_HEADER_MAX);
+	if (got > 0 && !plain_linux_syn(h, got))
+		verdict = toa_parse(h, got, toa_config.formats, &parked.result);
+	parked.syn_seq = bpf_ntohl(h->words[1]);
+	toa_scratch_leave(scratch);
+	if (verdict == TOA_VERDICT_MALFORMED)
+		COUNT(stats(), toa_malformed);
+	if (verdict != TOA_VERDICT_FOUND)
+		return;
+	parked.pad = 0;
+	flow_of(skops, &key);
+	if (bpf_map_update_elem(&toa_parked, &key, &parked, BPF_ANY) == 0)
+		__sync_fetch_and_add(&toa_parked_count, 1);
+}
+
+/* Takes the SYN-borne TOA parked for this connection, if any, into r. */
+static __always_inline int claim_parked(struct bpf_sock_ops *skops, __u32 ack_seq, struct toa_parse_result *r)
+{
+	struct toa_flow_key key;
+	struct toa_parked *parked;
+	int match;
+
+	if (!toa_parked_count)
+		return 0;
+	flow_of(skops, &key);
+	parked = bpf_map_lookup_elem(&toa_parked, &key);
+	if (!parked)
+		return 0;
+	/* An entry left by an earlier connection of the same 4-tuple is not ours. */
+	match = parked->syn_seq + 1 == ack_seq;
+	if (match)
+		*r = parked->result;
+	if (bpf_map_delete_elem(&toa_parked, &key) == 0)
+		__sync_fetch_and_sub(&toa_parked_count, 1);
+	return match;
+}
+
+/* The ACK completing the handshake arrived: the connection exists now. */
+static __always_inline void on_established(struct bpf_sock_ops *skops)
+{
+	struct toa_stats *s = stats();
+	struct toa_parse_result r, syn;
+	__u32 ack_seq = seq_of(skops);
+	__u8 source = TOA_FROM_ACK;
+	__u32 set = 0;
+	int verdict = parse_packet(skops, &r);
+
+	if (claim_parked(skops, ack_seq, &syn) && verdict != TOA_VERDICT_FOUND) {
+		r = syn;
+		verdict = TOA_VERDICT_FOUND;
+		source = TOA_FROM_SYN;
+	}
+	switch (believe(skops, verdict, s)) {
+	case TOA_USE:
+		set = record(skops, &r, source, s);
+		COUNT(s, syn_recv_sock_toa);
+		if (source == TOA_FROM_SYN)
+			COUNT(s, toa_from_syn);
+		break;
+	case TOA_IGNORE:
+		COUNT(s, syn_recv_sock_no_toa);
+		/* Wait for the first data: only packets with options the kernel does not know. */
+		set = BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG;
+		break;
+	default:
+		/* The peer stays untrusted: its data is not worth waiting for. */
+		COUNT(s, syn_recv_sock_no_toa);
+	}
+	/* The child inherits the listener's wish to see SYN-ACKs built: drop it. */
+	set_flags(skops, BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG, set);
+}
+
+/*
+ * A segment with an unknown option while waiting for a data-borne TOA. Only
+ * the segments before any data was received count (the first data segment,
+ * or pure ACKs before it); the wait ends with the first data.
+ */
+static __always_inline void on_segment(struct bpf_sock_ops *skops)
+{
+	struct toa_stats *s;
+	struct toa_parse_result r;
+	__u32 set = 0;
+
+	if (skops->bytes_received > 0) {
+		set_flags(skops, BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG, 0);
+		return;
+	}
+	if (seq_of(skops) != skops->rcv_nxt)
+		return; /* out of order: not the first data */
+	s = stats();
+	if (believe(skops, parse_packet(skops, &r), s) == TOA_USE) {
+		set = record(skops, &r, TOA_FROM_DATA, s);
+		COUNT(s, toa_from_data);
+	} else if (!has_payload(skops)) {
+		return; /* a pure ACK: keep waiting for the data */
+	}
+	set_flags(skops, BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG, set);
+}
+
+/* A connection holding an IPv6 client closes: its NAT64 record counts as freed. */
+static __always_inline void on_state(struct bpf_sock_ops *skops)
+{
+	struct toa_record *rec;
+	struct bpf_sock *sk = skops->sk;
+
+	if (skops->args[1] != BPF_TCP_CLOSE || !sk)
+		return;
+	rec = bpf_sk_storage_get(&toa_records, sk, 0, 0);
+	if (!rec || !(rec->flags & TOA_RECORD_NAT64_HELD))
+		return;
+	rec->flags &= ~TOA_RECORD_NAT64_HELD;
+	COUNT(stats(), ip6_address_free);
+}
+
+SEC("sockops")
+int toa_sockops(struct bpf_sock_ops *skops)
+{
+	switch (skops->op) {
+	case BPF_SOCK_OPS_TCP_LISTEN_CB:
+		on_listen(skops);
+		break;
+	case BPF_SOCK_OPS_HDR_OPT_LEN_CB:
+		on_synack(skops);
+		break;
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		on_established(skops);
+		break;
+	case BPF_SOCK_OPS_PARSE_HDR_OPT_CB:
+		on_segment(skops);
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		on_state(skops);
+		break;
+	}
+	return 1;
+}
+
+SEC("cgroup/getpeername4")
+int toa_getpeername4(struct bpf_sock_addr *ctx)
+{
+	struct toa_record *rec = bpf_sk_storage_get(&toa_records, ctx->sk, 0, 0);
+
+	if (!rec)
+		return 1;
+	/* A NAT64 client has no IPv4 address: keep the SNAT one, as toa.ko does. */
+	if (toa_layout_is_v6(rec->layout)) {
+		COUNT(stats(), getname_toa_bypass);
+		return 1;
+	}
+	ctx->user_ip4 = ((__u32 *)rec->client)[3];
+	ctx->user_port = rec->client_port;
+	COUNT(stats(), getname_toa_ok);
+	return 1;
+}
+
+SEC("cgroup/getpeername6")
+int toa_getpeername6(struct bpf_sock_addr *ctx)
+{
+	struct toa_record *rec = bpf_sk_storage_get(&toa_records, ctx->sk, 0, 0);
+	const __u32 *client;
+
+	if (!rec)
+		return 1;
+	if (toa_layout_is_v6(rec->layout) && toa_config.nat64_peer == TOA_NAT64_PEER_SNAT) {
+		COUNT(stats(), getname_toa_bypass);
+		return 1;
+	}
+	/* IPv4 clients are already ::ffff:a.b.c.d, what a dual-stack socket shows. */
+	client = (const __u32 *)rec->client;
+	ctx->user_ip6[0] = client[0];
+	ctx->user_ip6[1] = client[1];
+	ctx->user_ip6[2] = client[2];
+	ctx->user_ip6[3] = client[3];
+	ctx->user_port = rec->client_port;
+	COUNT(stats(), getname_toa_ok);
+	return 1;
+}
+
+static __always_inline int fail_einval(struct bpf_sockopt *ctx)
+{
+	/* Before 5.18 a program cannot choose the errno: the kernel's own (ENOPROTOOPT) stays. */
+	if (toa_config.set_retval)
+		ctx->retval = -EINVAL;
+	return 1;
+}
+
+/*
+ * Answers TOA_SO_GET_LOOKUP from `rec`. A function of its own: its signature
+ * puts struct toa_nat64_peer into the object's BTF, which the ABI test reads.
+ */
+static __noinline int answer_lookup(struct bpf_sockopt *ctx, struct toa_nat64_peer *out, const struct toa_record *rec)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 16; i++)
+		out->saddr[i] = rec->client[i];
+	out->sport = rec->client_port;
+	out->pad[0] = 0;
+	out->pad[1] = 0;
+	ctx->optlen = sizeof(*out);
+	/* Two adjacent 4-byte context stores must not merge into one 8-byte store. */
+	asm volatile("" ::: "memory");
+	ctx->retval = 0;
+	return 1;
+}
+
+SEC("cgroup/getsockopt")
+int toa_getsockopt(struct bpf_sockopt *ctx)
+{
+	struct toa_nat64_peer *out;
+	struct toa_record *rec;
+	struct toa_stats *s;
+	struct bpf_sock *sk;
+
+	/* Runs for every getsockopt in the cgroup: everything else passes untouched. */
+	if (ctx->level != SOL_IP || ctx->optname != TOA_SO_GET_LOOKUP)
+		return 1;
+	sk = ctx->sk;
+	if (!sk)
+		return 1;
+	if (ctx->optlen < (int)sizeof(struct toa_nat64_peer))
+		return fail_einval(ctx);
+	s = stats();
+	rec = bpf_sk_storage_get(&toa_records, sk, 0, 0);
+	if (!rec) {
+		COUNT(s, getname_toa_empty);
+		return fail_einval(ctx);
+	}
+	if (!toa_layout_is_v6(rec->layout)) {
+		COUNT(s, getname_toa_mismatch);
+		return fail_einval(ctx);
+	}
+	out = (struct toa_nat64_peer *)(long)ctx->optval;
+	if ((void *)(out + 1) > (void *)(long)ctx->optval_end)
+		return fail_einval(ctx); /* the buffer beyond a page is not the program's */
+	COUNT(s, getname_toa_ok);
+	return answer_lookup(ctx, out, rec);
+}

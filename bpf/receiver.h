@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The receiver's kernel/user boundary: every struct and constant that crosses
+ * to C# (src/Toa.Receiver/ReceiverAbi.cs mirrors it; a test compares the mirror
+ * with the BTF of the compiled object).
+ */
+#ifndef TOA_RECEIVER_H
+#define TOA_RECEIVER_H
+
+#include <linux/types.h>
+#include "toa.h"
+
+/* TOA layouts, in the order of Toa.Wire.ToaLayout; a set of them is 1 << layout. */
+enum toa_layout {
+	TOA_LAYOUT_TENCENT4     = 0, /* 200/8:  port, IPv4 */
+	TOA_LAYOUT_TENCENT6     = 1, /* 253/20: port, IPv6 (NAT64) */
+	TOA_LAYOUT_DPVS4        = 2, /* 254/8:  port, IPv4 */
+	TOA_LAYOUT_DPVS6        = 3, /* 254/20: port, IPv6 */
+	TOA_LAYOUT_ALIBABA_CDN4 = 4, /* 28/7:   version 1, IPv4, no port */
+	TOA_LAYOUT_ALIBABA_CDN6 = 5, /* 28/19:  version 1, IPv6, no port */
+	TOA_LAYOUT_UCLOUD4      = 6, /* 253/8:  port, IPv4 */
+};
+
+#define TOA_LAYOUTS_DEFAULT ((1 << TOA_LAYOUT_TENCENT4) | (1 << TOA_LAYOUT_TENCENT6) | \
+			     (1 << TOA_LAYOUT_DPVS4) | (1 << TOA_LAYOUT_DPVS6))
+
+/* What the option parser concluded about one TCP header. */
+enum toa_verdict {
+	TOA_VERDICT_NONE      = 0, /* no honoured TOA */
+	TOA_VERDICT_FOUND     = 1, /* exactly one honoured TOA, every option well formed */
+	TOA_VERDICT_MALFORMED = 2, /* a broken option or a second TOA: nothing is used */
+};
+
+/* The parser's answer. IPv4 clients are kept as ::ffff:a.b.c.d. */
+struct toa_parse_result {
+	__u8 client[16];
+	__be16 port;       /* 0 for layouts without a port */
+	__u8 layout;       /* enum toa_layout, when verdict is FOUND */
+	__u8 verdict;      /* enum toa_verdict */
+};
+
+/*
+ * A TCP header as the parser reads it: copied from the packet, 4 bytes at a
+ * time, into a per-CPU buffer (verifiers before 5.12 refuse variable offsets
+ * into the stack). 64 bytes, so an index masked with 63 always stays inside.
+ */
+#define TOA_TCP_HEADER_MAX 60
+struct toa_tcp_header {
+	__u32 words[16];
+};
+
+/*
+ * The per-CPU scratch space. A program parsing in process context (socket
+ * backlog) can be interrupted by one parsing in softirq on the same CPU: each
+ * takes the slot `depth` gives it, so they never share a buffer.
+ */
+#define TOA_SCRATCH_SLOTS 2
+struct toa_scratch {
+	__u32 depth;
+	__u32 pad;
+	struct toa_tcp_header slots[TOA_SCRATCH_SLOTS];
+};
+
+/*
+ * The parser's test entry (BPF_PROG_TEST_RUN, XDP): the packet is this struct;
+ * the program parses `header` (its data offset gives the length) with the
+ * layouts in `formats` and writes the result over `result`.
+ */
+struct toa_parse_fixture {
+	__u32 formats;
+	__u32 header_len;  /* bytes of `header` that exist (the rest is past the packet) */
+	struct toa_parse_result result;
+	struct toa_tcp_header header;
+};
+
+/* Which packet carried the TOA a record holds (toa_record.source). */
+enum toa_source {
+	TOA_FROM_ACK  = 1, /* the ACK completing the handshake, as toa.ko reads it */
+	TOA_FROM_SYN  = 2, /* the SYN, read while the SYN-ACK was built */
+	TOA_FROM_DATA = 3, /* the first data segment */
+};
+
+/* toa_record.flags */
+#define TOA_RECORD_NAT64_HELD (1 << 0) /* counted in ip6_address_alloc, not yet freed */
+
+/*
+ * What the receiver keeps for one connection that carried a TOA (sk_storage,
+ * freed with the socket). Addresses are 16 bytes, IPv4 as ::ffff:a.b.c.d.
+ * A server reads its own with the socket fd as key (pinned map, mode 0644).
+ */
+struct toa_record {
+	__u8 client[16];    /* the real client */
+	__u8 peer[16];      /* the connection's peer: the SNAT or load-balancer address */
+	__u8 local[16];     /* the connection's local address */
+	__u64 since_ns;     /* CLOCK_MONOTONIC when recorded (bpf_ktime_get_ns) */
+	__be16 client_port; /* the peer's port for layouts without one */
+	__be16 peer_port;
+	__be16 local_port;
+	__u8 layout;        /* enum toa_layout */
+	__u8 source;        /* enum toa_source */
+	__u8 flags;         /* TOA_RECORD_* */
+	__u8 pad[7];
+};
+
+/* The answer to getsockopt(fd, IPPROTO_IP, TOA_SO_GET_LOOKUP, ...). 20 bytes. */
+struct toa_nat64_peer {
+	__u8 saddr[16];
+	__be16 sport;
+	__u8 pad[2];
+};
+
+#define TOA_SO_GET_LOOKUP 4096 /* TOA_BASE_CTL in toa.ko */
+
+/*
+ * Per-CPU counters. The first seven are toa.ko's, with its meanings, in its
+ * order; ours follow. `toa stats` prints them in this order.
+ */
+struct toa_stats {
+	__u64 syn_recv_sock_toa;    /* connections whose handshake (SYN or ACK) carried a TOA */
+	__u64 syn_recv_sock_no_toa; /* connections whose handshake did not */
+	__u64 getname_toa_ok;       /* getpeername/accept or getsockopt answered with a TOA address */
+	__u64 getname_toa_mismatch; /* getsockopt asked for an IPv6 client, the connection holds IPv4 */
+	__u64 getname_toa_empty;    /* getsockopt on a connection holding no TOA */
+	__u64 ip6_address_alloc;    /* records of an IPv6 client made */
+	__u64 ip6_address_free;     /* records of an IPv6 client whose connection closed */
+	__u64 toa_from_syn;         /* TOA taken from the SYN (the ACK had none) */
+	__u64 toa_from_data;        /* TOA taken from the first data (the handshake had none) */
+	__u64 toa_malformed;        /* packets whose options were broken or held two TOAs */
+	__u64 toa_untrusted;        /* TOA ignored: the peer is outside the trust list */
+	__u64 getname_toa_bypass;   /* getpeername of a NAT64 connection that keeps the SNAT address */
+};
+
+/* getpeername() on AF_INET6 sockets for connections holding an IPv6 client. */
+enum toa_nat64_peer_mode {
+	TOA_NAT64_PEER_REAL = 0, /* the real IPv6 client (no code change needed) */
+	TOA_NAT64_PEER_SNAT = 1, /* the SNAT address, as toa.ko on AF_INET sockets */
+};
+
+/*
+ * Load-time settings: the only read-only global (.rodata), so the pinned
+ * .rodata map is this struct and `toa status` reads it back.
+ */
+struct toa_receiver_config {
+	__u32 formats;       /* set of enum toa_layout honoured */
+	__u32 nat64_peer;    /* enum toa_nat64_peer_mode */
+	__u32 trust_enabled; /* 1: only peers in the trust map are believed */
+	__u32 set_retval;    /* 1: the kernel lets getsockopt programs return an errno (5.18+) */
+};
+
+/* Trust map key (LPM trie): IPv4 networks as ::ffff:0:0/96 + prefix. */
+struct toa_trust_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* A SYN-borne TOA waiting for its connection's handshake ACK, by 4-tuple. */
+struct toa_flow_key {
+	__u8 local[16];
+	__u8 remote[16];
+	__u16 local_port;  /* host order, as bpf_sock_ops gives it */
+	__u16 remote_port; /* network order */
+	__u32 pad;
+};
+
+struct toa_parked {
+	struct toa_parse_result result;
+	__u32 syn_seq; /* host order: the handshake ACK's sequence is syn_seq + 1 */
+	__u32 pad;
+};
+
+#ifndef TOA_PARKED_MAX
+#define TOA_PARKED_MAX 16384 /* SYN-borne TOAs waiting for a handshake to finish */
+#endif
+#ifndef TOA_TRUST_MAX
+#define TOA_TRUST_MAX 1024   /* networks in the trust list */
+#endif
+
+#endif

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The TOA option parser, shared by the receiver's sock_ops program and the
+ * XDP entry that BPF_PROG_TEST_RUN drives with table fixtures.
+ *
+ * Verifier notes: the header is copied with constant offsets
+ * into a buffer of 64 bytes and read back with indexes masked by 63; the walk
+ * has no iteration counter besides the offset, which grows every round.
+ */
+#ifndef TOA_TCP_OPTIONS_H
+#define TOA_TCP_OPTIONS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "receiver.h"
+
+#define TCPOPT_EOL 0
+#define TCPOPT_NOP 1
+#define TCPOPT_TOA_TENCENT4 200
+#define TCPOPT_TOA_V6 253   /* Tencent 253/20, UCloud 253/8 */
+#define TCPOPT_EXP 254      /* RFC 6994: DPVS 254/8, 254/20; also TCP Fast Open */
+#define TCPOPT_TOA_ALIBABA 28
+#define TCPOPT_TFO_MAGIC 0xF989
+#define TOA_ALIBABA_VERSION 1
+
+#define TOA_NOT_TOA (-1)
+#define TOA_BROKEN (-2)
+
+/* The per-CPU scratch space the parser's buffer lives in (struct toa_scratch). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct toa_scratch);
+} toa_scratch SEC(".maps");
+
+/*
+ * Takes a header buffer of this CPU's scratch space; NULL when none is free.
+ * A program that interrupts another on this CPU (softirq over socket backlog
+ * processing) finishes before the other resumes, so a plain increment keeps
+ * them apart; atomic fetch-add would need 5.12. Preemption between tasks is
+ * caught afterwards by toa_fingerprint.
+ */
+static __always_inline struct toa_tcp_header *toa_scratch_enter(struct toa_scratch **scratch)
+{
+	__u32 zero = 0, depth;
+	struct toa_scratch *s = bpf_map_lookup_elem(&toa_scratch, &zero);
+
+	*scratch = s;
+	if (!s)
+		return NULL;
+	depth = s->depth;
+	if (depth >= TOA_SCRATCH_SLOTS)
+		return NULL;
+	s->depth = depth + 1;
+	return &s->slots[depth];
+}
+
+static __always_inline void toa_scratch_leave(struct toa_scratch *s)
+{
+	s->depth--;
+}
+
+#define TOA_BYTE(h, i) (((const __u8 *)(h)->words)[(i) & 63])
+
+/*
+ * Copies the TCP header at `src` (up to `end`, at most `avail` bytes) into
+ * `h`, 4 bytes at a time, zeroing the rest; returns the number of bytes copied
+ * and their fingerprint (see toa_fingerprint).
+ */
+static __always_inline __u32 toa_copy_header(const __u32 *src, const void *end, __u32 avail,
+					    struct toa_tcp_header *h, __u32 *fingerprint)
+{
+	__u32 copied = 0, x = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 16; i++)
+		h->words[i] = 0;
+#pragma unroll
+	for (i = 0; i < TOA_TCP_HEADER_MAX / 4; i++) {
+		if ((const void *)(src + i + 1) > end || (__u32)(i + 1) * 4 > avail)
+			break;
+		h->words[i] = src[i];
+		x ^= src[i];
+		copied += 4;
+	}
+	*fingerprint = x;
+	return copied;
+}
+
+/*
+ * The XOR of the buffer's words. toa_copy_header returns the same of what it
+ * copied: a parse in process context can be preempted and its slot taken by
+ * another task on the same CPU (the depth count is not atomic on 5.10), and a
+ * result read from a buffer that changed under it is not used. (A compare
+ * loop would cost the verifier four times the states.)
+ */
+static __always_inline __u32 toa_fingerprint(const struct toa_tcp_header *h)
+{
+	__u32 x = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 16; i++)
+		x ^= h->words[i];
+	return x;
+}
+
+/* The layout of a (kind, length) pair at `off`, TOA_NOT_TOA, or TOA_BROKEN. */
+static __always_inline int toa_layout_of(const struct toa_tcp_header *h, __u32 off, __u8 kind, __u8 len)
+{
+	switch (kind) {
+	case TCPOPT_TOA_TENCENT4:
+		return len == 8 ? TOA_LAYOUT_TENCENT4 : TOA_BROKEN;
+	case TCPOPT_TOA_V6:
+		return len == 20 ? TOA_LAYOUT_TENCENT6 : len == 8 ? TOA_LAYOUT_UCLOUD4 : TOA_BROKEN;
+	case TCPOPT_EXP:
+		/* Shared with other experiments: a TFO cookie is not a TOA, and a
+		 * length no TOA has belongs to someone else. */
+		if (len >= 4 && TOA_BYTE(h, off + 2) == (TCPOPT_TFO_MAGIC >> 8) &&
+		    TOA_BYTE(h, off + 3) == (TCPOPT_TFO_MAGIC & 0xff))
+			return TOA_NOT_TOA;
+		return len == 8 ? TOA_LAYOUT_DPVS4 : len == 20 ? TOA_LAYOUT_DPVS6 : TOA_NOT_TOA;
+	case TCPOPT_TOA_ALIBABA:
+		/* Kind 28 is also the User Timeout Option (length 4). */
+		if (len != 7 && len != 19)
+			return TOA_NOT_TOA;
+		if (TOA_BYTE(h, off + 2) != TOA_ALIBABA_VERSION)
+			return TOA_BROKEN;
+		return len == 7 ? TOA_LAYOUT_ALIBABA_CDN4 : TOA_LAYOUT_ALIBABA_CDN6;
+	}
+	return TOA_NOT_TOA;
+}
+
+static __always_inline int toa_layout_is_v6(__u8 layout)
+{
+	return layout == TOA_LAYOUT_TENCENT6 || layout == TOA_LAYOUT_DPVS6 ||
+	       layout == TOA_LAYOUT_ALIBABA_CDN6;
+}
+
+/* Reads the address (and port) of a TOA of `layout` at `off` into `r`. */
+static __always_inline void toa_decode(const struct toa_tcp_header *h, __u32 off, int layout,
+				       struct toa_parse_result *r)
+{
+	__u8 *port = (__u8 *)&r->port;
+	__u32 addr = off + 4; /* kind, length, port */
+	int i;
+
+	if (layout == TOA_LAYOUT_ALIBABA_CDN4 || layout == TOA_LAYOUT_ALIBABA_CDN6) {
+		addr = off + 3; /* kind, length, version */
+		r->port = 0;
+	} else {
+		port[0] = TOA_BYTE(h, off + 2);
+		port[1] = TOA_BYTE(h, off + 3);
+	}
+	if (toa_layout_is_v6(layout)) {
+#pragma unroll
+		for (i = 0; i < 16; i++)
+			r->client[i] = TOA_BYTE(h, addr + i);
+	} else {
+#pragma unroll
+		for (i = 0; i < 10; i++)
+			r->client[i] = 0;
+		r->client[10] = 0xff;
+		r->client[11] = 0xff;
+#pragma unroll
+		for (i = 0; i < 4; i++)
+			r->client[12 + i] = TOA_BYTE(h, addr + i);
+	}
+	r->layout = layout;
+}
+
+/*
+ * Walks the options of the header in `h` (`avail` bytes of it exist) and
+ * stores the verdict in r->verdict. Only layouts in `formats`
+ * count as TOA. Strict: a truncated option, a length of 0 or 1, a length past
+ * the header, a TOA kind with a length no layout has, or a second TOA makes
+ * the whole header MALFORMED, and nothing in it is used. Options after an
+ * end-of-list are not read.
+ *
+ * A function of its own (a BPF-to-BPF call), so the compiler cannot carry its
+ * registers into the caller's code, which verifiers reject; static, so 5.10
+ * accepts its pointer arguments (global functions take them from 5.12).
+ * Callers must use the verdict it returns: clang leaves an unused return
+ * value undefined, and the verifier refuses the register it leaves behind.
+ */
+static __noinline int toa_parse(const struct toa_tcp_header *h, __u32 avail, __u32 formats,
+				     struct toa_parse_result *r)
+{
+	__u32 len = (TOA_BYTE(h, 12) >> 4) * 4;
+	__u32 off = 20;
+	int found = 0;
+
+	r->verdict = TOA_VERDICT_MALFORMED;
+	if (len < 20 || len > avail || len > TOA_TCP_HEADER_MAX)
+		return r->verdict;
+	while (off < len) {
+		__u8 kind = TOA_BYTE(h, off);
+		__u8 olen;
+		int layout;
+
+		if (kind == TCPOPT_EOL)
+			break;
+		if (kind == TCPOPT_NOP) {
+			off++;
+			continue;
+		}
+		if (off + 2 > len)
+			return r->verdict;
+		olen = TOA_BYTE(h, off + 1);
+		if (olen < 2 || off + olen > len)
+			return r->verdict;
+		layout = toa_layout_of(h, off, kind, olen);
+		if (layout == TOA_BROKEN)
+			return r->verdict;
+		if (layout >= 0 && (formats & (1u << layout))) {
+			if (found)
+				return r->verdict;
+			found = 1;
+			toa_decode(h, off, layout, r);
+		}
+		off += olen;
+	}
+	r->verdict = found ? TOA_VERDICT_FOUND : TOA_VERDICT_NONE;
+	return r->verdict;
+}
+
+#endif

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.Extensions.Logging;
+using Toa.Sockets;
+
+namespace Toa.AspNetCore;
+
+/// <summary>
+/// Kestrel connection middleware: before the rest of the pipeline runs, sets the
+/// connection's remote endpoint to the real client, so every request on it (HTTP/1.1
+/// keep-alive and HTTP/2 included) and any connection handler see it. The original
+/// endpoint comes back when the connection ends.
+/// </summary>
+public sealed partial class ToaConnectionMiddleware
+{
+    private readonly ConnectionDelegate _next;
+    private readonly ToaOptions _options;
+    private readonly RealClientResolver _resolver;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates the middleware; the options are checked here so bad settings fail at startup.</summary>
+    public ToaConnectionMiddleware(ConnectionDelegate next, ToaOptions options, RealClientResolver resolver, ILogger<ToaConnectionMiddleware> logger)
+    {
+        ArgumentNullException.ThrowIfNull(next);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(resolver);
+        ArgumentNullException.ThrowIfNull(logger);
+        if (options.AllowedNetworks.Any(n => n == default))
+            throw new ArgumentException("ToaOptions.AllowedNetworks holds an empty network", nameof(options));
+        _next = next;
+        _options = options;
+        _resolver = resolver;
+        _logger = logger;
+    }
+
+    /// <summary>Handles one connection.</summary>
+    public async Task OnConnectionAsync(ConnectionContext connection)
+    {
+        var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket;
+        if (socket is null || socket.ProtocolType != ProtocolType.Tcp)
+        {
+            await _next(connection);
+            return;
+        }
+        RealClient real;
+        try
+        {
+            real = _resolver.Resolve(socket);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or ArgumentException)
+        {
+            // The client may already be gone; the connection goes on with what Kestrel knows.
+            LogResolveFailed(_logger, connection.ConnectionId, e.Message);
+            await _next(connection);
+            return;
+        }
+        var feature = Decide(connection.ConnectionId, real);
+        connection.Features.Set<IToaFeature>(feature);
+        var original = connection.RemoteEndPoint;
+        connection.RemoteEndPoint = feature.Client;
+        try
+        {
+            await _next(connection);
+        }
+        finally
+        {
+            connection.RemoteEndPoint = original;
+        }
+    }
+
+    private ToaFeature Decide(string connectionId, RealClient real)
+    {
+        if (_options.AllowedNetworks.Count == 0 || !real.FromToa)
+        {
+            LogRealClient(_logger, connectionId, real.Client, real.Source, real.Peer);
+            return new ToaFeature(real.Client, real.Source, real.Peer, Trusted: true);
+        }
+        if (real.Peer is null)
+        {
+            LogUnverifiable(_logger, connectionId, real.Client);
+            return new ToaFeature(real.Client, real.Source, null, Trusted: true);
+        }
+        if (IsAllowed(real.Peer.Address))
+        {
+            LogRealClient(_logger, connectionId, real.Client, real.Source, real.Peer);
+            return new ToaFeature(real.Client, real.Source, real.Peer, Trusted: true);
+        }
+        LogUntrustedPeer(_logger, connectionId, real.Peer, real.Client);
+        return new ToaFeature(real.Peer, real.Source, real.Peer, Trusted: false);
+    }
+
+    private bool IsAllowed(IPAddress address)
+    {
+        var plain = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+        return _options.AllowedNetworks.Any(n => n.Contains(plain));
+    }
+
+    [LoggerMessage(EventId = 1, EventName = "RealClient", Level = LogLevel.Debug,
+        Message = "Connection {ConnectionId}: client {Client} (learned by {Source}; wire peer {Peer})")]
+    private static partial void LogRealClient(ILogger logger, string connectionId, IPEndPoint client, ClientAddressSource source, IPEndPoint? peer);
+
+    [LoggerMessage(EventId = 2, EventName = "UntrustedPeer", Level = LogLevel.Debug,
+        Message = "Connection {ConnectionId}: peer {Peer} is outside the allowed networks; its claim {Client} is ignored")]
+    private static partial void LogUntrustedPeer(ILogger logger, string connectionId, IPEndPoint peer, IPEndPoint client);
+
+    [LoggerMessage(EventId = 3, EventName = "Unverifiable", Level = LogLevel.Debug,
+        Message = "Connection {ConnectionId}: client {Client} comes from the kernel's rewrite; the wire peer is unknown, so the allowed networks cannot be checked")]
+    private static partial void LogUnverifiable(ILogger logger, string connectionId, IPEndPoint client);
+
+    [LoggerMessage(EventId = 4, EventName = "ResolveFailed", Level = LogLevel.Debug,
+        Message = "Connection {ConnectionId}: the real client could not be read ({Reason}); keeping the peer address")]
+    private static partial void LogResolveFailed(ILogger logger, string connectionId, string reason);
+}

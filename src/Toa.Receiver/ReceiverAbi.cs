@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MIT
+using System.Runtime.InteropServices;
+
+namespace Toa.Receiver;
+
+/// <summary>
+/// The C# mirror of bpf/receiver.h and the names in bpf/receiver.bpf.c and
+/// bpf/tcp_options_test.bpf.c. A test checks it against the objects' BTF.
+/// </summary>
+internal static class ReceiverAbi
+{
+    public const string ObjectResource = "receiver.bpf.o";
+    public const string ParserTestResource = "tcp_options_test.bpf.o";
+
+    public const string SockOps = "toa_sockops";
+    public const string GetPeerName4 = "toa_getpeername4";
+    public const string GetPeerName6 = "toa_getpeername6";
+    public const string GetSockOpt = "toa_getsockopt";
+    public const string ParseFixtureProgram = "toa_parse_fixture";
+
+    public const string RecordsMap = "toa_records";
+    public const string StatsMap = "toa_stats";
+    public const string ParkedMap = "toa_parked";
+    public const string TrustMap = "toa_trust";
+    public const string ConfigVariable = "toa_config";
+    public const string ParkedCountVariable = "toa_parked_count";
+
+    /// <summary>struct toa_parse_result.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public unsafe struct ParseResult
+    {
+        public fixed byte Client[16];
+        public ushort Port;
+        public byte Layout;
+        public byte Verdict;
+    }
+
+    /// <summary>struct toa_parse_fixture; the header follows as 64 bytes.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public unsafe struct ParseFixture
+    {
+        public uint Formats;
+        public uint HeaderLen;
+        public ParseResult Result;
+        public fixed byte Header[64];
+    }
+
+    /// <summary>struct toa_record.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public unsafe struct Record
+    {
+        public fixed byte Client[16];
+        public fixed byte Peer[16];
+        public fixed byte Local[16];
+        public ulong SinceNs;
+        public ushort ClientPort;
+        public ushort PeerPort;
+        public ushort LocalPort;
+        public byte Layout;
+        public byte Source;
+        public byte Flags;
+        private fixed byte _pad[7];
+    }
+
+    /// <summary>struct toa_nat64_peer: what getsockopt(IPPROTO_IP, 4096) fills.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public unsafe struct Nat64Peer
+    {
+        public fixed byte SAddr[16];
+        public ushort SPort;
+        private fixed byte _pad[2];
+    }
+
+    /// <summary>struct toa_receiver_config.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct Config
+    {
+        public uint Formats;
+        public uint Nat64Peer;
+        public uint TrustEnabled;
+        public uint SetRetval;
+    }
+
+    /// <summary>struct toa_trust_key.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public unsafe struct TrustKey
+    {
+        public uint PrefixLength;
+        public fixed byte Address[16];
+    }
+
+    /// <summary>The fields of struct toa_stats, in order: every one is a per-CPU u64.</summary>
+    public static readonly string[] StatsFields =
+    [
+        "syn_recv_sock_toa", "syn_recv_sock_no_toa", "getname_toa_ok", "getname_toa_mismatch", "getname_toa_empty",
+        "ip6_address_alloc", "ip6_address_free",
+        "toa_from_syn", "toa_from_data", "toa_malformed", "toa_untrusted", "getname_toa_bypass",
+    ];
+
+    /// <summary>struct toa_stats, as one per-CPU value.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public unsafe struct Stats
+    {
+        public fixed ulong Values[12];
+    }
+}

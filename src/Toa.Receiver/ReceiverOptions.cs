@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: MIT
+using System.Net;
+using Toa.Wire;
+
+namespace Toa.Receiver;
+
+/// <summary>What getpeername() on an AF_INET6 socket gives for a connection holding an IPv6 (NAT64) client.</summary>
+public enum Nat64PeerMode
+{
+    /// <summary>The real IPv6 client: a dual-stack server needs no code change (the default).</summary>
+    Real,
+    /// <summary>The SNAT address, as toa.ko leaves it; the client is only in getsockopt 4096.</summary>
+    Snat,
+}
+
+/// <summary>How to load the receiver. Every default is toa.ko's behaviour.</summary>
+public sealed record ReceiverOptions
+{
+    /// <summary>Where the programs and maps are pinned: /sys/fs/bpf/toa unless told otherwise.</summary>
+    public string PinDirectory { get; init; } = ToaReceiver.DefaultPinDirectory;
+
+    /// <summary>The cgroup v2 directory to attach to (absolute, or relative to the hierarchy); null for its root.</summary>
+    public string? Cgroup { get; init; }
+
+    /// <summary>The layouts honoured: 200/8, 253/20, 254/8 and 254/20 unless told otherwise.</summary>
+    public ToaLayouts Formats { get; init; } = ToaLayouts.Default;
+
+    /// <summary>Peers whose TOA is believed; empty believes every peer (toa.ko's behaviour).</summary>
+    public IReadOnlyList<IPNetwork> Trust { get; init; } = [];
+
+    /// <summary>getpeername() on AF_INET6 sockets of NAT64 connections.</summary>
+    public Nat64PeerMode Nat64Peer { get; init; } = Nat64PeerMode.Real;
+}

@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: MIT
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Toa.Bpf;
+using Toa.Wire;
+
+namespace Toa.Receiver;
+
+/// <summary>What <see cref="ToaReceiver.Load"/> did.</summary>
+public enum ReceiverLoadOutcome
+{
+    /// <summary>Loaded, attached and pinned.</summary>
+    Loaded,
+    /// <summary>Already loaded; nothing changed.</summary>
+    AlreadyLoaded,
+    /// <summary>The programs and settings were replaced; the connections' records and counters were kept.</summary>
+    Replaced,
+}
+
+/// <summary>One attached program.</summary>
+/// <param name="Hook">The attach point: sock_ops, getpeername4, getpeername6 or getsockopt.</param>
+/// <param name="ProgramId">The program's kernel id.</param>
+/// <param name="LinkId">The link's kernel id.</param>
+public sealed record AttachedProgram(string Hook, uint ProgramId, uint LinkId);
+
+/// <summary>What is loaded, where, and how it is set.</summary>
+/// <param name="PinDirectory">Where it is pinned.</param>
+/// <param name="Cgroup">The cgroup directory the programs are attached to (or "id N" if it is gone).</param>
+/// <param name="Formats">The layouts honoured.</param>
+/// <param name="Trust">The trusted networks; empty trusts every peer.</param>
+/// <param name="Nat64Peer">getpeername() on AF_INET6 sockets of NAT64 connections.</param>
+/// <param name="ErrnoFromProgram">Whether getsockopt 4096 fails with EINVAL (else the kernel's ENOPROTOOPT, before 5.18).</param>
+/// <param name="Programs">The attached programs.</param>
+/// <param name="Since">When the programs were loaded.</param>
+public sealed record ReceiverStatus(string PinDirectory, string Cgroup, ToaLayouts Formats, IReadOnlyList<IPNetwork> Trust,
+    Nat64PeerMode Nat64Peer, bool ErrnoFromProgram, IReadOnlyList<AttachedProgram> Programs, DateTimeOffset Since);
+
+/// <summary>
+/// The receiver's lifecycle: load (attach at a cgroup, pin under a directory of the
+/// bpf filesystem, so it outlives this process like a module), status, counters,
+/// the connection table, unload. The pins are the state: nothing else is kept.
+/// </summary>
+public static class ToaReceiver
+{
+    /// <summary>The default pin directory.</summary>
+    public const string DefaultPinDirectory = "/sys/fs/bpf/toa";
+
+    private const int ReadableByAll = 0b110_100_100, OwnerOnly = 0b110_000_000;
+
+    private static readonly (string Hook, string Program)[] Hooks =
+    [
+        ("sock_ops", ReceiverAbi.SockOps),
+        ("getpeername4", ReceiverAbi.GetPeerName4),
+        ("getpeername6", ReceiverAbi.GetPeerName6),
+        ("getsockopt", ReceiverAbi.GetSockOpt),
+    ];
+
+    // Maps whose contents outlive a --force: the records of live connections, counters, parked SYNs.
+    private static readonly (string Pin, string Map)[] KeptMaps =
+    [
+        (Pins.Records, ReceiverAbi.RecordsMap),
+        (Pins.Stats, ReceiverAbi.StatsMap),
+        (Pins.Parked, ReceiverAbi.ParkedMap),
+        (Pins.ParkedCount, ".bss"),
+    ];
+
+    /// <summary>Whether a receiver is pinned at <paramref name="pinDirectory"/>.</summary>
+    public static bool IsLoaded(string pinDirectory) => File.Exists(LinkPin(pinDirectory, Hooks[0].Hook));
+
+    /// <summary>
+    /// Loads and attaches the receiver. When one is loaded already: nothing, unless
+    /// <paramref name="force"/>, which swaps in new programs and settings atomically
+    /// (the links stay, so does every live connection's record).
+    /// </summary>
+    public static ReceiverLoadOutcome Load(ReceiverOptions options, bool force, ILogger? logger = null)
+    {
+        logger ??= NullLogger.Instance;
+        var pins = options.PinDirectory;
+        if (pins.StartsWith(BpfFs.DefaultMount + "/", StringComparison.Ordinal) && BpfFs.EnsureMounted())
+            logger.LogInformation("mounted the bpf filesystem at {Mount}", BpfFs.DefaultMount);
+        var cgroup = options.Cgroup is null ? Cgroup.RootGroup : Cgroup.At(options.Cgroup);
+        if (IsLoaded(pins))
+        {
+            if (!force)
+                return ReceiverLoadOutcome.AlreadyLoaded;
+            Replace(options, cgroup, logger);
+            return ReceiverLoadOutcome.Replaced;
+        }
+        LoadFresh(options, cgroup, logger);
+        return ReceiverLoadOutcome.Loaded;
+    }
+
+    private static void LoadFresh(ReceiverOptions options, Cgroup cgroup, ILogger logger)
+    {
+        var pins = options.PinDirectory;
+        using var obj = Open(options);
+        obj.Load();
+        FillTrust(obj.Map(ReceiverAbi.TrustMap), options.Trust);
+        Directory.CreateDirectory(pins);
+        try
+        {
+            // A server reads its own record with its socket fd, and anyone the counters, without root.
+            foreach (var (pin, map) in KeptMaps)
+                MapOf(obj, map).Pin(Path.Join(pins, pin), pin is Pins.Records or Pins.Stats ? ReadableByAll : OwnerOnly);
+            obj.Map(ReceiverAbi.TrustMap).Pin(Path.Join(pins, Pins.Trust));
+            MapOf(obj, ".rodata").Pin(Path.Join(pins, Pins.Config));
+            using var dir = cgroup.Open();
+            // sock_ops last: records appear only once the hooks that read them are attached.
+            foreach (var (hook, program) in Hooks.Reverse())
+            {
+                using var link = obj.Program(program).AttachCgroup(dir);
+                link.Pin(LinkPin(pins, hook));
+            }
+            logger.LogInformation("attached to {Cgroup}, pinned under {Pins}", cgroup.Path, pins);
+        }
+        catch
+        {
+            RemovePins(pins);
+            throw;
+        }
+    }
+
+    private static void Replace(ReceiverOptions options, Cgroup cgroup, ILogger logger)
+    {
+        var pins = options.PinDirectory;
+        var current = Status(pins) ?? throw new InvalidOperationException($"receiver at {pins}: vanished while being replaced");
+        if (current.Cgroup != cgroup.Path)
+            throw new InvalidOperationException(
+                $"the receiver at {pins} is attached to {current.Cgroup}, not {cgroup.Path}: unload it first to move it");
+        using var obj = Open(options);
+        var kept = new List<BpfMap>();
+        try
+        {
+            foreach (var (pin, map) in KeptMaps)
+            {
+                var existing = BpfMap.OpenPinned(Path.Join(pins, pin));
+                kept.Add(existing);
+                MapOf(obj, map).ReuseFrom(existing);
+            }
+            obj.Load();
+        }
+        finally
+        {
+            foreach (var map in kept)
+                map.Dispose();
+        }
+        FillTrust(obj.Map(ReceiverAbi.TrustMap), options.Trust);
+        RepinMap(obj.Map(ReceiverAbi.TrustMap), Path.Join(pins, Pins.Trust));
+        RepinMap(MapOf(obj, ".rodata"), Path.Join(pins, Pins.Config));
+        foreach (var (hook, program) in Hooks)
+        {
+            using var link = BpfLink.OpenPinned(LinkPin(pins, hook));
+            link.Update(obj.Program(program));
+        }
+        logger.LogInformation("replaced the programs attached to {Cgroup}", cgroup.Path);
+    }
+
+    /// <summary>Detaches and unpins everything under <paramref name="pinDirectory"/>; false if nothing was loaded.</summary>
+    public static bool Unload(string pinDirectory)
+    {
+        if (!Directory.Exists(pinDirectory))
+            return false;
+        var loaded = IsLoaded(pinDirectory);
+        RemovePins(pinDirectory);
+        return loaded;
+    }
+
+    /// <summary>What is loaded at <paramref name="pinDirectory"/>, or null if nothing is.</summary>
+    public static ReceiverStatus? Status(string pinDirectory)
+    {
+        if (!IsLoaded(pinDirectory))
+            return null;
+        var programs = new List<AttachedProgram>();
+        ulong cgroupId = 0;
+        var since = DateTimeOffset.MaxValue;
+        foreach (var (hook, _) in Hooks)
+        {
+            using var link = BpfLink.OpenPinned(LinkPin(pinDirectory, hook));
+            var info = link.Info;
+            cgroupId = info.CgroupId;
+            programs.Add(new AttachedProgram(hook, info.ProgramId, info.Id));
+            using var program = BpfProgramInfo.OpenById(info.ProgramId);
+            var loadedAt = BpfProgramInfo.Read((int)program.DangerousGetHandle(), $"program {info.ProgramId}").LoadedAt;
+            if (loadedAt < since)
+                since = loadedAt;
+        }
+        ReceiverAbi.Config config;
+        using (var map = BpfMap.OpenPinned(Path.Join(pinDirectory, Pins.Config), readOnly: true))
+            map.TryLookup(0, out config);
+        var cgroup = Bpf.Cgroup.FindById(cgroupId)?.Path ?? $"id {cgroupId}";
+        return new ReceiverStatus(pinDirectory, cgroup, (ToaLayouts)config.Formats, ReadTrust(pinDirectory),
+            (Nat64PeerMode)config.Nat64Peer, config.SetRetval != 0, programs, since);
+    }
+
+    /// <summary>The counters of the receiver at <paramref name="pinDirectory"/>.</summary>
+    public static ReceiverCounters ReadCounters(string pinDirectory)
+    {
+        RequireLoaded(pinDirectory);
+        using var map = BpfMap.OpenPinned(Path.Join(pinDirectory, Pins.Stats), readOnly: true);
+        var perCpu = map.LookupPerCpu<int, ReceiverAbi.Stats>(0);
+        var counters = new List<ToaCounter>();
+        for (var i = 0; i < ReceiverAbi.StatsFields.Length; i++)
+        {
+            var values = new ulong[perCpu.Length];
+            for (var cpu = 0; cpu < perCpu.Length; cpu++)
+                values[cpu] = Field(perCpu[cpu], i);
+            counters.Add(new ToaCounter(ReceiverAbi.StatsFields[i], values));
+        }
+        return new ReceiverCounters(counters);
+    }
+
+    /// <summary>
+    /// The connections holding a TOA in the calling thread's network namespace,
+    /// read through sock_diag: the data path does no extra work for it.
+    /// </summary>
+    public static IReadOnlyList<ToaConnection> ReadTable(string pinDirectory)
+    {
+        RequireLoaded(pinDirectory);
+        using var map = BpfMap.OpenPinned(Path.Join(pinDirectory, Pins.Records), readOnly: true);
+        return SkStorageDiag.Dump(map).Select(e => ToaConnection.From(e.Value)).ToArray();
+    }
+
+    private static unsafe ulong Field(ReceiverAbi.Stats stats, int index) => stats.Values[index];
+
+    private static void RequireLoaded(string pinDirectory)
+    {
+        if (!IsLoaded(pinDirectory))
+            throw new InvalidOperationException($"no receiver is loaded at {pinDirectory} (toa load)");
+    }
+
+    private static BpfObject Open(ReceiverOptions options)
+    {
+        var obj = BpfObject.OpenEmbedded(typeof(ToaReceiver).Assembly, ReceiverAbi.ObjectResource);
+        try
+        {
+            obj.SetConstant(ReceiverAbi.ConfigVariable, new ReceiverAbi.Config
+            {
+                Formats = (uint)options.Formats,
+                Nat64Peer = (uint)options.Nat64Peer,
+                TrustEnabled = options.Trust.Count > 0 ? 1u : 0u,
+                SetRetval = BpfFeatures.SockoptRetvalWritable ? 1u : 0u,
+            });
+            return obj;
+        }
+        catch
+        {
+            obj.Dispose();
+            throw;
+        }
+    }
+
+    // libbpf names the object's internal maps "<object>.rodata", "<object>.bss".
+    private static BpfMap MapOf(BpfObject obj, string nameOrSection) =>
+        nameOrSection.StartsWith('.')
+            ? obj.Maps.Values.Single(m => m.Name.EndsWith(nameOrSection, StringComparison.Ordinal))
+            : obj.Map(nameOrSection);
+
+    private static void FillTrust(BpfMap map, IReadOnlyList<IPNetwork> networks)
+    {
+        foreach (var network in networks)
+        {
+            var key = TrustKeyOf(network);
+            map.Update(key, (byte)1);
+        }
+    }
+
+    internal static unsafe ReceiverAbi.TrustKey TrustKeyOf(IPNetwork network)
+    {
+        var v4 = network.BaseAddress.AddressFamily == AddressFamily.InterNetwork;
+        var address = v4 ? network.BaseAddress.MapToIPv6() : network.BaseAddress;
+        var key = new ReceiverAbi.TrustKey { PrefixLength = (uint)(network.PrefixLength + (v4 ? 96 : 0)) };
+        address.TryWriteBytes(new Span<byte>(key.Address, 16), out _);
+        return key;
+    }
+
+    private static unsafe IReadOnlyList<IPNetwork> ReadTrust(string pinDirectory)
+    {
+        using var map = BpfMap.OpenPinned(Path.Join(pinDirectory, Pins.Trust), readOnly: true);
+        var networks = new List<IPNetwork>();
+        foreach (var key in map.Keys<ReceiverAbi.TrustKey>())
+        {
+            var copy = key;
+            var address = new IPAddress(new ReadOnlySpan<byte>(copy.Address, 16));
+            networks.Add(address.IsIPv4MappedToIPv6
+                ? new IPNetwork(address.MapToIPv4(), (int)copy.PrefixLength - 96)
+                : new IPNetwork(address, (int)copy.PrefixLength));
+        }
+        return networks;
+    }
+
+    private static void RepinMap(BpfMap map, string path)
+    {
+        File.Delete(path);
+        map.Pin(path);
+    }
+
+    // Removing a link's last pin detaches it; maps go once no program uses them.
+    private static void RemovePins(string pinDirectory)
+    {
+        foreach (var (hook, _) in Hooks)
+            File.Delete(LinkPin(pinDirectory, hook));
+        foreach (var file in Directory.EnumerateFiles(pinDirectory))
+            File.Delete(file);
+        Directory.Delete(pinDirectory);
+    }
+
+    private static string LinkPin(string pinDirectory, string hook) => Path.Join(pinDirectory, "link-" + hook.Replace('_', '-'));
+
+    /// <summary>The names of the pins under the pin directory.</summary>
+    internal static class Pins
+    {
+        public const string Records = "records";
+        public const string Stats = "stats";
+        public const string Parked = "parked";
+        public const string ParkedCount = "parked-count";
+        public const string Trust = "trust";
+        public const string Config = "config";
+    }
+}

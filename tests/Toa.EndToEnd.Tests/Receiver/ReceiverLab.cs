@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+using System.Net;
+using Toa.Bpf;
+using Toa.Lab;
+using Toa.Receiver;
+using Toa.Testing;
+
+namespace Toa.EndToEnd.Tests.Receiver;
+
+/// <summary>
+/// A client host and a server host, and a receiver of the test's own: attached to a
+/// cgroup of its own (not the root) and pinned in a directory of its own, so tests
+/// run side by side. Disposing kills the processes, unloads, removes the cgroup and
+/// the namespaces, also after a failure.
+/// </summary>
+internal sealed class ReceiverLab : IDisposable
+{
+    private static int s_counter;
+    private readonly Network _network;
+    private bool _unloaded;
+
+    public ReceiverLab(ReceiverOptions? options = null, bool load = true)
+    {
+        KernelTest.Require();
+        var name = $"toa-test-{Environment.ProcessId}-{Interlocked.Increment(ref s_counter)}";
+        _network = Network.Create("rcv");
+        Cgroup = Bpf.Cgroup.RootGroup.CreateChild(name);
+        PinDirectory = Path.Combine(BpfFs.DefaultMount, name);
+        try
+        {
+            Client = _network.AddHost("c");
+            Server = _network.AddHost("s");
+            Link = _network.Connect(Client, Server);
+            Options = (options ?? new ReceiverOptions()) with { Cgroup = Cgroup.Path, PinDirectory = PinDirectory };
+            if (load)
+                ToaReceiver.Load(Options, force: false);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public Host Client { get; private set; } = null!;
+    public Host Server { get; private set; } = null!;
+    public Link Link { get; private set; } = null!;
+    public Cgroup Cgroup { get; }
+    public string PinDirectory { get; }
+    public ReceiverOptions Options { get; private set; } = null!;
+
+    public IPAddress ServerAddress(bool v6 = false) => v6 ? Link.B.Ipv6 : Link.B.Ipv4;
+
+    /// <summary>The C sample server in the server host, inside the receiver's cgroup; waits until it listens.</summary>
+    public async Task<LabProcess> StartCServerAsync(params string[] args)
+    {
+        var server = Server.Start(CSamples.Build("toa_server"), args, Cgroup.Path);
+        await server.WaitForLineAsync(l => l.StartsWith("listening", StringComparison.Ordinal), TimeSpan.FromSeconds(20));
+        return server;
+    }
+
+    /// <summary><c>toa connect</c> from the client host to the server's <paramref name="port"/>.</summary>
+    public Task<ProcessResult> ConnectAsync(int port, string input, params string[] args)
+    {
+        var target = args.Contains("--v6-target") ? $"[{Link.B.Ipv6}]:{port}" : $"{Link.B.Ipv4}:{port}";
+        return Client.RunToaAsync(input, ["connect", target, .. args.Where(a => a != "--v6-target")]);
+    }
+
+    /// <summary>The counters' totals now.</summary>
+    public IReadOnlyDictionary<string, ulong> Counters() =>
+        ToaReceiver.ReadCounters(PinDirectory).Counters.ToDictionary(c => c.Name, c => c.Total);
+
+    /// <summary>How much each counter moved since <paramref name="before"/>, only those that moved.</summary>
+    public IReadOnlyDictionary<string, ulong> CountersSince(IReadOnlyDictionary<string, ulong> before) =>
+        Counters().Where(c => c.Value != before[c.Key]).ToDictionary(c => c.Key, c => c.Value - before[c.Key]);
+
+    /// <summary>Waits until <paramref name="condition"/> holds of the counters (closing connections count later).</summary>
+    public async Task<IReadOnlyDictionary<string, ulong>> WaitForCountersAsync(Func<IReadOnlyDictionary<string, ulong>, bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (true)
+        {
+            var counters = Counters();
+            if (condition(counters) || DateTime.UtcNow > deadline)
+                return counters;
+            await Task.Delay(50);
+        }
+    }
+
+    public void Unload()
+    {
+        _unloaded = true;
+        ToaReceiver.Unload(PinDirectory);
+    }
+
+    public void Dispose()
+    {
+        _network.Dispose();
+        if (!_unloaded)
+            ToaReceiver.Unload(PinDirectory);
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                Cgroup.Remove();
+                return;
+            }
+            catch (IOException) when (attempt < 50)
+            {
+                Thread.Sleep(20); // killed processes leave the cgroup shortly after
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+using System.Runtime.InteropServices;
+using Toa.Bpf;
+
+namespace Toa.Receiver.Tests;
+
+/// <summary>The C# mirror of bpf/receiver.h against the BTF clang wrote into the embedded objects.</summary>
+public class ReceiverAbiTests
+{
+    private static BpfObject Open() => BpfObject.OpenEmbedded(typeof(ToaReceiver).Assembly, ReceiverAbi.ObjectResource);
+
+    private static void AssertLayout<T>(BpfObject obj, string cName, Dictionary<string, string> fields) where T : struct
+    {
+        var btf = obj.Btf.Struct(cName);
+        Assert.Equal(btf.Size, Marshal.SizeOf<T>());
+        Assert.Equal(fields.Keys.Order(), btf.Members.Keys.Where(k => k != "pad").Order());
+        foreach (var (c, cs) in fields)
+            Assert.Equal(btf.Members[c].Offset, (int)Marshal.OffsetOf<T>(cs));
+    }
+
+    [Fact]
+    public void Record_MatchesBtfLayout()
+    {
+        using var obj = Open();
+        AssertLayout<ReceiverAbi.Record>(obj, "toa_record", new()
+        {
+            ["client"] = "Client", ["peer"] = "Peer", ["local"] = "Local", ["since_ns"] = "SinceNs",
+            ["client_port"] = "ClientPort", ["peer_port"] = "PeerPort", ["local_port"] = "LocalPort",
+            ["layout"] = "Layout", ["source"] = "Source", ["flags"] = "Flags",
+        });
+    }
+
+    [Fact]
+    public void Nat64Peer_Is20BytesWithThePortAt16()
+    {
+        using var obj = Open();
+        AssertLayout<ReceiverAbi.Nat64Peer>(obj, "toa_nat64_peer", new() { ["saddr"] = "SAddr", ["sport"] = "SPort" });
+        Assert.Equal(20, Marshal.SizeOf<ReceiverAbi.Nat64Peer>());
+    }
+
+    [Fact]
+    public void Config_IsTheOnlyReadOnlyGlobal()
+    {
+        using var obj = Open();
+        AssertLayout<ReceiverAbi.Config>(obj, "toa_receiver_config", new()
+        {
+            ["formats"] = "Formats", ["nat64_peer"] = "Nat64Peer", ["trust_enabled"] = "TrustEnabled", ["set_retval"] = "SetRetval",
+        });
+        // status reads the pinned .rodata map as this struct.
+        Assert.Equal((0, Marshal.SizeOf<ReceiverAbi.Config>()), obj.Btf.DataSectionVariable(".rodata", ReceiverAbi.ConfigVariable));
+    }
+
+    [Fact]
+    public void TrustKey_MatchesBtfLayout()
+    {
+        using var obj = Open();
+        AssertLayout<ReceiverAbi.TrustKey>(obj, "toa_trust_key", new() { ["prefixlen"] = "PrefixLength", ["addr"] = "Address" });
+    }
+
+    [Fact]
+    public void Stats_FieldsAreInTheMirrorsOrder()
+    {
+        using var obj = Open();
+        var btf = obj.Btf.Struct("toa_stats");
+
+        Assert.Equal(btf.Size, Marshal.SizeOf<ReceiverAbi.Stats>());
+        Assert.Equal(ReceiverAbi.StatsFields, btf.Members.OrderBy(m => m.Value.Offset).Select(m => m.Key));
+        Assert.Equal(ReceiverAbi.StatsFields.Take(ReceiverCounters.ModuleCounters),
+            ["syn_recv_sock_toa", "syn_recv_sock_no_toa", "getname_toa_ok", "getname_toa_mismatch", "getname_toa_empty",
+             "ip6_address_alloc", "ip6_address_free"]);
+    }
+
+    [Fact]
+    public void ParseResult_MatchesBtfLayout()
+    {
+        using var obj = BpfObject.OpenEmbedded(typeof(ToaReceiver).Assembly, ReceiverAbi.ParserTestResource);
+        AssertLayout<ReceiverAbi.ParseResult>(obj, "toa_parse_result", new()
+        {
+            ["client"] = "Client", ["port"] = "Port", ["layout"] = "Layout", ["verdict"] = "Verdict",
+        });
+    }
+
+    [Fact]
+    public void Objects_HaveTheNamedProgramsAndMaps()
+    {
+        using var obj = Open();
+
+        foreach (var program in new[] { ReceiverAbi.SockOps, ReceiverAbi.GetPeerName4, ReceiverAbi.GetPeerName6, ReceiverAbi.GetSockOpt })
+            Assert.NotNull(obj.Program(program));
+        foreach (var map in new[] { ReceiverAbi.RecordsMap, ReceiverAbi.StatsMap, ReceiverAbi.ParkedMap, ReceiverAbi.TrustMap })
+            Assert.NotNull(obj.Map(map));
+        Assert.Equal(8, obj.Btf.DataSectionVariable(".bss", ReceiverAbi.ParkedCountVariable).Size);
+    }
+}
