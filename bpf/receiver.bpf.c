@@ -63,10 +63,12 @@ struct {
 	__type(value, __u8);
 } toa_trust SEC(".maps");
 
-#define COUNT(s, field)                                  \
-	do {                                             \
-		if (s)                                   \
-			__sync_fetch_and_add(&(s)->field, 1); \
+/* `stats` is evaluated once: a second map lookup would be an unchecked one. */
+#define COUNT(stats, field)                                     \
+	do {                                                    \
+		struct toa_stats *__s = (stats);                \
+		if (__s)                                        \
+			__sync_fetch_and_add(&__s->field, 1);   \
 	} while (0)
 
 static __always_inline struct toa_stats *stats(void)

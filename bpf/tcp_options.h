@@ -5,7 +5,8 @@
  *
  * Verifier notes: the header is copied with constant offsets
  * into a buffer of 64 bytes and read back with indexes masked by 63; the walk
- * has no iteration counter besides the offset, which grows every round.
+ * has a fixed number of rounds and masks its offset, which is what verifiers
+ * as old as 5.10 can follow.
  */
 #ifndef TOA_TCP_OPTIONS_H
 #define TOA_TCP_OPTIONS_H
@@ -191,16 +192,23 @@ static __noinline int toa_parse(const struct toa_tcp_header *h, __u32 avail, __u
 {
 	__u32 len = (TOA_BYTE(h, 12) >> 4) * 4;
 	__u32 off = 20;
-	int found = 0;
+	int found = 0, i;
 
 	r->verdict = TOA_VERDICT_MALFORMED;
 	if (len < 20 || len > avail || len > TOA_TCP_HEADER_MAX)
 		return r->verdict;
-	while (off < len) {
-		__u8 kind = TOA_BYTE(h, off);
-		__u8 olen;
+	/* Every option takes a byte at least: 40 rounds reach the end. */
+	for (i = 0; i < TCP_OPTION_SPACE; i++) {
+		__u8 kind, olen;
 		int layout;
 
+		/* Verifiers before 6.x lose the bounds of an offset compared through a
+		 * copy, and then cannot tell this loop ends: bound the offset itself. */
+		asm volatile("" : "+r"(off));
+		off &= 63;
+		if (off >= len)
+			break;
+		kind = TOA_BYTE(h, off);
 		if (kind == TCPOPT_EOL)
 			break;
 		if (kind == TCPOPT_NOP) {

@@ -3,7 +3,8 @@
 # Requests per second of samples/WhoAmI with and without UseToa(), short connections
 # (one request per connection), measured side by side: interleaved rounds, medians.
 # Usage: bench/dotnet/run.sh [rounds=10] [seconds=5]
-# Run by hand, not in CI. Load a receiver first (toa load) to measure that path too.
+# Run by hand as root, not in CI. Both servers run in a cgroup of the bench's own with the receiver
+# loaded for it, so UseToa's record lookup is what the two differ by.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 rounds=${1:-10}; seconds=${2:-5}
@@ -11,11 +12,17 @@ out="$root/artifacts/bench-whoami"
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
 dotnet publish "$root/samples/WhoAmI" -c Release -o "$out" --nologo -v quiet >/dev/null
 
-"$out/WhoAmI" --urls http://127.0.0.1:18081 --Toa:Enabled=true --Logging:LogLevel:Default=None &
+cg=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)/toa-bench-dotnet
+pins=/sys/fs/bpf/toa-bench-dotnet
+mkdir -p "$cg"
+"$root/toa" load --cgroup "$cg" --pin-dir "$pins" >/dev/null
+in_cgroup() { sh -c 'echo $$ > "$0/cgroup.procs" && shift && exec "$@"' "$cg" _ "$@"; }
+in_cgroup "$out/WhoAmI" --urls http://127.0.0.1:18081 --Toa:Enabled=true --Toa:ReceiverPinDirectory="$pins" --Logging:LogLevel:Default=None &
 with=$!
-"$out/WhoAmI" --urls http://127.0.0.1:18082 --Toa:Enabled=false --Logging:LogLevel:Default=None &
+in_cgroup "$out/WhoAmI" --urls http://127.0.0.1:18082 --Toa:Enabled=false --Logging:LogLevel:Default=None &
 without=$!
-trap 'kill $with $without 2>/dev/null' EXIT
+cleanup() { kill $with $without 2>/dev/null; wait 2>/dev/null; "$root/toa" unload --pin-dir "$pins" >/dev/null; rmdir "$cg"; }
+trap cleanup EXIT
 sleep 2
 for port in 18081 18082; do curl -sf "http://127.0.0.1:$port/whoami" >/dev/null; done
 

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT
 // GET /whoami: the client as this server sees it, and how it was learned.
 // Listens where --urls (or ASPNETCORE_URLS) says, http://0.0.0.0:8080 by default;
-// --Toa:Enabled=false leaves UseToa out (for side-by-side measurements).
+// --Toa:Enabled=false leaves UseToa out (for side-by-side measurements); --Toa:ReceiverPinDirectory=DIR
+// names a receiver loaded with toa load --pin-dir DIR.
 using System.Text.Json.Serialization;
 using Toa.AspNetCore;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 if (builder.Configuration.GetValue("Toa:Enabled", true))
-    builder.WebHost.UseToa();
+    builder.WebHost.UseToa(toa => builder.Configuration.GetSection("Toa").Bind(toa));
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, WhoAmIJson.Default));
 var app = builder.Build();
 

@@ -36,9 +36,14 @@ public static class ToaExtensions
         var options = services.AddOptions<ToaOptions>();
         if (configure is not null)
             options.Configure(configure);
-        services.TryAddSingleton(RealClientResolver.System);
+        services.TryAddSingleton(sp => ResolverFor(sp.GetRequiredService<IOptions<ToaOptions>>().Value));
         return services;
     }
+
+    private static RealClientResolver ResolverFor(ToaOptions options) =>
+        options.ReceiverPinDirectory == ReceiverRecords.DefaultPinDirectory
+            ? RealClientResolver.System
+            : new RealClientResolver(new SystemSocketCalls(options.ReceiverPinDirectory));
 
     /// <summary>This endpoint reports real clients, with <see cref="ToaOptions"/> from DI (defaults if none).</summary>
     public static ListenOptions UseToa(this ListenOptions listenOptions)
@@ -67,7 +72,7 @@ public static class ToaExtensions
             return listenOptions;
         s_applied.Add(listenOptions, options);
         var services = listenOptions.ApplicationServices;
-        var resolver = services.GetService<RealClientResolver>() ?? RealClientResolver.System;
+        var resolver = services.GetService<RealClientResolver>() ?? ResolverFor(options);
         var logger = services.GetService<ILogger<ToaConnectionMiddleware>>() ?? NullLogger<ToaConnectionMiddleware>.Instance;
         listenOptions.Use(next => new ToaConnectionMiddleware(next, options, resolver, logger).OnConnectionAsync);
         return listenOptions;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using System.Net;
+using Toa.Sockets;
 
 namespace Toa.AspNetCore;
 
@@ -18,4 +19,11 @@ public sealed class ToaOptions
     /// message says so. NAT64 lookups and our receiver's records can be checked.
     /// </remarks>
     public IList<IPNetwork> AllowedNetworks { get; } = [];
+
+    /// <summary>
+    /// Where our receiver's maps are pinned (<c>toa load --pin-dir</c>); default /sys/fs/bpf/toa.
+    /// Its per-connection record gives the client and the wire peer in one lookup; without it
+    /// (no receiver of ours, or a kernel module instead) the kernel's socket calls are used.
+    /// </summary>
+    public string ReceiverPinDirectory { get; set; } = ReceiverRecords.DefaultPinDirectory;
 }

@@ -45,23 +45,6 @@ internal static class ReceiverAbi
         public fixed byte Header[64];
     }
 
-    /// <summary>struct toa_record.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    public unsafe struct Record
-    {
-        public fixed byte Client[16];
-        public fixed byte Peer[16];
-        public fixed byte Local[16];
-        public ulong SinceNs;
-        public ushort ClientPort;
-        public ushort PeerPort;
-        public ushort LocalPort;
-        public byte Layout;
-        public byte Source;
-        public byte Flags;
-        private fixed byte _pad[7];
-    }
-
     /// <summary>struct toa_nat64_peer: what getsockopt(IPPROTO_IP, 4096) fills.</summary>
     [StructLayout(LayoutKind.Sequential)]
     public unsafe struct Nat64Peer

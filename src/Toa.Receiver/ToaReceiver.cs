@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Toa.Bpf;
+using Toa.Sockets;
 using Toa.Wire;
 
 namespace Toa.Receiver;
@@ -45,7 +46,7 @@ public sealed record ReceiverStatus(string PinDirectory, string Cgroup, ToaLayou
 public static class ToaReceiver
 {
     /// <summary>The default pin directory.</summary>
-    public const string DefaultPinDirectory = "/sys/fs/bpf/toa";
+    public const string DefaultPinDirectory = ReceiverRecords.DefaultPinDirectory;
 
     private const int ReadableByAll = 0b110_100_100, OwnerOnly = 0b110_000_000;
 
@@ -311,7 +312,7 @@ public static class ToaReceiver
     /// <summary>The names of the pins under the pin directory.</summary>
     internal static class Pins
     {
-        public const string Records = "records";
+        public const string Records = ReceiverRecords.RecordsPin;
         public const string Stats = "stats";
         public const string Parked = "parked";
         public const string ParkedCount = "parked-count";

@@ -14,6 +14,12 @@ internal sealed class Nat64Calls : IToaSocketCalls
 
     public int Calls => _calls;
 
+    public int GetReceiverRecord(Socket socket, out ToaConnection? record)
+    {
+        record = null;
+        return 19; // no receiver of ours: ask getsockopt
+    }
+
     public int GetNat64Peer(Socket socket, Span<byte> peer)
     {
         Interlocked.Increment(ref _calls);
@@ -25,6 +31,12 @@ internal sealed class Nat64Calls : IToaSocketCalls
 /// <summary>Answers as a kernel with no TOA receiver.</summary>
 internal sealed class NoReceiverCalls : IToaSocketCalls
 {
+    public int GetReceiverRecord(Socket socket, out ToaConnection? record)
+    {
+        record = null;
+        return 19;
+    }
+
     public int GetNat64Peer(Socket socket, Span<byte> peer) => 92;
 }
 

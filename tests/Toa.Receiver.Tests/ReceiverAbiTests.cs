@@ -22,7 +22,7 @@ public class ReceiverAbiTests
     public void Record_MatchesBtfLayout()
     {
         using var obj = Open();
-        AssertLayout<ReceiverAbi.Record>(obj, "toa_record", new()
+        AssertLayout<Toa.Sockets.RecordLayout>(obj, "toa_record", new()
         {
             ["client"] = "Client", ["peer"] = "Peer", ["local"] = "Local", ["since_ns"] = "SinceNs",
             ["client_port"] = "ClientPort", ["peer_port"] = "PeerPort", ["local_port"] = "LocalPort",

@@ -12,6 +12,9 @@ public static class KernelTest
 {
     private static readonly Lazy<string?> s_missing = new(FindMissing);
 
+    /// <summary>Why kernel tests cannot run here, or null when they can (for fixtures, which cannot skip).</summary>
+    public static string? Missing => s_missing.Value;
+
     /// <summary>Whether CI demands that kernel tests run.</summary>
     public static bool Required => Environment.GetEnvironmentVariable("TOA_REQUIRE_KERNEL_TESTS") == "1";
 

@@ -3,24 +3,28 @@ using System.Net.Sockets;
 
 namespace Toa.Cli.CommandLine;
 
-/// <summary>nc's job: stdin to a socket (then FIN), the socket to stdout, until both are done.</summary>
+/// <summary>nc's job: stdin to a socket, the socket to stdout.</summary>
 internal static class Pipe
 {
-    /// <summary>Runs both directions; returns the bytes sent.</summary>
-    public static async Task<long> RunAsync(Socket socket, Stream input, TextWriter output, CancellationToken cancel)
+    /// <summary>
+    /// Runs both directions and returns the bytes sent. When stdin ends the socket's sending
+    /// half is shut (a FIN) and both directions must finish; with <paramref name="keepOpen"/>
+    /// no FIN is sent and the server closing the connection ends it.
+    /// </summary>
+    public static async Task<long> RunAsync(Socket socket, Stream input, TextWriter output, bool keepOpen, CancellationToken cancel)
     {
+        long sent = 0;
         var up = Task.Run(async () =>
         {
             var buffer = new byte[64 * 1024];
-            long sent = 0;
             int n;
             while ((n = await input.ReadAsync(buffer, cancel)) > 0)
             {
                 await socket.SendAsync(buffer.AsMemory(0, n), cancel);
-                sent += n;
+                Interlocked.Add(ref sent, n);
             }
-            socket.Shutdown(SocketShutdown.Send);
-            return sent;
+            if (!keepOpen)
+                socket.Shutdown(SocketShutdown.Send);
         }, cancel);
         var down = Task.Run(async () =>
         {
@@ -41,12 +45,12 @@ internal static class Pipe
         }, cancel);
         try
         {
-            await Task.WhenAll(up, down);
+            await (keepOpen ? down : Task.WhenAll(up, down));
         }
         catch (SocketException e)
         {
             throw new CliException($"connection to {socket.RemoteEndPoint}: {e.Message}");
         }
-        return await up;
+        return Interlocked.Read(ref sent);
     }
 }

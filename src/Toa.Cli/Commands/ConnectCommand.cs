@@ -57,6 +57,13 @@ internal static class ConnectCommand
             : Error<TimeSpan?>(r, $"'{r.Tokens[0].Value}' is not a duration such as 500ms, 10s or 1m"),
     };
 
+    private static readonly Option<bool> KeepOpen = new("--keep-open")
+    {
+        Description = "When stdin ends, send no FIN: keep the connection open until the server closes it. For servers "
+            + "that take an early FIN as the client leaving and drop their answers (Kestrel does), e.g. "
+            + "printf 'GET / HTTP/1.1\\r\\nHost: s\\r\\nConnection: close\\r\\n\\r\\n' | toa connect ... --keep-open",
+    };
+
     public static Command Create()
     {
         var command = new Command("connect",
@@ -65,7 +72,7 @@ internal static class ConnectCommand
             + "cgroup of its own, removed on exit.\n\n"
             + "Example: echo hello | toa connect 10.0.0.2:8000 --as 203.0.113.7:4321")
         {
-            Target, As, Format, In, Timeout,
+            Target, As, Format, In, Timeout, KeepOpen,
         };
         command.SetAction(RunAsync);
         return command;
@@ -94,7 +101,7 @@ internal static class ConnectCommand
         RequireWritten(sender.Report(socket), ToaPlacement.Syn | ToaPlacement.Ack, socket);
         log.LogInformation("connected {Local} -> {Remote}, TOA {What}", socket.LocalEndPoint, target, what);
 
-        var sent = await Pipe.RunAsync(socket, Console.OpenStandardInput(), output, cancel);
+        var sent = await Pipe.RunAsync(socket, Console.OpenStandardInput(), output, parse.GetValue(KeepOpen), cancel);
         var report = sender.Report(socket);
         RequireWritten(report, sent > 0 ? ToaPlacement.Data : ToaPlacement.None, socket);
         log.LogInformation("{Packets} packets carried the TOA; {Sent} bytes sent", report.Packets, sent);

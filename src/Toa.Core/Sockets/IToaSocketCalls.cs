@@ -8,20 +8,42 @@ namespace Toa.Sockets;
 public interface IToaSocketCalls
 {
     /// <summary>
+    /// Our receiver's record for the socket: 0 when found, ENOENT when the receiver holds none (the
+    /// connection carried no TOA it honoured), any other errno when no records are readable (no
+    /// receiver of ours is loaded, or its pin cannot be opened).
+    /// </summary>
+    int GetReceiverRecord(Socket socket, out ToaConnection? record);
+
+    /// <summary>
     /// <c>getsockopt(fd, IPPROTO_IP, 4096, peer, &amp;len)</c> with a 20-byte buffer: 0 when it filled
     /// <paramref name="peer"/>, else the errno (ENOPROTOOPT: nothing in the kernel answers 4096).
     /// </summary>
     int GetNat64Peer(Socket socket, Span<byte> peer);
 }
 
-/// <summary>The real calls, through libc so a refusal costs an errno, not an exception.</summary>
-public sealed partial class SystemSocketCalls : IToaSocketCalls
+/// <summary>
+/// The real calls, through libc so a refusal costs an errno, not an exception. The records pin is
+/// opened on first use and, while it cannot be, tried again at most every few seconds, so a
+/// receiver loaded after the server started is found.
+/// </summary>
+public sealed partial class SystemSocketCalls(string receiverPinDirectory = ReceiverRecords.DefaultPinDirectory) : IToaSocketCalls, IDisposable
 {
-    /// <summary>The one instance.</summary>
-    public static SystemSocketCalls Instance { get; } = new();
+    private const int ENODEV = 19;
+    private static readonly TimeSpan s_retryOpen = TimeSpan.FromSeconds(5);
 
-    private SystemSocketCalls()
+    private readonly Lock _lock = new();
+    private ReceiverRecords? _records;
+    private long _nextOpen;
+
+    /// <summary>Calls for the receiver pinned at the default place.</summary>
+    public static SystemSocketCalls Default { get; } = new();
+
+    /// <inheritdoc />
+    public int GetReceiverRecord(Socket socket, out ToaConnection? record)
     {
+        record = null;
+        var records = Records();
+        return records is null ? ENODEV : records.Lookup(socket, out record);
     }
 
     /// <inheritdoc />
@@ -31,6 +53,25 @@ public sealed partial class SystemSocketCalls : IToaSocketCalls
         var ret = GetSockOpt((int)socket.Handle, ToaSocketOption.Level, ToaSocketOption.GetLookup, peer, ref length);
         return ret == 0 ? 0 : Marshal.GetLastPInvokeError();
     }
+
+    private ReceiverRecords? Records()
+    {
+        if (Volatile.Read(ref _records) is { } open)
+            return open;
+        var now = Environment.TickCount64;
+        lock (_lock)
+        {
+            if (_records is null && now >= _nextOpen)
+            {
+                _records = ReceiverRecords.TryOpen(receiverPinDirectory);
+                _nextOpen = now + (long)s_retryOpen.TotalMilliseconds;
+            }
+            return _records;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _records?.Dispose();
 
     [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
     private static partial int GetSockOpt(int fd, int level, int name, Span<byte> value, ref uint length);

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Toa.Lab;
 using Toa.Receiver;
+using Toa.Sockets;
 using Toa.Testing;
 
 namespace Toa.EndToEnd.Tests.Receiver;
@@ -258,7 +259,7 @@ public sealed class ReceiverAddressTests : IDisposable
         Assert.Equal(20, length);
         Assert.Equal(IPEndPoint.Parse("[2001:db8::7]:2222"), remote);
         Assert.Equal(remote, fromOption);
-        using var records = ToaRecords.Open(lab.PinDirectory);
+        using var records = ReceiverRecords.TryOpen(lab.PinDirectory)!;
         Assert.True(records.TryGet(connection, out var record));
         Assert.Equal(remote, record.Client);
         Assert.Equal(ToaSource.Ack, record.Source);

@@ -15,14 +15,17 @@ namespace Toa.EndToEnd.Tests.Receiver;
 /// </summary>
 internal sealed class ReceiverLab : IDisposable
 {
+    private const string Prefix = "toa-test-";
     private static int s_counter;
+    private static readonly Lazy<bool> s_staleRemoved = new(RemoveStale);
     private readonly Network _network;
     private bool _unloaded;
 
     public ReceiverLab(ReceiverOptions? options = null, bool load = true)
     {
         KernelTest.Require();
-        var name = $"toa-test-{Environment.ProcessId}-{Interlocked.Increment(ref s_counter)}";
+        _ = s_staleRemoved.Value;
+        var name = $"{Prefix}{Environment.ProcessId}-{Interlocked.Increment(ref s_counter)}";
         _network = Network.Create("rcv");
         Cgroup = Bpf.Cgroup.RootGroup.CreateChild(name);
         PinDirectory = Path.Combine(BpfFs.DefaultMount, name);
@@ -91,6 +94,22 @@ internal sealed class ReceiverLab : IDisposable
     {
         _unloaded = true;
         ToaReceiver.Unload(PinDirectory);
+    }
+
+    // A test run that was killed leaves its receivers and cgroups behind: the next run removes them.
+    private static bool RemoveStale()
+    {
+        bool Stale(string path)
+        {
+            var name = Path.GetFileName(path);
+            var pid = name.StartsWith(Prefix, StringComparison.Ordinal) ? name[Prefix.Length..].Split('-')[0] : null;
+            return pid is not null && int.TryParse(pid, out var id) && !Directory.Exists($"/proc/{id}");
+        }
+        foreach (var pins in Directory.EnumerateDirectories(BpfFs.DefaultMount).Where(Stale))
+            ToaReceiver.Unload(pins);
+        foreach (var cgroup in Bpf.Cgroup.RootGroup.Children().Where(c => Stale(c.Path) && c.Processes().Count == 0))
+            cgroup.Remove();
+        return true;
     }
 
     public void Dispose()

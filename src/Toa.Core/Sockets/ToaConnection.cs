@@ -5,7 +5,7 @@ using System.Net;
 using System.Runtime.InteropServices;
 using Toa.Wire;
 
-namespace Toa.Receiver;
+namespace Toa.Sockets;
 
 /// <summary>Which packet carried the TOA a connection holds.</summary>
 public enum ToaSource
@@ -27,9 +27,9 @@ public enum ToaSource
 /// <param name="Age">How long ago it was recorded.</param>
 public sealed record ToaConnection(IPEndPoint Local, IPEndPoint Peer, IPEndPoint Client, ToaLayout Layout, ToaSource Source, TimeSpan Age)
 {
-    internal static unsafe ToaConnection From(in ReceiverAbi.Record record)
+    internal static unsafe ToaConnection From(in RecordLayout record)
     {
-        fixed (ReceiverAbi.Record* r = &record)
+        fixed (RecordLayout* r = &record)
         {
             var layout = (ToaLayout)r->Layout;
             var client = Address(new ReadOnlySpan<byte>(r->Client, 16), layout.Family() == System.Net.Sockets.AddressFamily.InterNetwork);
@@ -43,7 +43,8 @@ public sealed record ToaConnection(IPEndPoint Local, IPEndPoint Peer, IPEndPoint
         }
     }
 
-    internal static ToaConnection From(ReadOnlySpan<byte> value) => From(MemoryMarshal.Read<ReceiverAbi.Record>(value));
+    /// <summary>Decodes a record as the receiver's map holds it (struct toa_record).</summary>
+    public static ToaConnection From(ReadOnlySpan<byte> value) => From(MemoryMarshal.Read<RecordLayout>(value));
 
     // Kernel addresses are 16 bytes with IPv4 as ::ffff:a.b.c.d; v4 null means "IPv4 when mapped".
     private static IPAddress Address(ReadOnlySpan<byte> bytes, bool? v4)
@@ -54,4 +55,25 @@ public sealed record ToaConnection(IPEndPoint Local, IPEndPoint Peer, IPEndPoint
 
     private static int Port(ushort networkOrder) =>
         BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(networkOrder) : networkOrder;
+}
+
+/// <summary>
+/// struct toa_record of bpf/receiver.h, byte for byte: what the receiver keeps per connection.
+/// Addresses are 16 bytes with IPv4 as ::ffff:a.b.c.d; ports in network order. A test checks
+/// this mirror against the BTF of the receiver's object.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct RecordLayout
+{
+    public fixed byte Client[16];
+    public fixed byte Peer[16];
+    public fixed byte Local[16];
+    public ulong SinceNs;
+    public ushort ClientPort;
+    public ushort PeerPort;
+    public ushort LocalPort;
+    public byte Layout;
+    public byte Source;
+    public byte Flags;
+    private fixed byte _pad[7];
 }

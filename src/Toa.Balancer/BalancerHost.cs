@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: MIT
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Toa.Balancer.Configuration;
+using Toa.Balancer.Management;
+using Toa.Balancer.Metrics;
+using Toa.Balancer.Model;
+using Toa.Balancer.Relay;
+
+namespace Toa.Balancer;
+
+/// <summary>
+/// A running balancer: its listeners, pools, health checks, admin endpoint and metrics, kept
+/// in step with the configuration provider. <see cref="RunAsync"/> is the whole of <c>toa lb</c>;
+/// <see cref="Start"/> gives the pieces to embedders and tests.
+/// </summary>
+public sealed partial class BalancerHost : IAsyncDisposable
+{
+    private readonly BalancerHostOptions _options;
+    private readonly HostContext _context;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _applyGate = new(1, 1);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Dictionary<string, ListenerRuntime> _listeners = new(StringComparer.Ordinal);
+    private readonly ITimer _idleSweep;
+    private volatile BalancerConfig _config;
+    private AdminServer? _admin;
+    private Task _watch = Task.CompletedTask;
+    private Task? _stopped;
+
+    private BalancerHost(BalancerHostOptions options)
+    {
+        _options = options;
+        _logger = options.LoggerFactory.CreateLogger("Toa.Balancer");
+        _context = new HostContext(
+            options.ToaWriter, options.TimeProvider, options.LoggerFactory, options.HealthProbe,
+            options.SchedulingPolicies, options.RandomFactory,
+            new BalancerMetrics(() => AllBackends()), new ConnectionTracker(),
+            options.Splice && Splice.IsSupported ? new PipePool() : null);
+        _config = options.ConfigProvider.Snapshot.Config;
+        _idleSweep = options.TimeProvider.CreateTimer(_ => CloseIdle(), null, options.IdleSweepInterval, options.IdleSweepInterval);
+    }
+
+    /// <summary>
+    /// Runs <c>toa lb</c>: loads <paramref name="configPath"/> (reloading it on change and on
+    /// SIGHUP), serves until <paramref name="cancellationToken"/> is cancelled, then shuts down
+    /// gracefully within the configured <c>shutdownTimeout</c>.
+    /// </summary>
+    /// <exception cref="BalancerConfigException">The file is invalid.</exception>
+    /// <exception cref="System.Net.Sockets.SocketException">A listener or the admin endpoint cannot bind.</exception>
+    public static async Task RunAsync(string configPath, IToaWriter toa, CancellationToken cancellationToken, ILoggerFactory? loggerFactory = null)
+    {
+        var logging = loggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
+        using var provider = new FileConfigProvider(configPath, logging.CreateLogger("Toa.Balancer.Configuration"));
+        await using var host = Start(new BalancerHostOptions { ConfigProvider = provider, ToaWriter = toa, LoggerFactory = logging });
+        provider.Reloaded += (_, outcome) => host._context.Metrics.Reloaded(outcome.ToString().ToLowerInvariant());
+        provider.Watch();
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        await host.StopAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Binds every listener and the admin endpoint, starts health checks, and follows configuration changes.</summary>
+    /// <exception cref="System.Net.Sockets.SocketException">A listener or the admin endpoint cannot bind; nothing is left running.</exception>
+    public static BalancerHost Start(BalancerHostOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var host = new BalancerHost(options);
+        try
+        {
+            var snapshot = options.ConfigProvider.Snapshot;
+            host.Apply(snapshot.Config, initial: true);
+            host._watch = host.WatchAsync(snapshot);
+            return host;
+        }
+        catch
+        {
+            host.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
+    }
+
+    /// <summary>The configuration running now.</summary>
+    public BalancerConfig Config => _config;
+
+    /// <summary>Where the admin endpoint listens, or null when it is off.</summary>
+    public IPEndPoint? AdminEndPoint => _admin?.EndPoint;
+
+    /// <summary>The bound address of a listener (its real port when the configuration said 0).</summary>
+    /// <exception cref="KeyNotFoundException">No listener has that name.</exception>
+    public IPEndPoint GetListenerEndPoint(string name)
+    {
+        lock (_listeners)
+            return _listeners[name].LocalEndPoint;
+    }
+
+    /// <summary>Every listener and backend now.</summary>
+    public BalancerStatus GetStatus()
+    {
+        lock (_listeners)
+        {
+            var listeners = _listeners.Values.OrderBy(l => l.Name, StringComparer.Ordinal).Select(l => new ListenerStatus(
+                l.Name, l.LocalEndPoint.ToString(), l.Settings.Toa.Mode.ToString().ToLowerInvariant(), l.Settings.Scheduler,
+                l.Pool.All.Select(b => new BackendStatusInfo(
+                    b.Key, b.Weight, BalancerMetrics.StateLabel(b.Status), b.Health.ToString().ToLowerInvariant(),
+                    b.ActiveConnections, b.TotalConnections, b.MaxConnections)).ToArray())).ToArray();
+            return new BalancerStatus(_context.Connections.Count, _context.Connections.MaxConnections, listeners);
+        }
+    }
+
+    /// <summary>
+    /// Drains, disables or re-enables backends. <paramref name="backend"/> is "ADDRESS" (in every
+    /// listener) or "LISTENER/ADDRESS". Disabling resets the backend's established connections.
+    /// </summary>
+    /// <returns>The matched backends as "listener/address"; empty when none matched.</returns>
+    public IReadOnlyList<string> SetAdminState(string backend, BackendAdminState state)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        var slash = backend.LastIndexOf('/');
+        var listenerName = slash < 0 ? null : backend[..slash];
+        if (!Endpoints.TryParse(backend[(slash + 1)..], out var endPoint))
+            return [];
+        var matched = new List<Backend>();
+        lock (_listeners)
+        {
+            foreach (var listener in _listeners.Values)
+            {
+                if ((listenerName is null || listener.Name == listenerName) && listener.Pool.Find(endPoint.ToString()) is { } found)
+                    matched.Add(found);
+            }
+        }
+        foreach (var found in matched)
+        {
+            if (found.SetAdminState(state))
+                LogAdminState(_logger, found.Listener, found.Key, state);
+            if (state == BackendAdminState.Disabled)
+            {
+                foreach (var connection in _context.Connections.Connections.Where(c => c.Backend == found))
+                    connection.Close(reset: true);
+            }
+        }
+        return matched.Select(b => b.ToString()).ToArray();
+    }
+
+    /// <summary>Writes every metric in Prometheus' text format.</summary>
+    public Task WriteMetricsAsync(Stream destination, CancellationToken cancellationToken = default) =>
+        _context.Metrics.WriteAsync(destination, cancellationToken);
+
+    private IEnumerable<Backend> AllBackends()
+    {
+        lock (_listeners)
+            return _listeners.Values.SelectMany(l => l.Pool.All).ToArray();
+    }
+
+    private async Task WatchAsync(BalancerConfigSnapshot snapshot)
+    {
+        var stop = _stopping.Token;
+        while (true)
+        {
+            var changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (snapshot.Changed.UnsafeRegister(static s => ((TaskCompletionSource)s!).TrySetResult(), changed))
+            using (stop.UnsafeRegister(static s => ((TaskCompletionSource)s!).TrySetResult(), changed))
+                await changed.Task.ConfigureAwait(false);
+            if (stop.IsCancellationRequested)
+                return;
+            snapshot = _options.ConfigProvider.Snapshot;
+            await ApplyAsync(snapshot.Config).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Applies a configuration the provider handed out (tests call it to reload without a file).</summary>
+    internal async Task ApplyAsync(BalancerConfig config)
+    {
+        IReadOnlyList<IAsyncDisposable> retired;
+        await _applyGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            retired = Apply(config, initial: false);
+        }
+        finally
+        {
+            _applyGate.Release();
+        }
+        foreach (var item in retired)
+            await item.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Brings listeners, pools, limits and the admin endpoint to <paramref name="config"/>. A listener
+    /// keeps its socket and connections while its name and address stay. Returns what to dispose
+    /// (removed listeners' pools, removed backends' checkers) once the swap is done.
+    /// </summary>
+    private List<IAsyncDisposable> Apply(BalancerConfig config, bool initial)
+    {
+        var retired = new List<IAsyncDisposable>();
+        _context.Connections.MaxConnections = config.MaxConnections ?? 0;
+        var wanted = (config.Listeners ?? []).Select(ListenerSettings.From).ToDictionary(l => l.Name, StringComparer.Ordinal);
+        lock (_listeners)
+        {
+            foreach (var (name, listener) in _listeners.ToArray())
+            {
+                if (wanted.TryGetValue(name, out var settings) && settings.EndPoint.Equals(listener.Settings.EndPoint))
+                    continue;
+                _listeners.Remove(name);
+                retired.Add(listener);
+                if (!wanted.ContainsKey(name))
+                {
+                    foreach (var backend in listener.Pool.All)
+                        _context.Metrics.Forget(backend);
+                }
+                LogListenerStopped(_logger, name, listener.LocalEndPoint);
+            }
+            foreach (var (name, settings) in wanted)
+            {
+                if (_listeners.TryGetValue(name, out var listener))
+                {
+                    retired.AddRange(listener.Apply(settings));
+                    continue;
+                }
+                try
+                {
+                    listener = new ListenerRuntime(settings, _context);
+                }
+                catch (System.Net.Sockets.SocketException e) when (!initial)
+                {
+                    LogListenerBindFailed(_logger, e, name, settings.EndPoint);
+                    continue;
+                }
+                _listeners[name] = listener;
+                listener.Start();
+                LogListenerStarted(_logger, name, listener.LocalEndPoint);
+            }
+        }
+        ApplyAdmin(config.Admin ?? ConfigDefaults.Admin, initial);
+        _config = config;
+        return retired;
+    }
+
+    private void ApplyAdmin(string address, bool initial)
+    {
+        if (_admin is not null && _admin.Address == address)
+            return;
+        var old = _admin;
+        _admin = null;
+        old?.Dispose();
+        if (address.Length == 0)
+            return;
+        try
+        {
+            _admin = new AdminServer(address, this, _options.LoggerFactory.CreateLogger("Toa.Balancer.Management"));
+        }
+        catch (System.Net.Sockets.SocketException e) when (!initial)
+        {
+            LogAdminBindFailed(_logger, e, address);
+        }
+    }
+
+    private void CloseIdle()
+    {
+        foreach (var connection in _context.Connections.Connections)
+        {
+            if (connection.IsIdle)
+                connection.Close(reset: false);
+        }
+    }
+
+    /// <summary>
+    /// Stops accepting, waits up to <c>shutdownTimeout</c> for established connections to end,
+    /// resets those left, and stops health checks and the admin endpoint.
+    /// </summary>
+    public Task StopAsync()
+    {
+        lock (_listeners)
+            return _stopped ??= StopCoreAsync();
+    }
+
+    private async Task StopCoreAsync()
+    {
+        _stopping.Cancel();
+        await _watch.ConfigureAwait(false);
+        await _applyGate.WaitAsync().ConfigureAwait(false);
+        ListenerRuntime[] listeners;
+        lock (_listeners)
+        {
+            listeners = [.. _listeners.Values];
+            _listeners.Clear();
+        }
+        foreach (var listener in listeners)
+            await listener.StopAcceptingAsync().ConfigureAwait(false);
+
+        var empty = _context.Connections.WhenEmptyAsync();
+        var deadline = _config.ShutdownTimeout ?? ConfigDefaults.ShutdownTimeout;
+        using var cancelDelay = new CancellationTokenSource();
+        if (await Task.WhenAny(empty, Task.Delay(deadline, _options.TimeProvider, cancelDelay.Token)).ConfigureAwait(false) != empty)
+        {
+            LogShutdownResetting(_logger, _context.Connections.Count, deadline);
+            foreach (var connection in _context.Connections.Connections)
+                connection.Close(reset: true);
+            await empty.ConfigureAwait(false);
+        }
+        cancelDelay.Cancel();
+        await _idleSweep.DisposeAsync().ConfigureAwait(false);
+        foreach (var listener in listeners)
+            await listener.DisposeAsync().ConfigureAwait(false);
+        _admin?.Dispose();
+        _admin = null;
+        _context.Pipes?.Dispose();
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    [LoggerMessage(EventId = 500, EventName = "ListenerStarted", Level = LogLevel.Information, Message = "Listener {Listener} accepting on {Address}")]
+    private static partial void LogListenerStarted(ILogger logger, string listener, IPEndPoint address);
+
+    [LoggerMessage(EventId = 501, EventName = "ListenerStopped", Level = LogLevel.Information,
+        Message = "Listener {Listener} on {Address} stopped accepting; its established connections go on")]
+    private static partial void LogListenerStopped(ILogger logger, string listener, IPEndPoint address);
+
+    [LoggerMessage(EventId = 502, EventName = "ListenerBindFailed", Level = LogLevel.Error,
+        Message = "Listener {Listener} cannot listen on {Address}; the rest of the new configuration is running")]
+    private static partial void LogListenerBindFailed(ILogger logger, Exception exception, string listener, IPEndPoint address);
+
+    [LoggerMessage(EventId = 503, EventName = "AdminBindFailed", Level = LogLevel.Error, Message = "The admin endpoint cannot listen on {Address}")]
+    private static partial void LogAdminBindFailed(ILogger logger, Exception exception, string address);
+
+    [LoggerMessage(EventId = 504, EventName = "ShutdownResetting", Level = LogLevel.Warning,
+        Message = "Shutdown: resetting {Count} connections still open after {Deadline}")]
+    private static partial void LogShutdownResetting(ILogger logger, int count, TimeSpan deadline);
+
+    [LoggerMessage(EventId = 505, EventName = "BackendAdminState", Level = LogLevel.Information, Message = "Backend {Listener}/{Backend} is now {State}")]
+    private static partial void LogAdminState(ILogger logger, string listener, string backend, BackendAdminState state);
+}

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: MIT
+namespace Toa.Balancer.Configuration;
+
+// The records mirror the file: a field the file leaves out is null and means the default in
+// ConfigDefaults. (Property initializers would not do: the JSON source generator sets every
+// init-only property, absent ones to default(T).)
+
+/// <summary>
+/// The whole balancer configuration, as read from one JSON file. Immutable with value
+/// equality, so a reload can tell what changed (see <c>docs/balancer.md</c> for the format).
+/// </summary>
+public sealed record BalancerConfig
+{
+    /// <summary>
+    /// Where the admin and metrics HTTP endpoint listens; "" turns it off. Commands (drain,
+    /// disable, enable) are answered only for loopback peers. Null: <see cref="ConfigDefaults.Admin"/>.
+    /// </summary>
+    public string? Admin { get; init; }
+
+    /// <summary>Most client connections relayed at once over all listeners; 0 or null means no limit.</summary>
+    public int? MaxConnections { get; init; }
+
+    /// <summary>How long a graceful shutdown waits for established connections before it resets them. Null: <see cref="ConfigDefaults.ShutdownTimeout"/>.</summary>
+    public TimeSpan? ShutdownTimeout { get; init; }
+
+    /// <summary>The listeners, each with its own pool of backends.</summary>
+    public IReadOnlyList<ListenerConfig>? Listeners { get; init; }
+
+    /// <inheritdoc />
+    public bool Equals(BalancerConfig? other) =>
+        other is not null
+        && Admin == other.Admin
+        && MaxConnections == other.MaxConnections
+        && ShutdownTimeout == other.ShutdownTimeout
+        && Sequences.Equal(Listeners, other.Listeners);
+
+    /// <inheritdoc />
+    public override int GetHashCode() =>
+        HashCode.Combine(Admin, MaxConnections, ShutdownTimeout, Sequences.Hash(Listeners));
+}
+
+/// <summary>One listening address and the pool of backends it forwards to.</summary>
+public sealed record ListenerConfig
+{
+    /// <summary>A unique name: metrics labels and admin commands use it.</summary>
+    public string? Name { get; init; }
+
+    /// <summary>The address and port to listen on: "0.0.0.0:80", "[::]:443". IPv6 listeners accept IPv6 only.</summary>
+    public string? Address { get; init; }
+
+    /// <summary>Which TOA to write toward backends: "tencent", "dpvs" or "off". Null: off.</summary>
+    public string? Toa { get; init; }
+
+    /// <summary>Also put the TOA in the SYN (LVS does; most receivers read the handshake ACK). Null: false.</summary>
+    public bool? ToaOnSyn { get; init; }
+
+    /// <summary>The scheduling policy's name (see <see cref="Scheduling.SchedulingPolicies"/>). Null: <see cref="ConfigDefaults.Scheduler"/>.</summary>
+    public string? Scheduler { get; init; }
+
+    /// <summary>Source addresses for backend connections; without one the kernel picks the balancer's own.</summary>
+    public SnatConfig? Snat { get; init; }
+
+    /// <summary>How long connecting to a backend may take before it counts as a failure. Null: <see cref="ConfigDefaults.ConnectTimeout"/>.</summary>
+    public TimeSpan? ConnectTimeout { get; init; }
+
+    /// <summary>A connection that moves no byte either way for this long is closed. Null: <see cref="ConfigDefaults.IdleTimeout"/>.</summary>
+    public TimeSpan? IdleTimeout { get; init; }
+
+    /// <summary>Active and passive health checking of this listener's backends. Null: every default.</summary>
+    public HealthConfig? Health { get; init; }
+
+    /// <summary>The pool.</summary>
+    public IReadOnlyList<BackendConfig>? Backends { get; init; }
+
+    /// <inheritdoc />
+    public bool Equals(ListenerConfig? other) =>
+        other is not null
+        && Name == other.Name
+        && Address == other.Address
+        && Toa == other.Toa
+        && ToaOnSyn == other.ToaOnSyn
+        && Scheduler == other.Scheduler
+        && Equals(Snat, other.Snat)
+        && ConnectTimeout == other.ConnectTimeout
+        && IdleTimeout == other.IdleTimeout
+        && Equals(Health, other.Health)
+        && Sequences.Equal(Backends, other.Backends);
+
+    /// <inheritdoc />
+    public override int GetHashCode() =>
+        HashCode.Combine(Name, Address, Toa, Scheduler, Snat, Health, Sequences.Hash(Backends));
+}
+
+/// <summary>Source addresses (SNAT) for backend connections, one per family.</summary>
+public sealed record SnatConfig
+{
+    /// <summary>Source for connections to IPv4 backends.</summary>
+    public string? Ipv4 { get; init; }
+
+    /// <summary>Source for connections to IPv6 backends.</summary>
+    public string? Ipv6 { get; init; }
+}
+
+/// <summary>One real server.</summary>
+public sealed record BackendConfig
+{
+    /// <summary>Address and port: "10.0.0.1:80", "[fd00::1]:80".</summary>
+    public string? Address { get; init; }
+
+    /// <summary>Relative share of new connections, 1 to 65535. Null: 1.</summary>
+    public int? Weight { get; init; }
+
+    /// <summary>Most connections to this backend at once; 0 or null means no limit.</summary>
+    public int? MaxConnections { get; init; }
+}
+
+/// <summary>
+/// Health checking. Active: a TCP connect every <see cref="Interval"/>; <see cref="Fall"/>
+/// failures in a row take a backend out, <see cref="Rise"/> successes bring it back.
+/// Passive: <see cref="EjectAfter"/> failed client connects in a row take it out too.
+/// </summary>
+public sealed record HealthConfig
+{
+    /// <summary>Time between checks of one backend. Null: <see cref="ConfigDefaults.HealthInterval"/>.</summary>
+    public TimeSpan? Interval { get; init; }
+
+    /// <summary>How long one check may take; no longer than the interval. Null: <see cref="ConfigDefaults.HealthTimeout"/>.</summary>
+    public TimeSpan? Timeout { get; init; }
+
+    /// <summary>Successful checks in a row that bring an unhealthy backend back. Null: <see cref="ConfigDefaults.Rise"/>.</summary>
+    public int? Rise { get; init; }
+
+    /// <summary>Failed checks in a row that make a healthy backend unhealthy. Null: <see cref="ConfigDefaults.Fall"/>.</summary>
+    public int? Fall { get; init; }
+
+    /// <summary>Failed client connects in a row that eject a backend; 0 turns passive ejection off. Null: <see cref="ConfigDefaults.EjectAfter"/>.</summary>
+    public int? EjectAfter { get; init; }
+}
+
+/// <summary>What a field the file leaves out means.</summary>
+public static class ConfigDefaults
+{
+    /// <summary>The admin endpoint: loopback only.</summary>
+    public const string Admin = "127.0.0.1:9180";
+
+    /// <summary>Graceful shutdown's wait for established connections.</summary>
+    public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Weights are honoured and, when equal, this is plain round robin.</summary>
+    public const string Scheduler = Scheduling.SchedulingPolicies.WeightedRoundRobin;
+
+    /// <summary>Connect timeout toward a backend.</summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Idle timeout of a relayed connection.</summary>
+    public static readonly TimeSpan IdleTimeout = TimeSpan.FromMinutes(10);
+
+    /// <summary>Time between health checks.</summary>
+    public static readonly TimeSpan HealthInterval = TimeSpan.FromSeconds(2);
+
+    /// <summary>Health check timeout.</summary>
+    public static readonly TimeSpan HealthTimeout = TimeSpan.FromSeconds(1);
+
+    /// <summary>Good checks in a row to come back.</summary>
+    public const int Rise = 2;
+
+    /// <summary>Failed checks in a row to go out.</summary>
+    public const int Fall = 3;
+
+    /// <summary>Failed client connects in a row to be ejected.</summary>
+    public const int EjectAfter = 3;
+}
+
+/// <summary>Sequence equality for the configuration's lists, which records do not compare by value.</summary>
+internal static class Sequences
+{
+    public static bool Equal<T>(IReadOnlyList<T>? a, IReadOnlyList<T>? b) =>
+        ReferenceEquals(a, b) || (a is not null && b is not null && a.SequenceEqual(b));
+
+    public static int Hash<T>(IReadOnlyList<T>? items)
+    {
+        var hash = new HashCode();
+        foreach (var item in items ?? [])
+            hash.Add(item);
+        return hash.ToHashCode();
+    }
+}

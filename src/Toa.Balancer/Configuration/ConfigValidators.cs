@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: MIT
+using System.Globalization;
+using System.Net.Sockets;
+
+namespace Toa.Balancer.Configuration;
+
+/// <summary>Collects the problems of one configuration source.</summary>
+internal sealed class ConfigProblems(string file)
+{
+    private readonly List<ConfigProblem> _items = [];
+
+    public IReadOnlyList<ConfigProblem> Items => _items;
+
+    public void Add(string path, object? value, string reason) =>
+        _items.Add(new ConfigProblem(file, path, Show(value), reason));
+
+    private static string? Show(object? value) => value switch
+    {
+        null => null,
+        string s => $"\"{s}\"",
+        TimeSpan t => $"\"{Duration.Format(t)}\"",
+        bool b => b ? "true" : "false",
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString(),
+    };
+}
+
+/// <summary>Checks one concern of the whole configuration, adding every problem it finds.</summary>
+internal interface IConfigValidator
+{
+    void Validate(BalancerConfig config, ConfigProblems problems);
+}
+
+/// <summary>Checks one concern of one listener; <c>path</c> is the listener's, "listeners[1]".</summary>
+internal interface IListenerValidator
+{
+    void Validate(ListenerConfig listener, string path, ConfigProblems problems);
+}
+
+/// <summary>The admin endpoint's address and the global limits.</summary>
+internal sealed class GlobalValidator : IConfigValidator
+{
+    public void Validate(BalancerConfig config, ConfigProblems problems)
+    {
+        if (config.Admin is { Length: > 0 } admin && !Endpoints.TryParse(admin, out _))
+            problems.Add("admin", config.Admin, "must be an address and port, \"127.0.0.1:9180\", or \"\" for none");
+        if (config.MaxConnections < 0)
+            problems.Add("maxConnections", config.MaxConnections, "must be 0 (no limit) or more");
+    }
+}
+
+/// <summary>At least one listener; names and addresses present and unique.</summary>
+internal sealed class ListenerIdentityValidator : IConfigValidator
+{
+    public void Validate(BalancerConfig config, ConfigProblems problems)
+    {
+        var listeners = config.Listeners ?? [];
+        if (listeners.Count == 0)
+            problems.Add("listeners", null, "at least one listener is required");
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var addresses = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < listeners.Count; i++)
+        {
+            var listener = listeners[i];
+            var path = $"listeners[{i}]";
+            if (string.IsNullOrWhiteSpace(listener.Name))
+                problems.Add($"{path}.name", listener.Name, "a name is required");
+            else if (!names.Add(listener.Name))
+                problems.Add($"{path}.name", listener.Name, "another listener has this name");
+            else if (listener.Name.Contains('/'))
+                problems.Add($"{path}.name", listener.Name, "must not contain '/', which admin commands use as a separator");
+
+            if (!Endpoints.TryParse(listener.Address, out var endPoint))
+                problems.Add($"{path}.address", listener.Address, "must be an address and port: \"0.0.0.0:80\", \"[::]:443\"");
+            else if (!addresses.Add(endPoint.ToString()))
+                problems.Add($"{path}.address", listener.Address, "another listener has this address");
+        }
+    }
+}
+
+/// <summary>The TOA mode is one the balancer can write.</summary>
+internal sealed class ToaValidator : IListenerValidator
+{
+    public void Validate(ListenerConfig listener, string path, ConfigProblems problems)
+    {
+        if (!ToaModes.TryParse(listener.Toa ?? ToaModes.Off, out var mode))
+            problems.Add($"{path}.toa", listener.Toa, $"must be \"{ToaModes.Tencent}\", \"{ToaModes.Dpvs}\" or \"{ToaModes.Off}\"");
+        else if (mode == ToaMode.Off && listener.ToaOnSyn == true)
+            problems.Add($"{path}.toaOnSyn", true, "needs a TOA mode other than \"off\"");
+    }
+}
+
+/// <summary>The scheduler is a registered policy.</summary>
+internal sealed class SchedulerValidator(IReadOnlyCollection<string> known) : IListenerValidator
+{
+    public void Validate(ListenerConfig listener, string path, ConfigProblems problems)
+    {
+        if (listener.Scheduler is { } name && !known.Contains(name, StringComparer.OrdinalIgnoreCase))
+            problems.Add($"{path}.scheduler", listener.Scheduler, $"unknown scheduler; known: {string.Join(", ", known)}");
+    }
+}
+
+/// <summary>SNAT sources are literal addresses of the family they are named for.</summary>
+internal sealed class SnatValidator : IListenerValidator
+{
+    public void Validate(ListenerConfig listener, string path, ConfigProblems problems)
+    {
+        if (listener.Snat is not { } snat)
+            return;
+        Check(snat.Ipv4, AddressFamily.InterNetwork, $"{path}.snat.ipv4", problems);
+        Check(snat.Ipv6, AddressFamily.InterNetworkV6, $"{path}.snat.ipv6", problems);
+    }
+
+    private static void Check(string? text, AddressFamily family, string path, ConfigProblems problems)
+    {
+        if (text is null)
+            return;
+        if (!Endpoints.TryParseAddress(text, out var address) || address.AddressFamily != family)
+            problems.Add(path, text, family == AddressFamily.InterNetwork ? "must be an IPv4 address" : "must be an IPv6 address");
+    }
+}
+
+/// <summary>Timeouts are positive.</summary>
+internal sealed class TimeoutValidator : IListenerValidator
+{
+    public void Validate(ListenerConfig listener, string path, ConfigProblems problems)
+    {
+        if (listener.ConnectTimeout <= TimeSpan.Zero)
+            problems.Add($"{path}.connectTimeout", listener.ConnectTimeout, "must be longer than 0");
+        if (listener.IdleTimeout <= TimeSpan.Zero)
+            problems.Add($"{path}.idleTimeout", listener.IdleTimeout, "must be longer than 0");
+    }
+}
+
+/// <summary>Health checking's interval, timeout and thresholds.</summary>
+internal sealed class HealthValidator : IListenerValidator
+{
+    public void Validate(ListenerConfig listener, string path, ConfigProblems problems)
+    {
+        if (listener.Health is not { } health)
+            return;
+        var interval = health.Interval ?? ConfigDefaults.HealthInterval;
+        var timeout = health.Timeout ?? ConfigDefaults.HealthTimeout;
+        if (interval <= TimeSpan.Zero)
+            problems.Add($"{path}.health.interval", interval, "must be longer than 0");
+        if (timeout <= TimeSpan.Zero)
+            problems.Add($"{path}.health.timeout", timeout, "must be longer than 0");
+        else if (timeout > interval && interval > TimeSpan.Zero)
+            problems.Add($"{path}.health.timeout", timeout, $"must not be longer than the interval ({Duration.Format(interval)})");
+        if (health.Rise < 1)
+            problems.Add($"{path}.health.rise", health.Rise, "must be 1 or more");
+        if (health.Fall < 1)
+            problems.Add($"{path}.health.fall", health.Fall, "must be 1 or more");
+        if (health.EjectAfter < 0)
+            problems.Add($"{path}.health.ejectAfter", health.EjectAfter, "must be 0 (off) or more");
+    }
+}
+
+/// <summary>A non-empty pool of distinct backends with sane weights and limits.</summary>
+internal sealed class BackendValidator : IListenerValidator
+{
+    public const int MaxWeight = 65535;
+
+    public void Validate(ListenerConfig listener, string path, ConfigProblems problems)
+    {
+        var backends = listener.Backends ?? [];
+        if (backends.Count == 0)
+            problems.Add($"{path}.backends", null, "at least one backend is required");
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < backends.Count; i++)
+        {
+            var backend = backends[i];
+            var at = $"{path}.backends[{i}]";
+            if (!Endpoints.TryParse(backend.Address, out var endPoint) || endPoint.Port == 0)
+                problems.Add($"{at}.address", backend.Address, "must be an address and a port other than 0: \"10.0.0.1:80\", \"[fd00::1]:80\"");
+            else if (!seen.Add(endPoint.ToString()))
+                problems.Add($"{at}.address", backend.Address, "this backend is already in the pool");
+            if (backend.Weight is < 1 or > MaxWeight)
+                problems.Add($"{at}.weight", backend.Weight, $"must be 1 to {MaxWeight}");
+            if (backend.MaxConnections < 0)
+                problems.Add($"{at}.maxConnections", backend.MaxConnections, "must be 0 (no limit) or more");
+        }
+    }
+}

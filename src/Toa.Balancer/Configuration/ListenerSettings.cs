@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+using System.Net;
+using System.Net.Sockets;
+
+namespace Toa.Balancer.Configuration;
+
+/// <summary>A validated listener with every default applied and every address parsed.</summary>
+internal sealed record ListenerSettings(
+    string Name,
+    IPEndPoint EndPoint,
+    ToaSettings Toa,
+    string Scheduler,
+    IPAddress? Snat4,
+    IPAddress? Snat6,
+    TimeSpan ConnectTimeout,
+    TimeSpan IdleTimeout,
+    HealthSettings Health,
+    IReadOnlyList<BackendSettings> Backends)
+{
+    /// <summary>Resolves a listener that <see cref="BalancerConfigLoader.Validate"/> accepted.</summary>
+    public static ListenerSettings From(ListenerConfig config)
+    {
+        ToaModes.TryParse(config.Toa ?? ToaModes.Off, out var mode);
+        var health = config.Health ?? new HealthConfig();
+        return new ListenerSettings(
+            config.Name!,
+            Parse(config.Address),
+            new ToaSettings(mode, config.ToaOnSyn ?? false),
+            config.Scheduler ?? ConfigDefaults.Scheduler,
+            config.Snat?.Ipv4 is { } v4 ? IPAddress.Parse(v4) : null,
+            config.Snat?.Ipv6 is { } v6 ? IPAddress.Parse(v6) : null,
+            config.ConnectTimeout ?? ConfigDefaults.ConnectTimeout,
+            config.IdleTimeout ?? ConfigDefaults.IdleTimeout,
+            new HealthSettings(
+                health.Interval ?? ConfigDefaults.HealthInterval,
+                health.Timeout ?? ConfigDefaults.HealthTimeout,
+                health.Rise ?? ConfigDefaults.Rise,
+                health.Fall ?? ConfigDefaults.Fall,
+                health.EjectAfter ?? ConfigDefaults.EjectAfter),
+            (config.Backends ?? []).Select(b => new BackendSettings(Parse(b.Address), b.Weight ?? 1, b.MaxConnections ?? 0)).ToArray());
+    }
+
+    /// <summary>The SNAT source for a backend of <paramref name="family"/>, if one is configured.</summary>
+    public IPAddress? SnatFor(AddressFamily family) => family == AddressFamily.InterNetworkV6 ? Snat6 : Snat4;
+
+    private static IPEndPoint Parse(string? text)
+    {
+        Endpoints.TryParse(text, out var endPoint);
+        return endPoint;
+    }
+}
+
+/// <summary>Health checking with defaults applied.</summary>
+internal sealed record HealthSettings(TimeSpan Interval, TimeSpan Timeout, int Rise, int Fall, int EjectAfter);
+
+/// <summary>A backend with defaults applied.</summary>
+internal sealed record BackendSettings(IPEndPoint EndPoint, int Weight, int MaxConnections);

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+using System.Net;
+using System.Net.Sockets;
+
+namespace Toa.Balancer.Health;
+
+/// <summary>One active health check of one backend.</summary>
+public interface IHealthProbe
+{
+    /// <summary>Whether <paramref name="backend"/> answers; cancelled when the check times out.</summary>
+    /// <param name="backend">The backend.</param>
+    /// <param name="source">The SNAT source to bind to, or null for the kernel's choice.</param>
+    /// <param name="cancellationToken">Cancelled at the check's timeout or at shutdown.</param>
+    ValueTask<bool> ProbeAsync(IPEndPoint backend, IPAddress? source, CancellationToken cancellationToken);
+}
+
+/// <summary>A TCP connect from the listener's source address, closed at once: the backend accepts connections.</summary>
+public sealed class TcpConnectProbe : IHealthProbe
+{
+    /// <summary>The one instance.</summary>
+    public static TcpConnectProbe Instance { get; } = new();
+
+    private TcpConnectProbe()
+    {
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> ProbeAsync(IPEndPoint backend, IPAddress? source, CancellationToken cancellationToken)
+    {
+        using var socket = new Socket(backend.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (source is not null)
+                socket.Bind(new IPEndPoint(source, 0));
+            await socket.ConnectAsync(backend, cancellationToken).ConfigureAwait(false);
+            // Abortive close: a check should not leave TIME_WAIT behind on either side.
+            socket.LingerState = new LingerOption(true, 0);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+using Prometheus;
+using Toa.Balancer.Model;
+
+namespace Toa.Balancer.Metrics;
+
+/// <summary>
+/// The balancer's Prometheus metrics, in a registry of their own so that several hosts (tests)
+/// do not mix. Per-backend gauges are read from the pools when scraped rather than kept in step.
+/// </summary>
+internal sealed class BalancerMetrics
+{
+    public const string ToBackend = "client_to_backend";
+    public const string ToClient = "backend_to_client";
+
+    private readonly Gauge _active;
+    private readonly Counter _total;
+    private readonly Counter _rejected;
+    private readonly Counter _bytes;
+    private readonly Counter _toaWritten;
+    private readonly Counter _toaFailed;
+    private readonly Counter _choices;
+    private readonly Counter _connectFailures;
+    private readonly Gauge _backendUp;
+    private readonly Gauge _backendActive;
+    private readonly Gauge _backendState;
+    private readonly Counter _reloads;
+
+    public BalancerMetrics(Func<IEnumerable<Backend>> backends)
+    {
+        Registry = Prometheus.Metrics.NewCustomRegistry();
+        var factory = Prometheus.Metrics.WithCustomRegistry(Registry);
+        _active = factory.CreateGauge("toa_lb_connections_active", "Client connections being relayed now.", "listener");
+        _total = factory.CreateCounter("toa_lb_connections_total", "Client connections accepted.", "listener");
+        _rejected = factory.CreateCounter("toa_lb_connections_rejected_total",
+            "Client connections closed without being relayed, by reason: limit (overall), backend_limit, no_backend, connect_failed.", "listener", "reason");
+        _bytes = factory.CreateCounter("toa_lb_bytes_total", "Bytes relayed, by direction: client_to_backend or backend_to_client.", "listener", "direction");
+        _toaWritten = factory.CreateCounter("toa_lb_toa_written_total", "Backend connections that carried the client's address in a TOA.", "listener");
+        _toaFailed = factory.CreateCounter("toa_lb_toa_failed_total", "Backend connections that should have carried a TOA but went without.", "listener");
+        _choices = factory.CreateCounter("toa_lb_scheduler_choices_total", "New connections the scheduler sent to each backend.", "listener", "backend");
+        _connectFailures = factory.CreateCounter("toa_lb_backend_connect_failures_total", "Failed or timed-out connects to each backend.", "listener", "backend");
+        _backendUp = factory.CreateGauge("toa_lb_backend_up", "1 when the backend passes health checks, else 0.", "listener", "backend");
+        _backendActive = factory.CreateGauge("toa_lb_backend_connections_active", "Connections open to each backend.", "listener", "backend");
+        _backendState = factory.CreateGauge("toa_lb_backend_state",
+            "1 for the backend's current state (healthy, unhealthy, draining, disabled), 0 for the others.", "listener", "backend", "state");
+        _reloads = factory.CreateCounter("toa_lb_config_reloads_total", "Configuration reloads, by result: applied, unchanged, refused.", "result");
+        Registry.AddBeforeCollectCallback(() =>
+        {
+            foreach (var backend in backends())
+            {
+                _backendUp.WithLabels(backend.Listener, backend.Key).Set(backend.Health == BackendHealth.Healthy ? 1 : 0);
+                _backendActive.WithLabels(backend.Listener, backend.Key).Set(backend.ActiveConnections);
+                foreach (var status in Enum.GetValues<BackendStatus>())
+                {
+                    _backendState.WithLabels(backend.Listener, backend.Key, StateLabel(status))
+                        .Set(backend.Status == status ? 1 : 0);
+                }
+            }
+        });
+    }
+
+    public CollectorRegistry Registry { get; }
+
+    /// <summary>The counters one listener's connections touch, resolved once.</summary>
+    public ListenerMetrics For(string listener) => new(
+        _active.WithLabels(listener), _total.WithLabels(listener),
+        _bytes.WithLabels(listener, ToBackend), _bytes.WithLabels(listener, ToClient),
+        _toaWritten.WithLabels(listener), _toaFailed.WithLabels(listener));
+
+    public void Rejected(string listener, string reason) => _rejected.WithLabels(listener, reason).Inc();
+
+    public void Chosen(Backend backend) => _choices.WithLabels(backend.Listener, backend.Key).Inc();
+
+    public void ConnectFailed(Backend backend) => _connectFailures.WithLabels(backend.Listener, backend.Key).Inc();
+
+    public void Reloaded(string result) => _reloads.WithLabels(result).Inc();
+
+    /// <summary>Drops a backend's series once it leaves its pool, so scrapes do not show it forever.</summary>
+    public void Forget(Backend backend)
+    {
+        _choices.RemoveLabelled(backend.Listener, backend.Key);
+        _connectFailures.RemoveLabelled(backend.Listener, backend.Key);
+        _backendUp.RemoveLabelled(backend.Listener, backend.Key);
+        _backendActive.RemoveLabelled(backend.Listener, backend.Key);
+        foreach (var status in Enum.GetValues<BackendStatus>())
+            _backendState.RemoveLabelled(backend.Listener, backend.Key, StateLabel(status));
+    }
+
+    public static string StateLabel(BackendStatus status) => status.ToString().ToLowerInvariant();
+
+    public Task WriteAsync(Stream destination, CancellationToken cancellationToken) =>
+        Registry.CollectAndExportAsTextAsync(destination, cancellationToken);
+}
+
+/// <summary>One listener's hot-path counters.</summary>
+internal sealed record ListenerMetrics(
+    Gauge.Child Active, Counter.Child Total, Counter.Child BytesToBackend, Counter.Child BytesToClient,
+    Counter.Child ToaWritten, Counter.Child ToaFailed);

@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: MIT
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Time.Testing;
+using Toa.Balancer.Configuration;
+using Toa.Balancer.Model;
+
+namespace Toa.Balancer.Tests.Relay;
+
+/// <summary>Which backend new connections reach: limits, drain, disable, health, TOA.</summary>
+public class PoolBehaviourTests
+{
+    /// <summary>Opens a connection through the balancer and proves it reaches an echo backend.</summary>
+    private static async Task<Socket> EchoThroughAsync(IPEndPoint balancer)
+    {
+        var client = await TestClient.ConnectAsync(balancer);
+        await client.SendAsync("?"u8.ToArray());
+        await TestClient.ReadExactlyAsync(client, 1);
+        return client;
+    }
+
+    /// <summary>How a connection the balancer refuses ends; the reset may already fail the connect.</summary>
+    private static async Task<SocketError> RefusedEndAsync(IPEndPoint balancer)
+    {
+        try
+        {
+            using var client = await TestClient.ConnectAsync(balancer);
+            await client.SendAsync("?"u8.ToArray());
+            client.Shutdown(SocketShutdown.Send);
+            return await TestClient.ReadEndAsync(client);
+        }
+        catch (SocketException e)
+        {
+            return e.SocketErrorCode;
+        }
+    }
+
+    /// <summary>The real TCP probe, counting the checks it has finished.</summary>
+    private sealed class CountingProbe : Toa.Balancer.Health.IHealthProbe
+    {
+        private int _done;
+
+        public int Done => Volatile.Read(ref _done);
+
+        public async ValueTask<bool> ProbeAsync(IPEndPoint backend, IPAddress? source, CancellationToken cancellationToken)
+        {
+            try
+            {
+                return await Toa.Balancer.Health.TcpConnectProbe.Instance.ProbeAsync(backend, source, cancellationToken);
+            }
+            finally
+            {
+                Interlocked.Increment(ref _done);
+            }
+        }
+    }
+
+    /// <summary>One interval of fake time, then wait for every backend's check of it.</summary>
+    private static async Task TickAsync(FakeTimeProvider time, CountingProbe probe, int backends)
+    {
+        var target = probe.Done + backends;
+        time.Advance(TimeSpan.FromSeconds(2));
+        await Eventually.True(() => probe.Done >= target, "the checks of this interval ran");
+    }
+
+    private static string Status(BalancerHost host, TestServer server) =>
+        host.GetStatus().Listeners.Single().Backends.Single(b => b.Address == server.Address).Status;
+
+    [Fact]
+    public async Task OverallLimit_Reached_ExtraClientResetAndCounted()
+    {
+        await using var server = TestServer.Echo();
+        var (host, _) = TestHosts.Start(TestHosts.Config(TestHosts.Listener("web", server)) with { MaxConnections = 1 });
+        await using var _h = host.StopOnDispose();
+        using var first = await EchoThroughAsync(host.EndPoint());
+
+        Assert.Equal(SocketError.ConnectionReset, await RefusedEndAsync(host.EndPoint()));
+
+        first.Dispose();
+        await Eventually.True(() => host.GetStatus().ActiveConnections == 0, "the first connection is gone");
+        using var again = await EchoThroughAsync(host.EndPoint());
+        Assert.Contains("toa_lb_connections_rejected_total{listener=\"web\",reason=\"limit\"} 1", await Metrics(host));
+    }
+
+    [Fact]
+    public async Task BackendLimit_Full_NextClientGoesToAnotherBackend()
+    {
+        await using var a = TestServer.Echo();
+        await using var b = TestServer.Echo();
+        var listener = TestHosts.Listener("web", a, b) with
+        {
+            Backends = [new BackendConfig { Address = a.Address, MaxConnections = 1 }, new BackendConfig { Address = b.Address, MaxConnections = 1 }],
+        };
+        var (host, _) = TestHosts.Start(TestHosts.Config(listener));
+        await using var _h = host.StopOnDispose();
+
+        using var first = await EchoThroughAsync(host.EndPoint());
+        using var second = await EchoThroughAsync(host.EndPoint());
+        Assert.Equal((1, 1), (a.Served, b.Served));
+
+        Assert.Equal(SocketError.ConnectionReset, await RefusedEndAsync(host.EndPoint()));
+        Assert.Contains("reason=\"backend_limit\"} 1", await Metrics(host));
+    }
+
+    [Fact]
+    public async Task Drain_Backend_NoNewConnectionsButEstablishedOnesGoOn()
+    {
+        await using var a = TestServer.Echo();
+        await using var b = TestServer.Echo();
+        var (host, _) = TestHosts.Start(TestHosts.Config(TestHosts.Listener("web", a, b)));
+        await using var _h = host.StopOnDispose();
+        using var established = await EchoThroughAsync(host.EndPoint());
+        var drained = a.Served == 1 ? a : b;
+
+        Assert.Equal([$"web/{drained.Address}"], host.SetAdminState(drained.Address, BackendAdminState.Draining));
+        var before = drained.Served;
+        for (var i = 0; i < 6; i++)
+            (await EchoThroughAsync(host.EndPoint())).Dispose();
+        Assert.Equal(before, drained.Served);
+        Assert.Equal("draining", Status(host, drained));
+
+        await established.SendAsync("k"u8.ToArray());
+        Assert.Equal("k"u8.ToArray(), await TestClient.ReadExactlyAsync(established, 1));
+
+        host.SetAdminState($"web/{drained.Address}", BackendAdminState.Active);
+        for (var i = 0; i < 2; i++)
+            (await EchoThroughAsync(host.EndPoint())).Dispose();
+        Assert.Equal(before + 1, drained.Served);
+    }
+
+    [Fact]
+    public async Task Disable_Backend_ResetsItsEstablishedConnections()
+    {
+        await using var a = TestServer.Echo();
+        var (host, _) = TestHosts.Start(TestHosts.Config(TestHosts.Listener("web", a)));
+        await using var _h = host.StopOnDispose();
+        using var client = await EchoThroughAsync(host.EndPoint());
+
+        host.SetAdminState(a.Address, BackendAdminState.Disabled);
+
+        Assert.Equal(SocketError.ConnectionReset, await TestClient.ReadEndAsync(client));
+        Assert.Equal(SocketError.ConnectionReset, await RefusedEndAsync(host.EndPoint()));
+        Assert.Contains("reason=\"no_backend\"} 1", await Metrics(host));
+    }
+
+    [Fact]
+    public async Task Reload_BackendStays_KeepsAdminStateAndTakesNewWeight()
+    {
+        await using var a = TestServer.Echo();
+        await using var b = TestServer.Echo();
+        var config = TestHosts.Config(TestHosts.Listener("web", a, b));
+        var (host, provider) = TestHosts.Start(config);
+        await using var _h = host.StopOnDispose();
+        host.SetAdminState(a.Address, BackendAdminState.Draining);
+
+        var reloaded = config with
+        {
+            Listeners = [config.Listeners![0] with { Backends = [new BackendConfig { Address = a.Address, Weight = 5 }, new BackendConfig { Address = b.Address }] }],
+        };
+        provider.Update(reloaded);
+        await Eventually.True(() => host.Config.Equals(reloaded), "the new configuration is running");
+
+        var backend = host.GetStatus().Listeners[0].Backends[0];
+        Assert.Equal((a.Address, 5, "draining"), (backend.Address, backend.Weight, backend.Status));
+    }
+
+    [Fact]
+    public async Task Reload_ListenerAddressChanged_ListensOnTheNewAddress()
+    {
+        await using var server = TestServer.Echo();
+        var config = TestHosts.Config(TestHosts.Listener("web", server));
+        var (host, provider) = TestHosts.Start(config);
+        await using var _h = host.StopOnDispose();
+        var before = host.EndPoint();
+
+        provider.Update(config with { Listeners = [config.Listeners![0] with { Address = "[::1]:0" }] });
+        await Eventually.True(() => host.EndPoint().AddressFamily == AddressFamily.InterNetworkV6, "the listener moved");
+
+        using var client = await EchoThroughAsync(host.EndPoint());
+        await Assert.ThrowsAsync<SocketException>(() => TestClient.ConnectAsync(before));
+    }
+
+    [Fact]
+    public void SetAdminState_UnknownBackendOrListener_MatchesNothing()
+    {
+        var (host, _) = TestHosts.Start(TestHosts.Config(TestHosts.Listener("web") with { Backends = [new BackendConfig { Address = "127.0.0.1:9" }] }));
+        using var _ = new Disposer(host);
+        Assert.Empty(host.SetAdminState("127.0.0.1:10", BackendAdminState.Draining));
+        Assert.Empty(host.SetAdminState("api/127.0.0.1:9", BackendAdminState.Draining));
+        Assert.Empty(host.SetAdminState("nonsense", BackendAdminState.Draining));
+        Assert.Single(host.SetAdminState("web/127.0.0.1:9", BackendAdminState.Draining));
+    }
+
+    [Fact]
+    public async Task Health_BackendKilledMidRun_EjectedNoNewConnectionsThenBackAfterRise()
+    {
+        var time = new FakeTimeProvider();
+        await using var a = TestServer.Echo();
+        await using var b = TestServer.Echo();
+        var health = new HealthConfig { Interval = TimeSpan.FromSeconds(2), Timeout = TimeSpan.FromSeconds(1), Rise = 2, Fall = 3, EjectAfter = 0 };
+        var probe = new CountingProbe();
+        var (host, _) = TestHosts.Start(TestHosts.Config(TestHosts.Listener("web", a, b) with { Health = health }), time, probe: probe);
+        await using var _h = host.StopOnDispose();
+        (await EchoThroughAsync(host.EndPoint())).Dispose();
+
+        await a.StopAsync();
+        // Ejected within interval × fall: healthy after two failed checks, out at the third.
+        for (var i = 0; i < 2; i++)
+            await TickAsync(time, probe, backends: 2);
+        Assert.Equal("healthy", Status(host, a));
+        await TickAsync(time, probe, backends: 2);
+        await Eventually.True(() => Status(host, a) == "unhealthy", "a is ejected");
+
+        a.Restart();
+        var servedBefore = a.Served;
+        for (var i = 0; i < 6; i++)
+            (await EchoThroughAsync(host.EndPoint())).Dispose();
+        Assert.Equal(servedBefore, a.Served);
+
+        await TickAsync(time, probe, backends: 2);
+        Assert.Equal("unhealthy", Status(host, a));
+        await TickAsync(time, probe, backends: 2);
+        await Eventually.True(() => Status(host, a) == "healthy", "a is back after rise checks");
+        for (var i = 0; i < 2; i++)
+            (await EchoThroughAsync(host.EndPoint())).Dispose();
+        Assert.Equal(servedBefore + 1, a.Served);
+    }
+
+    [Fact]
+    public async Task PassiveEjection_ConnectsFail_BackendOutAndClientsGoToTheOther()
+    {
+        await using var alive = TestServer.Echo();
+        await using var dead = TestServer.Echo();
+        await dead.StopAsync();
+        var listener = TestHosts.Listener("web", alive, dead) with { Health = new HealthConfig { EjectAfter = 2 } };
+        var (host, _) = TestHosts.Start(TestHosts.Config(listener));
+        await using var _h = host.StopOnDispose();
+
+        var resets = 0;
+        for (var i = 0; i < 8; i++)
+        {
+            if (await RefusedEndAsync(host.EndPoint()) == SocketError.ConnectionReset)
+                resets++;
+        }
+
+        Assert.Equal(2, resets);
+        Assert.Equal("unhealthy", Status(host, dead));
+        Assert.Contains($"toa_lb_backend_connect_failures_total{{listener=\"web\",backend=\"{dead.Address}\"}} 2", await Metrics(host));
+    }
+
+    /// <summary>Records what the relay asked of the TOA writer.</summary>
+    private sealed class RecordingToaWriter(bool written) : IToaWriter
+    {
+        public List<(IPEndPoint Client, ToaSettings Toa, bool Bound, bool Connected)> Attached { get; } = [];
+
+        public void Attach(Socket backend, IPEndPoint client, ToaSettings toa)
+        {
+            lock (Attached)
+                Attached.Add((client, toa, backend.LocalEndPoint is not null, backend.Connected));
+        }
+
+        public bool Report(Socket backend) => written;
+    }
+
+    [Fact]
+    public async Task Toa_ListenerOn_WriterGetsTheClientBeforeConnectAndIsCounted()
+    {
+        await using var server = TestServer.Echo();
+        var toa = new RecordingToaWriter(written: true);
+        var listener = TestHosts.Listener("web", server) with { Toa = "tencent", Snat = new SnatConfig { Ipv4 = "127.0.0.1" } };
+        var (host, _) = TestHosts.Start(TestHosts.Config(listener), toa: toa);
+        await using var _h = host.StopOnDispose();
+
+        using var client = await EchoThroughAsync(host.EndPoint());
+
+        var call = Assert.Single(toa.Attached);
+        Assert.Equal(client.LocalEndPoint, call.Client);
+        Assert.Equal(new ToaSettings(ToaMode.Tencent, OnSyn: false), call.Toa);
+        Assert.True(call.Bound);
+        Assert.False(call.Connected);
+        Assert.Equal(Toa.Wire.ToaLayout.Tencent4, call.Toa.AddressFor(call.Client).Layout);
+        Assert.Contains("toa_lb_toa_written_total{listener=\"web\"} 1", await Metrics(host));
+    }
+
+    [Fact]
+    public async Task Toa_Nat64IPv6ListenerIPv4Backend_WriterGetsTheIPv6Client()
+    {
+        await using var server = TestServer.Echo();
+        var toa = new RecordingToaWriter(written: false);
+        var listener = TestHosts.Listener("web", server) with { Address = "[::1]:0", Toa = "dpvs", ToaOnSyn = true };
+        var (host, _) = TestHosts.Start(TestHosts.Config(listener), toa: toa);
+        await using var _h = host.StopOnDispose();
+
+        using var client = await EchoThroughAsync(host.EndPoint());
+
+        var call = Assert.Single(toa.Attached);
+        Assert.Equal(IPAddress.IPv6Loopback, call.Client.Address);
+        Assert.Equal(Toa.Wire.ToaLayout.Dpvs6, call.Toa.AddressFor(call.Client).Layout);
+        Assert.True(call.Toa.OnSyn);
+        Assert.Contains("toa_lb_toa_failed_total{listener=\"web\"} 1", await Metrics(host));
+    }
+
+    [Fact]
+    public async Task Toa_ListenerOff_WriterNotCalled()
+    {
+        await using var server = TestServer.Echo();
+        var toa = new RecordingToaWriter(written: true);
+        var (host, _) = TestHosts.Start(TestHosts.Config(TestHosts.Listener("web", server)), toa: toa);
+        await using var _h = host.StopOnDispose();
+        using var client = await EchoThroughAsync(host.EndPoint());
+        Assert.Empty(toa.Attached);
+    }
+
+    private static async Task<string> Metrics(BalancerHost host)
+    {
+        using var stream = new MemoryStream();
+        await host.WriteMetricsAsync(stream);
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    private sealed class Disposer(BalancerHost host) : IDisposable
+    {
+        public void Dispose() => host.StopAsync().Wait(Eventually.Limit);
+    }
+}
