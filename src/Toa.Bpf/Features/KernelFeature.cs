@@ -8,12 +8,13 @@ namespace Toa.Bpf.Features;
 /// </summary>
 public sealed class KernelFeature
 {
-    internal KernelFeature(string id, string description, string since, Func<ProbeOutcome> probe)
+    internal KernelFeature(string id, string description, string since, Func<ProbeOutcome> probe, string? fallback = null)
     {
         Id = id;
         Description = description;
         Since = Version.Parse(since);
         Probe = probe;
+        Fallback = fallback;
     }
 
     /// <summary>A short stable name, e.g. <c>sock-ops-header-options</c>.</summary>
@@ -24,6 +25,9 @@ public sealed class KernelFeature
 
     /// <summary>The mainline Linux release that introduced it.</summary>
     public Version Since { get; }
+
+    /// <summary>What toa does instead on a kernel without it; null when nothing can replace it.</summary>
+    public string? Fallback { get; }
 
     internal Func<ProbeOutcome> Probe { get; }
 

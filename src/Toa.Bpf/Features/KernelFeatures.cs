@@ -53,16 +53,29 @@ public static class KernelFeatures
             () => Both(KernelProbe.Helper(BpfProgramType.SockOps, BpfAttachType.CgroupSockOps, BpfHelper.StoreHdrOpt),
                 () => KernelProbe.Helper(BpfProgramType.SockOps, BpfAttachType.CgroupSockOps, BpfHelper.LoadHdrOpt))));
 
+    /// <summary>
+    /// A cgroup getsockopt program choosing the call's errno (ctx->retval), probed through
+    /// bpf_set_retval, which arrived with it. Without it getsockopt 4096 on a connection
+    /// without a NAT64 client fails with the kernel's ENOPROTOOPT instead of EINVAL.
+    /// </summary>
+    public static KernelFeature SockoptRetval { get; } = new("sockopt-retval",
+        "an errno of the program's choice from cgroup getsockopt programs", "5.18",
+        () => KernelProbe.Helper(BpfProgramType.CgroupSockopt, BpfAttachType.CgroupGetsockopt, BpfHelper.SetRetval),
+        fallback: "getsockopt 4096 without a NAT64 client fails with ENOPROTOOPT, not EINVAL");
+
     /// <summary>Every feature, oldest first.</summary>
     public static IReadOnlyList<KernelFeature> All { get; } =
     [
         Btf, SkStorage, SkStorageFromSockOps, CgroupGetsockopt, SkStorageFromGetsockopt, CgroupLink,
-        CgroupGetpeername, SkStorageFromGetpeername, SockOpsHeaderOptions,
+        CgroupGetpeername, SkStorageFromGetpeername, SockOpsHeaderOptions, SockoptRetval,
     ];
 
     /// <summary>What sending TOA (toa connect) needs.</summary>
     public static IReadOnlyList<KernelFeature> Sender { get; } =
         [Btf, SkStorage, SkStorageFromSockOps, CgroupLink, SockOpsHeaderOptions];
+
+    /// <summary>What the receiver (toa load) cannot do without: every feature but those it has a fallback for.</summary>
+    public static IReadOnlyList<KernelFeature> Receiver { get; } = [.. All.Where(f => f.Fallback is null)];
 
     /// <summary>Looks a feature up by <see cref="KernelFeature.Id"/>.</summary>
     public static KernelFeature? Find(string id) => All.FirstOrDefault(f => f.Id == id);

@@ -232,4 +232,5 @@ internal enum BpfHelper
     LoadHdrOpt = 142,
     StoreHdrOpt = 143,
     ReserveHdrOpt = 144,
+    SetRetval = 187,
 }

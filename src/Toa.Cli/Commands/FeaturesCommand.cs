@@ -13,8 +13,9 @@ internal static class FeaturesCommand
         var command = new Command("features",
             "List the kernel features toa uses, the Linux release that introduced each, and whether this kernel has it, "
             + "found by asking the kernel (loading tiny programs and maps), not by reading its version. "
-            + "Exits 1 if any is missing. Needs root, like loading.\n\n"
-            + "Output: one line per feature, tab-separated: yes|no, the feature's name, the release, what it is, and for a missing one why.");
+            + "Exits 1 if one toa cannot do without is missing. Needs root, like loading.\n\n"
+            + "Output: one line per feature, tab-separated: yes|no, the feature's name, the release, what it is, and for a "
+            + "missing one why, then what toa does instead (or 'required').");
         command.SetAction(parse =>
         {
             Privileges.RequireRoot("features");
@@ -23,9 +24,14 @@ internal static class FeaturesCommand
             foreach (var feature in KernelFeatures.All)
             {
                 var support = FeatureProbes.Current.Check(feature);
-                missing += support.Supported ? 0 : 1;
-                output.WriteLine(string.Join('\t', support.Supported ? "yes" : "no", feature.Id, feature.Since, feature.Description,
-                    support.Reason ?? ""));
+                if (support.Supported)
+                {
+                    output.WriteLine(string.Join('\t', "yes", feature.Id, feature.Since, feature.Description));
+                    continue;
+                }
+                missing += feature.Fallback is null ? 1 : 0;
+                output.WriteLine(string.Join('\t', "no", feature.Id, feature.Since, feature.Description, support.Reason,
+                    feature.Fallback ?? "required"));
             }
             return (int)(missing == 0 ? ReturnCode.Ok : ReturnCode.Failure);
         });

@@ -9,7 +9,8 @@ namespace Toa.Kernels.Tests.Features;
 
 /// <summary>
 /// Commands on a kernel that lacks a feature (made so by a probe set that reports it
-/// missing): one line naming the feature, exit 1, and nothing loaded or attached.
+/// missing): one line naming the feature, exit 1, and nothing loaded or attached; or,
+/// for a feature with a fallback, the fallback, which toa status names.
 /// </summary>
 public sealed class MissingFeatureTests
 {
@@ -33,6 +34,48 @@ public sealed class MissingFeatureTests
     }
 
     [Fact]
+    public async Task Load_WithoutGetpeernameHooks_RefusesInOneLineAndAttachesNothing()
+    {
+        KernelTest.Require();
+        var pins = Path.Combine(BpfFs.DefaultMount, $"toa-refused-{Environment.ProcessId}");
+        var fds = BpfFds();
+
+        var (code, output, error) = await RunAsync(FeatureProbes.Kernel.Without(KernelFeatures.CgroupGetpeername),
+            "load", "--pin-dir", pins);
+
+        Assert.Equal(1, code);
+        Assert.Equal("", output);
+        Assert.Equal("toa: this kernel lacks cgroup getpeername programs (Linux 5.8 and later): reported missing on purpose",
+            error.TrimEnd('\n'));
+        Assert.False(Directory.Exists(pins), $"{pins} exists");
+        Assert.Equal(fds, BpfFds());
+    }
+
+    [Fact]
+    public async Task Load_WithoutSockoptRetval_FallsBackAndStatusSaysSo()
+    {
+        KernelTest.Require();
+        var name = $"toa-fallback-{Environment.ProcessId}";
+        var cgroup = Cgroup.RootGroup.CreateChild(name);
+        var pins = Path.Combine(BpfFs.DefaultMount, name);
+        try
+        {
+            var probes = FeatureProbes.Kernel.Without(KernelFeatures.SockoptRetval);
+            var (code, _, error) = await RunAsync(probes, "load", "--cgroup", cgroup.Path, "--pin-dir", pins);
+            Assert.True(code == 0, error);
+
+            var (_, status, _) = await RunAsync(FeatureProbes.Kernel, "status", "--pin-dir", pins);
+
+            Assert.Contains("getsockopt 4096 without a NAT64 client: ENOPROTOOPT (this kernel lets programs choose no errno)", status);
+        }
+        finally
+        {
+            await RunAsync(FeatureProbes.Kernel, "unload", "--pin-dir", pins);
+            cgroup.Remove();
+        }
+    }
+
+    [Fact]
     public async Task Features_OneMissing_ListsItWithTheReasonAndExits1()
     {
         KernelTest.Require();
@@ -42,7 +85,20 @@ public sealed class MissingFeatureTests
         Assert.Equal(1, code);
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(KernelFeatures.All.Count, lines.Length);
-        Assert.Contains("no\tcgroup-getpeername\t5.8\tcgroup getpeername programs\treported missing on purpose", lines);
+        Assert.Contains("no\tcgroup-getpeername\t5.8\tcgroup getpeername programs\treported missing on purpose\trequired", lines);
+    }
+
+    [Fact]
+    public async Task Features_OnlyOneWithAFallbackMissing_SaysWhatToaDoesInsteadAndExits0()
+    {
+        KernelTest.Require();
+
+        var (code, output, _) = await RunAsync(FeatureProbes.Kernel.Without(KernelFeatures.SockoptRetval), "features");
+
+        Assert.Equal(0, code);
+        Assert.Contains("no\tsockopt-retval\t5.18\tan errno of the program's choice from cgroup getsockopt programs\t"
+            + "reported missing on purpose\tgetsockopt 4096 without a NAT64 client fails with ENOPROTOOPT, not EINVAL",
+            output.Split('\n'));
     }
 
     private static async Task<(int Code, string Out, string Err)> RunAsync(FeatureProbes probes, params string[] args)
