@@ -6,15 +6,13 @@ namespace Toa.Kernels.Tests.Verifier;
 
 /// <summary>
 /// A program every verifier rejects (Verifier/rejected.bpf.c): the rejection must carry the
-/// verifier's own lines, here and, through the kernel matrix, from inside every guest.
+/// verifier's own lines, here and, through the kernel matrix (tests/kernels/run), from inside
+/// every guest.
 /// </summary>
 public sealed class RejectedProgramTests(ITestOutputHelper output)
 {
-    /// <summary>The test the kernel matrix runs in each guest, expecting it to fail.</summary>
-    public const string CanaryName = "Toa.Kernels.Tests.Verifier.RejectedProgramTests.Load_RejectedProgram_FailsShowingTheVerifiersLines";
-
     /// <summary>What every verifier says about the program, in some version of its wording.</summary>
-    public const string VerifierLine = "invalid mem access";
+    private const string VerifierLine = "invalid mem access";
 
     [Fact]
     public void Load_RejectedProgram_ThrowsWithTheVerifiersLog()
@@ -31,8 +29,9 @@ public sealed class RejectedProgramTests(ITestOutputHelper output)
         Assert.Contains(VerifierLine, e.Message);
     }
 
-    // Meant to fail: the matrix checks that its failure, as the guest's test runner reports
-    // it, shows the verifier's lines. Run only on request (xunit's -explicit).
+    // Meant to fail: the kernel matrix checks that its failure, as a guest's test runner
+    // reports it, shows the verifier's lines ("invalid mem access"). Run only on request
+    // (xunit's -explicit).
     [Fact(Explicit = true)]
     public void Load_RejectedProgram_FailsShowingTheVerifiersLines()
     {
