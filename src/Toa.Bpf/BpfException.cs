@@ -13,6 +13,13 @@ public class BpfException : Exception
         Errno = errno;
     }
 
+    /// <summary>Creates an exception whose message is <paramref name="message"/> as it is, for errors that explain themselves.</summary>
+    private protected BpfException(int errno, string message)
+        : base(message)
+    {
+        Errno = errno;
+    }
+
     /// <summary>The positive errno of the failure.</summary>
     public int Errno { get; }
 

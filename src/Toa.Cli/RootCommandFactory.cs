@@ -16,6 +16,7 @@ public static class RootCommandFactory
         CommonOptions.Verbose,
         ConnectCommand.Create(),
         DemoCommand.Create(),
+        FeaturesCommand.Create(),
         LoadCommand.Create(),
         LbCommand.Create(),
         UnloadCommand.Create(),

@@ -53,9 +53,19 @@ public sealed class LabProcess : IAsyncDisposable
         return new LabProcess(process, label);
     }
 
+    /// <summary>
+    /// How many times longer than asked every wait lasts: <c>TOA_LAB_PATIENCE</c>, a factor
+    /// (default 1), for where everything is slower, as in the kernel matrix's emulated guests.
+    /// </summary>
+    public static double Patience { get; } =
+        double.TryParse(Environment.GetEnvironmentVariable("TOA_LAB_PATIENCE"), System.Globalization.CultureInfo.InvariantCulture, out var factor) && factor >= 1
+            ? factor
+            : 1;
+
     /// <summary>Waits until stdout or stderr has a line matching <paramref name="match"/>; returns it.</summary>
     public async Task<string> WaitForLineAsync(Func<string, bool> match, TimeSpan timeout)
     {
+        timeout *= Patience;
         using var cancel = new CancellationTokenSource(timeout);
         while (true)
         {
@@ -78,6 +88,7 @@ public sealed class LabProcess : IAsyncDisposable
     /// <summary>Waits for the process to exit and returns what it did.</summary>
     public async Task<ProcessResult> WaitAsync(TimeSpan timeout)
     {
+        timeout *= Patience;
         using var cancel = new CancellationTokenSource(timeout);
         try
         {

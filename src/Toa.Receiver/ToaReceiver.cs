@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Toa.Bpf;
+using Toa.Bpf.Features;
 using Toa.Sockets;
 using Toa.Wire;
 
@@ -75,11 +76,14 @@ public static class ToaReceiver
     /// <summary>
     /// Loads and attaches the receiver. When one is loaded already: nothing, unless
     /// <paramref name="force"/>, which swaps in new programs and settings atomically
-    /// (the links stay, so does every live connection's record).
+    /// (the links stay, so does every live connection's record). On a kernel without a
+    /// feature the receiver needs it throws <see cref="MissingKernelFeatureException"/>
+    /// before touching anything.
     /// </summary>
     public static ReceiverLoadOutcome Load(ReceiverOptions options, bool force, ILogger? logger = null)
     {
         logger ??= NullLogger.Instance;
+        FeatureProbes.Current.Require(KernelFeatures.Receiver);
         var pins = options.PinDirectory;
         if (pins.StartsWith(BpfFs.DefaultMount + "/", StringComparison.Ordinal) && BpfFs.EnsureMounted())
             logger.LogInformation("mounted the bpf filesystem at {Mount}", BpfFs.DefaultMount);
@@ -251,7 +255,7 @@ public static class ToaReceiver
                 Formats = (uint)options.Formats,
                 Nat64Peer = (uint)options.Nat64Peer,
                 TrustEnabled = options.Trust.Count > 0 ? 1u : 0u,
-                SetRetval = BpfFeatures.SockoptRetvalWritable ? 1u : 0u,
+                SetRetval = FeatureProbes.Current.Check(KernelFeatures.SockoptRetval).Supported ? 1u : 0u,
             });
             return obj;
         }

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Toa.Bpf;
+using Toa.Bpf.Features;
 using Toa.Wire;
 
 namespace Toa.Sender;
@@ -39,10 +40,15 @@ public sealed class ToaSender : IDisposable
     /// <summary>The cgroup this process runs in while the sender is active.</summary>
     public Cgroup Cgroup { get; }
 
-    /// <summary>Loads and attaches the sender and moves this process into its cgroup.</summary>
+    /// <summary>
+    /// Loads and attaches the sender and moves this process into its cgroup. On a kernel
+    /// without a feature the sender needs it throws <see cref="MissingKernelFeatureException"/>
+    /// before touching anything.
+    /// </summary>
     public static ToaSender Start(ILogger? logger = null)
     {
         logger ??= NullLogger.Instance;
+        FeatureProbes.Current.Require(KernelFeatures.Sender);
         var pid = Environment.ProcessId;
         var home = Cgroup.OfProcess(pid);
         RemoveStale(logger);

@@ -149,9 +149,6 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Lib, EntryPoint = "bpf_link_update")]
     internal static partial int LinkUpdate(int linkFd, int newProgFd, void* opts);
 
-    [LibraryImport(Lib, EntryPoint = "libbpf_probe_bpf_helper")]
-    internal static partial int ProbeBpfHelper(uint progType, uint helperId, void* opts);
-
     [LibraryImport(Lib, EntryPoint = "bpf_enable_stats")]
     internal static partial int EnableStats(int type);
 

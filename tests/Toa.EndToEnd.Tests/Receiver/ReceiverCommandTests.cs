@@ -199,8 +199,15 @@ public sealed class ReceiverCommandTests : IDisposable
         Assert.Equal($"toa: TOA is not loaded (nothing pinned at {_lab.PinDirectory})", result.StandardError.Trim());
     }
 
-    // bpftool, an oracle we did not write: the programs attached to the test's cgroup.
-    private string[] AttachedPrograms() =>
-        Shell.Run("bpftool", "cgroup", "show", _lab.Cgroup.Path).Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Where(l => l.Contains("toa_", StringComparison.Ordinal)).ToArray();
+    // bpftool, an oracle we did not write: the links attached to the test's cgroup (whose id is
+    // its directory's inode). Not "bpftool cgroup show": Debian 12's bpftool asks the kernel for
+    // per-program attach flags, which 5.10 refuses.
+    private string[] AttachedPrograms()
+    {
+        var cgroupId = ulong.Parse(Shell.Run("stat", "-c", "%i", _lab.Cgroup.Path).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        using var links = System.Text.Json.JsonDocument.Parse(Shell.Run("bpftool", "-j", "link", "show"));
+        return [.. links.RootElement.EnumerateArray()
+            .Where(l => l.TryGetProperty("cgroup_id", out var id) && id.GetUInt64() == cgroupId)
+            .Select(l => l.GetProperty("attach_type").ToString())];
+    }
 }

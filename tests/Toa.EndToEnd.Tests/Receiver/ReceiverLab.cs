@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using System.Net;
+using System.Net.Sockets;
 using Toa.Bpf;
 using Toa.Lab;
 using Toa.Receiver;
@@ -89,6 +90,18 @@ internal sealed class ReceiverLab : IDisposable
             await Task.Delay(50);
         }
     }
+
+    /// <summary>
+    /// How getsockopt 4096 fails on a connection without a NAT64 client: EINVAL, or where the
+    /// kernel lets programs choose no errno (before 5.18) its own ENOPROTOOPT, as toa status says.
+    /// </summary>
+    public SocketError Option4096Refusal =>
+        ToaReceiver.Status(PinDirectory)!.ErrnoFromProgram ? SocketError.InvalidArgument : SocketError.ProtocolOption;
+
+    /// <summary>What the C server prints for <see cref="Option4096Refusal"/>.</summary>
+    public string Option4096RefusalLine => Option4096Refusal == SocketError.InvalidArgument
+        ? "getsockopt 4096: Invalid argument (errno 22)"
+        : "getsockopt 4096: Protocol not available (errno 92)";
 
     public void Unload()
     {
