@@ -9,23 +9,8 @@ namespace Toa.EndToEnd.Tests.Diagnostics;
 /// <c>toa capture --read</c> on a file tcpdump wrote in the server's namespace while
 /// <c>toa connect</c> sent every format. Needs root, BPF, cgroup v2.
 /// </summary>
-public sealed class CaptureCommandTests : IDisposable
+public sealed class CaptureCommandTests() : TwoHostTests("cap")
 {
-    private readonly Network _lab;
-    private readonly Host _client;
-    private readonly Host _server;
-    private readonly Link _link;
-
-    public CaptureCommandTests()
-    {
-        KernelTest.Require();
-        _lab = Network.Create("cap");
-        _client = _lab.AddHost("c");
-        _server = _lab.AddHost("s");
-        _link = _lab.Connect(_client, _server);
-    }
-
-    public void Dispose() => _lab?.Dispose();
 
     /// <summary>--format and --as of toa connect, and what toa capture prints for the handshake ACK.</summary>
     private static readonly (string Format, string Client, string Expected)[] Formats =
@@ -41,12 +26,12 @@ public sealed class CaptureCommandTests : IDisposable
 
     private async Task<PacketCapture> CaptureEveryFormatAsync()
     {
-        var capture = await _server.CaptureAsync("eth0", "tcp port 8000");
-        using (_server.StartEchoServer(_link.B.Ipv4))
+        var capture = await Server.CaptureAsync("eth0", "tcp port 8000");
+        using (Server.StartEchoServer(Link.B.Ipv4))
         {
             foreach (var (format, client, _) in Formats)
             {
-                var sent = await _client.RunToaAsync("hi\n", "connect", $"{_link.B.Ipv4}:8000", "--format", format, "--as", client);
+                var sent = await Client.RunToaAsync("hi\n", "connect", $"{Link.B.Ipv4}:8000", "--format", format, "--as", client);
                 Assert.True(sent.ExitCode == 0, sent.StandardError);
             }
         }
@@ -72,8 +57,8 @@ public sealed class CaptureCommandTests : IDisposable
         foreach (var (_, _, expected) in Formats)
         {
             // The handshake ACK and the first data segment carry it (toa connect's default placement).
-            Assert.Contains(lines, l => l.EndsWith($"> {_link.B.Ipv4}:8000 [.] {expected}", StringComparison.Ordinal));
-            Assert.Contains(lines, l => l.EndsWith($"> {_link.B.Ipv4}:8000 [P.] {expected}", StringComparison.Ordinal));
+            Assert.Contains(lines, l => l.EndsWith($"> {Link.B.Ipv4}:8000 [.] {expected}", StringComparison.Ordinal));
+            Assert.Contains(lines, l => l.EndsWith($"> {Link.B.Ipv4}:8000 [P.] {expected}", StringComparison.Ordinal));
         }
         Assert.All(lines, l => Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z \S+ > \S+ \[[SFPR.]+\] \d+/\d+ ", l));
         Assert.DoesNotContain(lines, l => l.Contains("malformed", StringComparison.Ordinal));
@@ -108,15 +93,15 @@ public sealed class CaptureCommandTests : IDisposable
     [Fact]
     public async Task Capture_Live_SeesTheToaOfAConnect()
     {
-        using var server = _server.StartEchoServer(_link.B.Ipv4);
+        using var server = Server.StartEchoServer(Link.B.Ipv4);
         var command = ToaCli.Command("capture", "--interface", "eth0", "--count", "1", "--seconds", "60");
-        await using var live = _server.Start(command[0], command.Skip(1));
+        await using var live = Server.Start(command[0], command.Skip(1));
 
         // The capture starts some time after the process does: connect until it has seen one.
         ProcessResult sent = null!;
         for (var attempt = 0; attempt < 20 && !live.HasExited; attempt++)
         {
-            sent = await _client.RunToaAsync("hi\n", "connect", $"{_link.B.Ipv4}:8000", "--as", "203.0.113.7:4321");
+            sent = await Client.RunToaAsync("hi\n", "connect", $"{Link.B.Ipv4}:8000", "--as", "203.0.113.7:4321");
             for (var wait = 0; wait < 20 && !live.HasExited; wait++)
                 await Task.Delay(100);
         }
@@ -124,6 +109,6 @@ public sealed class CaptureCommandTests : IDisposable
 
         Assert.Equal(0, sent.ExitCode);
         Assert.Equal(0, result.ExitCode);
-        Assert.EndsWith($"> {_link.B.Ipv4}:8000 [.] 200/8 tencent 203.0.113.7:4321", result.StandardOutput.Trim());
+        Assert.EndsWith($"> {Link.B.Ipv4}:8000 [.] 200/8 tencent 203.0.113.7:4321", result.StandardOutput.Trim());
     }
 }

@@ -9,26 +9,10 @@ namespace Toa.EndToEnd.Tests.Sender;
 /// <c>toa connect</c> from one host to another; what reaches the server is read
 /// by tcpdump and tshark, oracles we did not write. Needs root, BPF, cgroup v2.
 /// </summary>
-public sealed class ConnectTests : IDisposable
+public sealed class ConnectTests() : TwoHostTests("conn")
 {
     private const string Tencent4 = "unknown-200 0x10e1cb007107";
     private const string Tencent6 = "unknown-253 0x08ae20010db8000000000000000000000007";
-
-    private readonly Network _lab;
-    private readonly Host _client;
-    private readonly Host _server;
-    private readonly Link _link;
-
-    public ConnectTests()
-    {
-        KernelTest.Require();
-        _lab = Network.Create("conn");
-        _client = _lab.AddHost("c");
-        _server = _lab.AddHost("s");
-        _link = _lab.Connect(_client, _server);
-    }
-
-    public void Dispose() => _lab?.Dispose();
 
     [Theory]
     [InlineData(AddressFamily.InterNetwork, "203.0.113.7:4321", Tencent4)]
@@ -52,10 +36,10 @@ public sealed class ConnectTests : IDisposable
     [InlineData("[2001:db8::7]:2222", "fe1408ae20010db8000000000000000000000007")]
     public async Task Connect_Dpvs_HandshakeAckCarries254(string client, string optionHex)
     {
-        var capture = await _server.CaptureAsync("eth0", "tcp port 8000");
-        using (_server.StartEchoServer(_link.B.Ipv4))
+        var capture = await Server.CaptureAsync("eth0", "tcp port 8000");
+        using (Server.StartEchoServer(Link.B.Ipv4))
         {
-            var result = await _client.RunToaAsync("", "connect", $"{_link.B.Ipv4}:8000", "--as", client, "--format", "dpvs");
+            var result = await Client.RunToaAsync("", "connect", $"{Link.B.Ipv4}:8000", "--as", client, "--format", "dpvs");
             Assert.Equal(0, result.ExitCode);
         }
         await capture.StopAsync();
@@ -95,7 +79,7 @@ public sealed class ConnectTests : IDisposable
     [Fact]
     public async Task Connect_NoServer_FailsWithSystemReason()
     {
-        var result = await _client.RunToaAsync("", "connect", $"{_link.B.Ipv4}:8000", "--as", "203.0.113.7:4321");
+        var result = await Client.RunToaAsync("", "connect", $"{Link.B.Ipv4}:8000", "--as", "203.0.113.7:4321");
 
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("Connection refused", result.StandardError);
@@ -105,7 +89,7 @@ public sealed class ConnectTests : IDisposable
     [Fact]
     public async Task Connect_AfterExit_LeavesNoCgroupBehind()
     {
-        var result = await _client.RunToaAsync("", "connect", $"{_link.B.Ipv4}:8000", "--as", "203.0.113.7:4321", "--verbose");
+        var result = await Client.RunToaAsync("", "connect", $"{Link.B.Ipv4}:8000", "--as", "203.0.113.7:4321", "--verbose");
 
         var cgroup = result.StandardError.Split('\n').Select(l => l.Trim()).First(l => l.Contains("sender attached to", StringComparison.Ordinal));
         var path = cgroup[(cgroup.IndexOf("/sys/", StringComparison.Ordinal))..];
@@ -114,14 +98,14 @@ public sealed class ConnectTests : IDisposable
 
     private async Task<(ProcessResult Result, IReadOnlyList<string> Packets)> ConnectAsync(AddressFamily transport, string input, params string[] args)
     {
-        var capture = await _server.CaptureAsync("eth0", "tcp port 8000");
+        var capture = await Server.CaptureAsync("eth0", "tcp port 8000");
         await using var _ = capture;
-        var address = _link.B.Address(transport);
+        var address = Link.B.Address(transport);
         ProcessResult result;
-        using (_server.StartEchoServer(address))
+        using (Server.StartEchoServer(address))
         {
             var target = transport == AddressFamily.InterNetworkV6 ? $"[{address}]:8000" : $"{address}:8000";
-            result = await _client.RunToaAsync(input, ["connect", target, .. args]);
+            result = await Client.RunToaAsync(input, ["connect", target, .. args]);
         }
         await capture.StopAsync();
 
