@@ -252,14 +252,13 @@ static __always_inline int has_payload(struct bpf_sock_ops *skops)
  * Parses the TCP header of the packet in skops. Most headers carry nothing
  * or just timestamps (NOP, NOP, TS): those are answered without copying.
  */
-static __always_inline int parse_packet(struct bpf_sock_ops *skops, struct toa_parse_result *r)
+static __always_inline int parse_packet(struct bpf_sock_ops *skops, __u32 formats, struct toa_parse_result *r)
 {
 	const __u32 *data = (const __u32 *)(long)skops->skb_data;
 	const void *end = (const void *)(long)skops->skb_data_end;
 	struct toa_scratch *scratch;
-	struct toa_tcp_header *h;
 	__u32 doff, copied, fingerprint;
-	int verdict;
+	int slot, verdict;
 
 	r->verdict = TOA_VERDICT_NONE;
 	if ((const void *)(data + 6) > end)
@@ -267,13 +266,12 @@ static __always_inline int parse_packet(struct bpf_sock_ops *skops, struct toa_p
 	doff = ((const __u8 *)data)[12] >> 4;
 	if (doff == 8 && data[5] == bpf_htonl(0x0101080a))
 		return r->verdict;
-	h = toa_scratch_enter(&scratch);
-	if (!h)
+	slot = toa_scratch_enter(&scratch);
+	if (slot < 0)
 		return r->verdict;
-	copied = toa_copy_header(data, end, TOA_TCP_HEADER_MAX, h, &fingerprint);
-	verdict = toa_parse(h, copied, toa_config.formats, r);
-	if (toa_fingerprint(h) != fingerprint)
-		verdict = r->verdict = TOA_VERDICT_NONE;
+	copied = toa_copy_header(data, end, TOA_TCP_HEADER_MAX, &scratch->slots[slot], &fingerprint);
+	verdict = toa_parse_slot(slot, copied, formats, fingerprint);
+	*r = scratch->results[slot];
 	toa_scratch_leave(scratch);
 	return verdict;
 }
@@ -344,24 +342,10 @@ static __always_inline void set_flags(struct bpf_sock_ops *skops, __u32 clear, _
  */
 __noinline int toa_trace_unhonoured(struct bpf_sock_ops *skops, __u32 packet)
 {
-	const __u32 *data = (const __u32 *)(long)skops->skb_data;
-	const void *end = (const void *)(long)skops->skb_data_end;
-	/* Initialised, so the verifier's states of the parse compare equal and prune. */
+	/* Initialised, so the verifier's states compare equal and prune. */
 	struct toa_parse_result r = {};
-	struct toa_scratch *scratch;
-	struct toa_tcp_header *h;
-	__u32 copied, fingerprint;
-	int verdict;
 
-	h = toa_scratch_enter(&scratch);
-	if (!h)
-		return 0;
-	copied = toa_copy_header(data, end, TOA_TCP_HEADER_MAX, h, &fingerprint);
-	verdict = toa_parse(h, copied, TOA_LAYOUTS_ALL, &r);
-	if (toa_fingerprint(h) != fingerprint)
-		verdict = TOA_VERDICT_NONE;
-	toa_scratch_leave(scratch);
-	if (verdict != TOA_VERDICT_FOUND)
+	if (parse_packet(skops, TOA_LAYOUTS_ALL, &r) != TOA_VERDICT_FOUND)
 		return 0;
 	trace(skops, packet, TOA_TRACE_UNHONOURED, &r);
 	return 1;
@@ -403,17 +387,20 @@ static __always_inline void on_synack(struct bpf_sock_ops *skops)
 	struct toa_tcp_header *h;
 	struct toa_flow_key key;
 	struct toa_parked parked;
-	int verdict = TOA_VERDICT_NONE;
+	int slot, verdict = TOA_VERDICT_NONE;
 	long got;
 
 	if (skops->skb_tcp_flags != (TCP_FLAG_SYN | TCP_FLAG_ACK))
 		return;
-	h = toa_scratch_enter(&scratch);
-	if (!h)
+	slot = toa_scratch_enter(&scratch);
+	if (slot < 0)
 		return;
+	h = &scratch->slots[slot];
 	got = bpf_getsockopt(skops, SOL_TCP, TCP_BPF_SYN, h, TOA_TCP_HEADER_MAX);
-	if (got > 0 && !plain_linux_syn(h, got))
-		verdict = toa_parse(h, got, toa_config.formats, &parked.result);
+	if (got > 0 && !plain_linux_syn(h, got)) {
+		verdict = toa_parse_slot(slot, got, toa_config.formats, toa_fingerprint(h));
+		parked.result = scratch->results[slot];
+	}
 	parked.syn_seq = bpf_ntohl(h->words[1]);
 	toa_scratch_leave(scratch);
 	if (verdict == TOA_VERDICT_MALFORMED)
@@ -456,11 +443,12 @@ static __always_inline int claim_parked(struct bpf_sock_ops *skops, __u32 ack_se
 static __always_inline void on_established(struct bpf_sock_ops *skops)
 {
 	struct toa_stats *s = stats();
-	struct toa_parse_result r, syn;
+	/* Initialised: clang would copy the fields a path leaves unset from registers never written. */
+	struct toa_parse_result r = {}, syn = {};
 	__u32 ack_seq = seq_of(skops);
 	__u8 source = TOA_FROM_ACK;
 	__u32 set = 0;
-	int verdict = parse_packet(skops, &r), belief;
+	int verdict = parse_packet(skops, toa_config.formats, &r), belief;
 
 	if (claim_parked(skops, ack_seq, &syn) && verdict != TOA_VERDICT_FOUND) {
 		r = syn;
@@ -498,7 +486,7 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 static __always_inline void on_segment(struct bpf_sock_ops *skops)
 {
 	struct toa_stats *s;
-	struct toa_parse_result r;
+	struct toa_parse_result r = {}; /* see on_established */
 	__u32 set = 0;
 	int verdict, belief;
 
@@ -509,7 +497,7 @@ static __always_inline void on_segment(struct bpf_sock_ops *skops)
 	if (seq_of(skops) != skops->rcv_nxt)
 		return; /* out of order: not the first data */
 	s = stats();
-	verdict = parse_packet(skops, &r);
+	verdict = parse_packet(skops, toa_config.formats, &r);
 	belief = believe(skops, verdict, s);
 	if (belief == TOA_USE) {
 		set = record(skops, &r, TOA_FROM_DATA, s);

@@ -55,11 +55,26 @@ struct toa_tcp_header {
  * backlog) can be interrupted by one parsing in softirq on the same CPU: each
  * takes the slot `depth` gives it, so they never share a buffer.
  */
+/*
+ * Where the option walk stands. Kept in memory, not registers: what a program
+ * reads back from a map is unknown to the verifier, so every path through the
+ * walk reaches the next round in the same state and is checked once, instead
+ * of once per distinct offset and finding.
+ */
+struct toa_walk {
+	__u32 next;    /* offset of the next option */
+	__u32 toa;     /* offset of the TOA found, 0 while none */
+	__u32 layout;  /* its enum toa_layout */
+	__u32 pad;
+};
+
 #define TOA_SCRATCH_SLOTS 2
 struct toa_scratch {
 	__u32 depth;
 	__u32 pad;
 	struct toa_tcp_header slots[TOA_SCRATCH_SLOTS];
+	struct toa_parse_result results[TOA_SCRATCH_SLOTS]; /* toa_parse_slot's, slot by slot */
+	struct toa_walk walks[TOA_SCRATCH_SLOTS];
 };
 
 /*

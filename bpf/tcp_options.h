@@ -6,7 +6,10 @@
  * Verifier notes: the header is copied with constant offsets
  * into a buffer of 64 bytes and read back with indexes masked by 63; the walk
  * has a fixed number of rounds and masks its offset, which is what verifiers
- * as old as 5.10 can follow.
+ * as old as 5.10 can follow. What it costs the verifier (instructions
+ * processed, 6.18): 338k when each caller's copy of the walk was checked with
+ * that caller's state, 15k since the walk is one global function that keeps
+ * its position in memory (toa_parse_slot, toa_walk).
  */
 #ifndef TOA_TCP_OPTIONS_H
 #define TOA_TCP_OPTIONS_H
@@ -37,25 +40,25 @@ struct {
 } toa_scratch SEC(".maps");
 
 /*
- * Takes a header buffer of this CPU's scratch space; NULL when none is free.
- * A program that interrupts another on this CPU (softirq over socket backlog
- * processing) finishes before the other resumes, so a plain increment keeps
- * them apart; atomic fetch-add would need 5.12. Preemption between tasks is
- * caught afterwards by toa_fingerprint.
+ * Takes a slot of this CPU's scratch space: its index, or -1 when none is
+ * free. A program that interrupts another on this CPU (softirq over socket
+ * backlog processing) finishes before the other resumes, so a plain increment
+ * keeps them apart; atomic fetch-add would need 5.12. Preemption between tasks
+ * is caught afterwards by toa_fingerprint.
  */
-static __always_inline struct toa_tcp_header *toa_scratch_enter(struct toa_scratch **scratch)
+static __always_inline int toa_scratch_enter(struct toa_scratch **scratch)
 {
 	__u32 zero = 0, depth;
 	struct toa_scratch *s = bpf_map_lookup_elem(&toa_scratch, &zero);
 
 	*scratch = s;
 	if (!s)
-		return NULL;
+		return -1;
 	depth = s->depth;
 	if (depth >= TOA_SCRATCH_SLOTS)
-		return NULL;
+		return -1;
 	s->depth = depth + 1;
-	return &s->slots[depth];
+	return depth;
 }
 
 static __always_inline void toa_scratch_leave(struct toa_scratch *s)
@@ -179,40 +182,33 @@ static __always_inline void toa_decode(const struct toa_tcp_header *h, __u32 off
  * count as TOA. Strict: a truncated option, a length of 0 or 1, a length past
  * the header, a TOA kind with a length no layout has, or a second TOA makes
  * the whole header MALFORMED, and nothing in it is used. Options after an
- * end-of-list are not read.
- *
- * A function of its own (a BPF-to-BPF call), so the compiler cannot carry its
- * registers into the caller's code, which verifiers reject; static, so 5.10
- * accepts its pointer arguments (global functions take them from 5.12).
- * Callers must use the verdict it returns: clang leaves an unused return
- * value undefined, and the verifier refuses the register it leaves behind.
+ * end-of-list are not read. `w` holds the walk's position (see toa_walk):
+ * volatile, or clang would keep it in registers after all.
  */
-static __noinline int toa_parse(const struct toa_tcp_header *h, __u32 avail, __u32 formats,
-				     struct toa_parse_result *r)
+static __always_inline int toa_parse(const struct toa_tcp_header *h, __u32 avail, __u32 formats,
+				     struct toa_parse_result *r, volatile struct toa_walk *w)
 {
-	__u32 len = (TOA_BYTE(h, 12) >> 4) * 4;
-	__u32 off = 20;
-	int found = 0, i;
+	__u32 len = (TOA_BYTE(h, 12) >> 4) * 4, off;
+	int i;
 
 	r->verdict = TOA_VERDICT_MALFORMED;
 	if (len < 20 || len > avail || len > TOA_TCP_HEADER_MAX)
 		return r->verdict;
+	w->next = 20;
+	w->toa = 0;
 	/* Every option takes a byte at least: 40 rounds reach the end. */
 	for (i = 0; i < TCP_OPTION_SPACE; i++) {
 		__u8 kind, olen;
 		int layout;
 
-		/* Verifiers before 6.x lose the bounds of an offset compared through a
-		 * copy, and then cannot tell this loop ends: bound the offset itself. */
-		asm volatile("" : "+r"(off));
-		off &= 63;
+		off = w->next & 63;
 		if (off >= len)
 			break;
 		kind = TOA_BYTE(h, off);
 		if (kind == TCPOPT_EOL)
 			break;
 		if (kind == TCPOPT_NOP) {
-			off++;
+			w->next = off + 1;
 			continue;
 		}
 		if (off + 2 > len)
@@ -224,15 +220,51 @@ static __noinline int toa_parse(const struct toa_tcp_header *h, __u32 avail, __u
 		if (layout == TOA_BROKEN)
 			return r->verdict;
 		if (layout >= 0 && (formats & (1u << layout))) {
-			if (found)
+			if (w->toa)
 				return r->verdict;
-			found = 1;
-			toa_decode(h, off, layout, r);
+			w->toa = off;
+			w->layout = layout;
 		}
-		off += olen;
+		w->next = off + olen;
 	}
-	r->verdict = found ? TOA_VERDICT_FOUND : TOA_VERDICT_NONE;
+	/* Decoded once, after the walk, from what the walk left in memory. */
+	off = w->toa & 63;
+	if (!off) {
+		r->verdict = TOA_VERDICT_NONE;
+		return r->verdict;
+	}
+	toa_decode(h, off, w->layout, r);
+	r->verdict = TOA_VERDICT_FOUND;
 	return r->verdict;
+}
+
+/*
+ * Parses the header in scratch slot `slot` of this CPU with the layouts in
+ * `formats` (`avail` bytes of it exist) into the slot's result; returns the
+ * verdict. `fingerprint` is the one toa_copy_header gave: a header that
+ * changed under the parse (see toa_fingerprint) has no verdict but NONE.
+ *
+ * A global function: the verifier checks the walk once, whatever calls it,
+ * instead of once per call site with each caller's state. Scalar arguments only:
+ * before 5.12 a global function takes no pointers but the context. Callers
+ * must use the verdict it returns: clang leaves an unused return value
+ * undefined, and the verifier refuses the register it leaves behind.
+ */
+__noinline int toa_parse_slot(__u32 slot, __u32 avail, __u32 formats, __u32 fingerprint)
+{
+	__u32 zero = 0;
+	struct toa_scratch *s = bpf_map_lookup_elem(&toa_scratch, &zero);
+	struct toa_parse_result *r;
+	int verdict;
+
+	if (!s)
+		return TOA_VERDICT_NONE;
+	slot &= TOA_SCRATCH_SLOTS - 1;
+	r = &s->results[slot];
+	verdict = toa_parse(&s->slots[slot], avail, formats, r, &s->walks[slot]);
+	if (toa_fingerprint(&s->slots[slot]) != fingerprint)
+		verdict = r->verdict = TOA_VERDICT_NONE;
+	return verdict;
 }
 
 #endif

@@ -15,20 +15,18 @@ int toa_parse_fixture(struct xdp_md *ctx)
 {
 	struct toa_parse_fixture *f = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct toa_parse_result r = {};
 	struct toa_scratch *scratch;
-	struct toa_tcp_header *h;
 	__u32 copied, fingerprint;
-	int verdict;
+	int slot, verdict;
 
 	if ((void *)(f + 1) > end)
 		return XDP_ABORTED;
-	h = toa_scratch_enter(&scratch);
-	if (!h)
+	slot = toa_scratch_enter(&scratch);
+	if (slot < 0)
 		return XDP_ABORTED;
-	copied = toa_copy_header(f->header.words, end, f->header_len, h, &fingerprint);
-	verdict = toa_parse(h, copied, f->formats, &r);
+	copied = toa_copy_header(f->header.words, end, f->header_len, &scratch->slots[slot], &fingerprint);
+	verdict = toa_parse_slot(slot, copied, f->formats, fingerprint);
+	f->result = scratch->results[slot];
 	toa_scratch_leave(scratch);
-	f->result = r;
-	return verdict == r.verdict && toa_fingerprint(h) == fingerprint ? XDP_PASS : XDP_ABORTED;
+	return verdict == f->result.verdict ? XDP_PASS : XDP_ABORTED;
 }

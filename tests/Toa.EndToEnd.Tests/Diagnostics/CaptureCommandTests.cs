@@ -98,10 +98,11 @@ public sealed class CaptureCommandTests() : TwoHostTests("cap")
         await using var live = Server.Start(command[0], command.Skip(1));
 
         // The capture starts some time after the process does: connect until it has seen one.
+        // Only the ACK carries the TOA, so a capture that starts mid-connection sees the next one's.
         ProcessResult sent = null!;
         for (var attempt = 0; attempt < 20 && !live.HasExited; attempt++)
         {
-            sent = await Client.RunToaAsync("hi\n", "connect", $"{Link.B.Ipv4}:8000", "--as", "203.0.113.7:4321");
+            sent = await Client.RunToaAsync("hi\n", "connect", $"{Link.B.Ipv4}:8000", "--as", "203.0.113.7:4321", "--in", "ack");
             for (var wait = 0; wait < 20 && !live.HasExited; wait++)
                 await Task.Delay(100);
         }
