@@ -336,9 +336,8 @@ static __always_inline void set_flags(struct bpf_sock_ops *skops, __u32 clear, _
 /*
  * For the trace: whether the packet in skops holds a TOA in a layout the
  * receiver does not honour; if so, sends it as an UNHONOURED event. A global
- * function, so the verifier checks its parse once rather than once per caller
- * (a SYN, read in another way, would double that: SYNs are not asked); it
- * runs only while tracing.
+ * function, so the verifier checks it once rather than once per caller; it
+ * runs only while tracing. (A SYN is asked in on_synack, where its header is at hand.)
  */
 __noinline int toa_trace_unhonoured(struct bpf_sock_ops *skops, __u32 packet)
 {
@@ -388,6 +387,8 @@ static __always_inline void on_synack(struct bpf_sock_ops *skops)
 	struct toa_flow_key key;
 	struct toa_parked parked;
 	int slot, verdict = TOA_VERDICT_NONE;
+	__u32 fingerprint;
+	__u8 outcome = 0;
 	long got;
 
 	if (skops->skb_tcp_flags != (TCP_FLAG_SYN | TCP_FLAG_ACK))
@@ -398,17 +399,27 @@ static __always_inline void on_synack(struct bpf_sock_ops *skops)
 	h = &scratch->slots[slot];
 	got = bpf_getsockopt(skops, SOL_TCP, TCP_BPF_SYN, h, TOA_TCP_HEADER_MAX);
 	if (got > 0 && !plain_linux_syn(h, got)) {
-		verdict = toa_parse_slot(slot, got, toa_config.formats, toa_fingerprint(h));
+		fingerprint = toa_fingerprint(h);
+		verdict = toa_parse_slot(slot, got, toa_config.formats, fingerprint);
 		parked.result = scratch->results[slot];
+		/* For the trace: "no TOA" may be one in a layout not honoured, while the SYN is at hand. */
+		if (TRACING() && verdict == TOA_VERDICT_NONE && toa_config.formats != TOA_LAYOUTS_ALL &&
+		    toa_parse_slot(slot, got, TOA_LAYOUTS_ALL, fingerprint) == TOA_VERDICT_FOUND) {
+			outcome = TOA_TRACE_UNHONOURED;
+			parked.result = scratch->results[slot];
+		}
 	}
 	parked.syn_seq = bpf_ntohl(h->words[1]);
 	toa_scratch_leave(scratch);
 	if (verdict == TOA_VERDICT_MALFORMED)
 		COUNT(stats(), toa_malformed);
+	if (verdict == TOA_VERDICT_FOUND)
+		outcome = TOA_TRACE_PARKED;
+	else if (verdict == TOA_VERDICT_MALFORMED)
+		outcome = TOA_TRACE_MALFORMED;
 	/* Whether the TOA is believed is decided with the handshake ACK, and traced then. */
-	if (TRACING() && verdict != TOA_VERDICT_NONE)
-		trace(skops, TOA_FROM_SYN, verdict == TOA_VERDICT_FOUND ? TOA_TRACE_PARKED : TOA_TRACE_MALFORMED,
-		      &parked.result);
+	if (TRACING() && outcome)
+		trace(skops, TOA_FROM_SYN, outcome, &parked.result);
 	if (verdict != TOA_VERDICT_FOUND)
 		return;
 	parked.pad = 0;

@@ -78,10 +78,11 @@ public sealed class TraceTests : IDisposable
     public static TheoryData<string[], string, string> Refusals => new()
     {
         // Two TOAs in one header: nothing is used. Then a peer outside the trust list, a layout not
-        // honoured, and a handshake without TOA.
+        // honoured (in the ACK, in the SYN), and a handshake without TOA.
         { ["--as", "203.0.113.7:4321", "--as", "[2001:db8::7]:2222"], "ack   malformed   a broken option or a second TOA: nothing used", "" },
         { ["--as", "203.0.113.7:4321"], "ack   untrusted   200/8 (tencent) client 203.0.113.7:4321 ignored: the peer is outside the trust list", "198.51.100.0/24" },
         { ["--as", "203.0.113.7:4321", "--format", "alibaba-cdn"], "ack   unhonoured  28/7 (alibaba-cdn) client 203.0.113.7:", "" },
+        { ["--as", "203.0.113.7:4321", "--format", "alibaba-cdn", "--in", "syn"], "syn   unhonoured  28/7 (alibaba-cdn) client 203.0.113.7:", "" },
         { ["--as", "203.0.113.7:4321", "--in", "data"], "ack   absent      no TOA in the handshake: waiting for the first data", "" },
     };
 
