@@ -64,12 +64,15 @@ listen bulk
   bind 127.0.0.1:18101
   server s 127.0.0.1:$bulk
 CFG
+# No health checks, as HAProxy has none here (no "check"); a check landing on iperf3 between a
+# test's control and data connections would also break that test.
+nochecks='{ "interval": "1h", "timeout": "5s" }'
 cat > "$work/lb.json" <<CFG
 { "admin": "", "shutdownTimeout": "1s", "listeners": [
-  { "name": "web-off", "address": "127.0.0.1:18200", "toa": "off", "backends": [ { "address": "127.0.0.1:$http" } ] },
-  { "name": "bulk-off", "address": "127.0.0.1:18201", "toa": "off", "backends": [ { "address": "127.0.0.1:$bulk" } ] },
-  { "name": "web-on", "address": "127.0.0.1:18300", "toa": "tencent", "backends": [ { "address": "127.0.0.1:$http" } ] },
-  { "name": "bulk-on", "address": "127.0.0.1:18301", "toa": "tencent", "backends": [ { "address": "127.0.0.1:$bulk" } ] } ] }
+  { "name": "web-off", "address": "127.0.0.1:18200", "toa": "off", "health": $nochecks, "backends": [ { "address": "127.0.0.1:$http" } ] },
+  { "name": "bulk-off", "address": "127.0.0.1:18201", "toa": "off", "health": $nochecks, "backends": [ { "address": "127.0.0.1:$bulk" } ] },
+  { "name": "web-on", "address": "127.0.0.1:18300", "toa": "tencent", "health": $nochecks, "backends": [ { "address": "127.0.0.1:$http" } ] },
+  { "name": "bulk-on", "address": "127.0.0.1:18301", "toa": "tencent", "health": $nochecks, "backends": [ { "address": "127.0.0.1:$bulk" } ] } ] }
 CFG
 # nsenter execs the program, so $! is the server itself.
 enter=(nsenter --net="/var/run/netns/$ns")
