@@ -13,7 +13,7 @@ namespace Toa.Balancer.Sender;
 /// The balancer's TOA writer: the eBPF sender (<see cref="ToaSender"/>) behind <see cref="IToaWriter"/>.
 /// Each backend connection gets one option, built from the address the balancer accepted, in the
 /// handshake ACK and the first data segment (and the SYN when the listener says <c>toaOnSyn</c>).
-/// <see cref="Report"/> is true only when every placement settled by then (SYN, handshake ACK)
+/// <see cref="ReportAsync"/> is true only when every placement settled by then (SYN, handshake ACK)
 /// carried it and none was refused; each failure is logged as well as counted by the relay.
 /// </summary>
 /// <remarks>
@@ -25,9 +25,11 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
 {
     /// <summary>
     /// connect() completes when the kernel has processed the SYN-ACK, a moment before it sends
-    /// the handshake ACK; how long to wait for that ACK before calling it missing.
+    /// the handshake ACK; how long to wait for that ACK before calling it missing, and how often
+    /// to look meanwhile.
     /// </summary>
     private static readonly TimeSpan s_ackWait = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan s_ackPoll = TimeSpan.FromMilliseconds(1);
 
     private readonly ToaSender _sender;
     private readonly ILogger _logger;
@@ -61,9 +63,12 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
         _sender.Attach(backend, [toa.AddressFor(client)], PlacementFor(toa));
 
     /// <inheritdoc />
-    public bool Report(Socket backend)
+    public async ValueTask<bool> ReportAsync(Socket backend)
     {
-        var report = AfterHandshakeAck(backend);
+        var report = _sender.Report(backend);
+        // Waiting frees the thread: the relay's continuations run on the socket event threads.
+        for (var waited = Stopwatch.StartNew(); AckPending(report) && waited.Elapsed < s_ackWait; report = _sender.Report(backend))
+            await Task.Delay(s_ackPoll).ConfigureAwait(false);
         var missing = Missing(report);
         if (report.Requested != ToaPlacement.None && missing == ToaPlacement.None)
             return true;
@@ -91,21 +96,6 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
     /// </summary>
     internal static ToaPlacement Missing(ToaSendReport report) =>
         report.Missing(ToaPlacement.Syn | ToaPlacement.Ack) | (report.Refused & report.Requested);
-
-    private ToaSendReport AfterHandshakeAck(Socket backend)
-    {
-        var report = _sender.Report(backend);
-        if (!AckPending(report))
-            return report;
-        var waited = Stopwatch.StartNew();
-        var spin = new SpinWait();
-        while (AckPending(report) && waited.Elapsed < s_ackWait)
-        {
-            spin.SpinOnce();
-            report = _sender.Report(backend);
-        }
-        return report;
-    }
 
     private static bool AckPending(ToaSendReport report) =>
         (report.Requested & ~(report.Written | report.Refused) & ToaPlacement.Ack) != 0;

@@ -57,7 +57,7 @@ public sealed class LoopbackWriterTests
         writer.Attach(backend, client, toa);
         await backend.ConnectAsync(listener.LocalEndPoint!);
         using var accepted = await listener.AcceptAsync();
-        return writer.Report(backend);
+        return await writer.ReportAsync(backend);
     }
 
     private static Socket Listen()

@@ -27,6 +27,7 @@ internal sealed partial class RelayConnection
     private readonly IPEndPoint _clientEndPoint;
     private readonly TimeProvider _time;
     private Socket? _backendSocket;
+    private bool _toaAttached;
     private long _lastActivity;
     private int _closed;
 
@@ -49,10 +50,12 @@ internal sealed partial class RelayConnection
     public async Task RunAsync()
     {
         var metrics = _listener.Metrics;
+        var toaReport = Task.CompletedTask;
         try
         {
             if (await ConnectAsync().ConfigureAwait(false) is { } backendSocket)
             {
+                toaReport = ReportToaAsync(backendSocket);
                 await Task.WhenAll(
                     PumpAsync(_client, backendSocket, metrics.BytesToBackend),
                     PumpAsync(backendSocket, _client, metrics.BytesToClient)).ConfigureAwait(false);
@@ -69,6 +72,8 @@ internal sealed partial class RelayConnection
         }
         finally
         {
+            // The report finds the connection by its descriptor: it ends before the socket closes.
+            await toaReport.ConfigureAwait(false);
             _client.Dispose();
             _backendSocket?.Dispose();
             metrics.Active.Dec();
@@ -85,13 +90,12 @@ internal sealed partial class RelayConnection
         if (Volatile.Read(ref _closed) != 0)
             return null;
         var toa = _settings.Toa;
-        var toaAttached = false;
         try
         {
             if (_settings.SnatFor(socket.AddressFamily) is { } source)
                 socket.Bind(new IPEndPoint(source, 0));
             if (toa.Enabled)
-                toaAttached = TryAttachToa(socket);
+                _toaAttached = TryAttachToa(socket);
             using var timeout = new CancellationTokenSource(_settings.ConnectTimeout, _time);
             await socket.ConnectAsync(Backend.EndPoint, timeout.Token).ConfigureAwait(false);
             if (Volatile.Read(ref _closed) != 0)
@@ -109,12 +113,29 @@ internal sealed partial class RelayConnection
             return null;
         }
         _listener.Pool.RecordConnect(Backend, ok: true);
-        if (toa.Enabled)
-        {
-            var written = toaAttached && context.Toa.Report(socket);
-            (written ? _listener.Metrics.ToaWritten : _listener.Metrics.ToaFailed).Inc();
-        }
         return socket;
+    }
+
+    /// <summary>
+    /// Counts whether the TOA went out, beside the relay rather than before it: the handshake's
+    /// last ACK may leave a moment after connect returned, and the relay need not wait for it.
+    /// </summary>
+    private async Task ReportToaAsync(Socket backend)
+    {
+        if (!_settings.Toa.Enabled)
+            return;
+        bool written;
+        try
+        {
+            written = _toaAttached && await _listener.Context.Toa.ReportAsync(backend).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Closed under the report (a reset), or a writer that failed: not written, as far as anyone can tell.
+            LogToaReportFailed(_listener.Logger, _listener.Name, _clientEndPoint, e.Message);
+            written = false;
+        }
+        (written ? _listener.Metrics.ToaWritten : _listener.Metrics.ToaFailed).Inc();
     }
 
     /// <summary>A writer that fails costs the connection its TOA, not the connection itself (it is counted).</summary>
@@ -350,4 +371,8 @@ internal sealed partial class RelayConnection
     [LoggerMessage(EventId = 302, EventName = "RelayFailed", Level = LogLevel.Error,
         Message = "Listener {Listener}: relaying client {Client} to {Backend} failed unexpectedly")]
     private static partial void LogRelayFailed(ILogger logger, Exception exception, string listener, IPEndPoint client, string backend);
+
+    [LoggerMessage(EventId = 303, EventName = "ToaReportFailed", Level = LogLevel.Debug,
+        Message = "Listener {Listener}: whether client {Client}'s TOA went out could not be read ({Reason}); counted as failed")]
+    private static partial void LogToaReportFailed(ILogger logger, string listener, IPEndPoint client, string reason);
 }

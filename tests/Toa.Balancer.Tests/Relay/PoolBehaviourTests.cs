@@ -259,7 +259,7 @@ public class PoolBehaviourTests
                 Attached.Add((client, toa, backend.LocalEndPoint is not null, backend.Connected));
         }
 
-        public bool Report(Socket backend) => written;
+        public ValueTask<bool> ReportAsync(Socket backend) => ValueTask.FromResult(written);
     }
 
     [Fact]
