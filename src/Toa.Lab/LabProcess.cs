@@ -69,10 +69,12 @@ public sealed class LabProcess : IAsyncDisposable
         using var cancel = new CancellationTokenSource(timeout);
         while (true)
         {
+            // Read before the look: output that ended before it is all in the lines looked at.
+            var ended = _readers.IsCompleted;
             var line = Output.Concat(Error).FirstOrDefault(match);
             if (line is not null)
                 return line;
-            if (_readers.IsCompleted)
+            if (ended)
                 throw new InvalidOperationException($"{Label} ended (exit {ExitCodeText}) without the expected line; it printed:\n{Transcript}");
             try
             {
