@@ -411,12 +411,12 @@ static __always_inline void on_synack(struct bpf_sock_ops *skops)
 	}
 	parked.syn_seq = bpf_ntohl(h->words[1]);
 	toa_scratch_leave(scratch);
-	if (verdict == TOA_VERDICT_MALFORMED)
-		COUNT(stats(), toa_malformed);
-	if (verdict == TOA_VERDICT_FOUND)
+	if (verdict == TOA_VERDICT_FOUND) {
 		outcome = TOA_TRACE_PARKED;
-	else if (verdict == TOA_VERDICT_MALFORMED)
+	} else if (verdict == TOA_VERDICT_MALFORMED) {
 		outcome = TOA_TRACE_MALFORMED;
+		COUNT(stats(), toa_malformed);
+	}
 	/* Whether the TOA is believed is decided with the handshake ACK, and traced then. */
 	if (TRACING() && outcome)
 		trace(skops, TOA_FROM_SYN, outcome, &parked.result);

@@ -51,11 +51,6 @@ struct toa_tcp_header {
 };
 
 /*
- * The per-CPU scratch space. A program parsing in process context (socket
- * backlog) can be interrupted by one parsing in softirq on the same CPU: each
- * takes the slot `depth` gives it, so they never share a buffer.
- */
-/*
  * Where the option walk stands. Kept in memory, not registers: what a program
  * reads back from a map is unknown to the verifier, so every path through the
  * walk reaches the next round in the same state and is checked once, instead
@@ -68,6 +63,11 @@ struct toa_walk {
 	__u32 pad;
 };
 
+/*
+ * The per-CPU scratch space. A program parsing in process context (socket
+ * backlog) can be interrupted by one parsing in softirq on the same CPU: each
+ * takes the slot `depth` gives it, so they never share a buffer.
+ */
 #define TOA_SCRATCH_SLOTS 2
 struct toa_scratch {
 	__u32 depth;

@@ -67,7 +67,7 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
     {
         var report = _sender.Report(backend);
         // Waiting frees the thread: the relay's continuations run on the socket event threads.
-        for (var waited = Stopwatch.StartNew(); AckPending(report) && waited.Elapsed < s_ackWait; report = _sender.Report(backend))
+        for (var started = Stopwatch.GetTimestamp(); AckPending(report) && Stopwatch.GetElapsedTime(started) < s_ackWait; report = _sender.Report(backend))
             await Task.Delay(s_ackPoll).ConfigureAwait(false);
         var missing = Missing(report);
         if (report.Requested != ToaPlacement.None && missing == ToaPlacement.None)
