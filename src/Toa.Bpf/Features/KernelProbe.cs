@@ -72,36 +72,18 @@ internal static unsafe class KernelProbe
             : throw new BpfException("probe BTF: load", errno);
     }
 
-    /// <summary>Whether the kernel creates a BPF_MAP_TYPE_SK_STORAGE map (typed by a tiny BTF).</summary>
+    /// <summary>Whether the kernel creates a BPF_MAP_TYPE_SK_STORAGE map (libbpf's probe, which types it with BTF of its own).</summary>
     public static ProbeOutcome SkStorageMap()
     {
         var btf = Btf();
         if (!btf.Supported)
             return btf;
-        var btfFd = LoadBtf(out var errno);
-        if (btfFd < 0)
-            throw new BpfException("probe socket storage: BTF", errno);
-        try
+        return LibBpf.ProbeMapType(BPF_MAP_TYPE_SK_STORAGE, null) switch
         {
-            var opts = new LibBpf.MapCreateOpts
-            {
-                Size = (nuint)sizeof(LibBpf.MapCreateOpts),
-                BtfFd = (uint)btfFd,
-                BtfKeyTypeId = MinimalBtf.IntTypeId,
-                BtfValueTypeId = MinimalBtf.IntTypeId,
-                MapFlags = BPF_F_NO_PREALLOC,
-            };
-            var fd = LibBpf.MapCreate(BPF_MAP_TYPE_SK_STORAGE, null, sizeof(int), sizeof(int), 0, &opts);
-            if (fd >= 0)
-                return Close(fd, ProbeOutcome.Yes);
-            return -fd is LinuxErrno.EINVAL or LinuxErrno.EOPNOTSUPP
-                ? ProbeOutcome.No($"the kernel does not create socket storage maps ({BpfException.Describe(-fd)})")
-                : throw new BpfException("probe socket storage: create map", -fd);
-        }
-        finally
-        {
-            LibC.Close(btfFd);
-        }
+            1 => ProbeOutcome.Yes,
+            0 => ProbeOutcome.No("the kernel does not create socket storage maps"),
+            var error => throw new BpfException("probe socket storage: create map", -error),
+        };
     }
 
     /// <summary>
@@ -120,7 +102,6 @@ internal static unsafe class KernelProbe
     }
 
     private const uint BPF_MAP_TYPE_SK_STORAGE = 24;
-    private const uint BPF_F_NO_PREALLOC = 1;
 
     private static (int Fd, int Errno, string Log) Load(BpfProgramType type, BpfAttachType attach, ulong[] program)
     {
@@ -177,11 +158,9 @@ internal static class Insn
         code | (ulong)(byte)((src << 4) | dst) << 8 | (ulong)(ushort)off << 16 | (ulong)(uint)imm << 32;
 }
 
-/// <summary>The smallest BTF a socket storage map accepts: one type, a 32-bit signed int.</summary>
+/// <summary>The smallest BTF there is to load: one type, a 32-bit signed int.</summary>
 internal static class MinimalBtf
 {
-    public const uint IntTypeId = 1;
-
     public static byte[] Bytes { get; } = Build();
 
     private static byte[] Build()

@@ -32,21 +32,6 @@ internal static unsafe partial class LibBpf
     }
 
     [StructLayout(LayoutKind.Sequential)]
-    internal struct MapCreateOpts
-    {
-        public nuint Size;
-        public uint BtfFd;
-        public uint BtfKeyTypeId;
-        public uint BtfValueTypeId;
-        public uint BtfVmlinuxValueTypeId;
-        public uint InnerMapFd;
-        public uint MapFlags;
-        public ulong MapExtra;
-        public uint NumaNode;
-        public uint MapIfindex;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
     internal struct BtfLoadOpts
     {
         public nuint Size;
@@ -58,8 +43,9 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Lib, EntryPoint = "bpf_prog_load", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int ProgLoad(uint type, string? name, string license, ulong* insns, nuint count, ProgLoadOpts* opts);
 
-    [LibraryImport(Lib, EntryPoint = "bpf_map_create", StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial int MapCreate(uint type, string? name, uint keySize, uint valueSize, uint maxEntries, MapCreateOpts* opts);
+    /// <summary>1 when the kernel creates maps of <paramref name="type"/>, 0 when not, else -errno.</summary>
+    [LibraryImport(Lib, EntryPoint = "libbpf_probe_bpf_map_type")]
+    internal static partial int ProbeMapType(uint type, void* opts);
 
     [LibraryImport(Lib, EntryPoint = "bpf_btf_load")]
     internal static partial int BtfLoad(void* data, nuint size, BtfLoadOpts* opts);
