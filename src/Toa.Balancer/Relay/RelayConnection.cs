@@ -13,13 +13,18 @@ namespace Toa.Balancer.Relay;
 /// <summary>
 /// One client connection: connect to the chosen backend (SNAT source, TOA, timeout), then move
 /// bytes both ways until both sides are done. EOF on one side becomes a FIN (Shutdown(Send)) on
-/// the other; a reset or error on either side resets both. Bytes move with splice(2) where the
-/// system has it, else through one pooled buffer per direction; neither loop allocates.
+/// the other; a reset or error on either side resets both. Bytes are copied through a buffer per
+/// thread until a flow proves bulk, which then moves with splice(2) where the system has it;
+/// neither loop allocates.
 /// </summary>
 internal sealed partial class RelayConnection
 {
     /// <summary>Bytes per receive or splice: the default pipe's capacity, and a buffer size that copies well.</summary>
     internal const int ChunkSize = 64 * 1024;
+
+    // Reads land here and are sent at once, between awaits: one buffer per thread serves every connection.
+    [ThreadStatic]
+    private static byte[]? t_scratch;
 
     private readonly ListenerRuntime _listener;
     private readonly ListenerSettings _settings;
@@ -30,6 +35,7 @@ internal sealed partial class RelayConnection
     private bool _toaAttached;
     private long _lastActivity;
     private int _closed;
+    private int _finished;
 
     public RelayConnection(ListenerRuntime listener, ListenerSettings settings, Socket client, IPEndPoint clientEndPoint, Backend backend)
     {
@@ -158,13 +164,11 @@ internal sealed partial class RelayConnection
     {
         try
         {
-            var completed = _listener.Context.Pipes is { } pipes
-                ? await SpliceAsync(source, destination, bytes, pipes).ConfigureAwait(false)
-                : await CopyAsync(source, destination, bytes).ConfigureAwait(false);
-            if (completed)
-                destination.Shutdown(SocketShutdown.Send);
-            else
+            if (!await MoveAsync(source, destination, bytes).ConfigureAwait(false))
                 Close(reset: true);
+            else if (Interlocked.Increment(ref _finished) == 1)
+                destination.Shutdown(SocketShutdown.Send);
+            // Else both sides have ended: closing the sockets sends the last FIN, no shutdown needed.
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
@@ -173,26 +177,45 @@ internal sealed partial class RelayConnection
         }
     }
 
-    /// <summary>Copies through one pooled buffer; true at EOF.</summary>
-    private async Task<bool> CopyAsync(Socket source, Socket destination, Counter.Child bytes)
+    /// <summary>
+    /// Copies through the thread's scratch buffer until a read fills it: a bulk flow, which then
+    /// splices (where the host splices). Short exchanges (a request, an answer) cost a receive
+    /// and a send each, as in a plain copy, instead of two splices and a pipe. A read shorter
+    /// than the buffer emptied the socket, so the loop waits next rather than trying again.
+    /// True at EOF, false on an error.
+    /// </summary>
+    private async Task<bool> MoveAsync(Socket source, Socket destination, Counter.Child bytes)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
-        try
+        // Every read and send below is one non-blocking attempt; waiting is awaited. The runtime
+        // would make the descriptors non-blocking only at their first asynchronous operation.
+        source.Blocking = false;
+        destination.Blocking = false;
+        while (Volatile.Read(ref _closed) == 0)
         {
-            while (true)
+            var scratch = t_scratch ??= GC.AllocateUninitializedArray<byte>(ChunkSize);
+            var received = source.Receive(scratch, SocketFlags.None, out var error);
+            if (error == SocketError.WouldBlock)
             {
-                var received = await source.ReceiveAsync(buffer.AsMemory(), SocketFlags.None).ConfigureAwait(false);
-                if (received == 0)
-                    return true;
-                Volatile.Write(ref _lastActivity, _time.GetTimestamp());
-                await SendAllAsync(destination, buffer.AsMemory(0, received)).ConfigureAwait(false);
-                bytes.Inc(received);
+                await source.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                continue;
             }
+            if (error != SocketError.Success)
+                return false;
+            if (received == 0)
+                return true;
+            Volatile.Write(ref _lastActivity, _time.GetTimestamp());
+            var sent = destination.Send(scratch.AsSpan(0, received), SocketFlags.None, out error);
+            if (error is not (SocketError.Success or SocketError.WouldBlock))
+                return false;
+            if (sent < received)
+                await SendPooledAsync(destination, scratch.AsSpan(sent, received - sent)).ConfigureAwait(false);
+            bytes.Inc(received);
+            if (received < ChunkSize)
+                await source.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+            else if (_listener.Context.Pipes is { } pipes)
+                return await SpliceAsync(source, destination, bytes, pipes).ConfigureAwait(false);
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        return false;
     }
 
     /// <summary>
@@ -201,10 +224,6 @@ internal sealed partial class RelayConnection
     /// </summary>
     private async Task<bool> SpliceAsync(Socket source, Socket destination, Counter.Child bytes, PipePool pipes)
     {
-        // The runtime makes a socket's descriptor non-blocking only at its first asynchronous
-        // operation, which an accepted client has not had yet; splice would block on it.
-        source.Blocking = false;
-        destination.Blocking = false;
         KernelPipe? pipe = null;
         try
         {
@@ -264,21 +283,17 @@ internal sealed partial class RelayConnection
                 continue;
             if (moved == 0 || errno != Splice.EAGAIN)
                 return false;
-            var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
-            try
+            while (count > 0)
             {
-                while (count > 0)
+                var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(count, ChunkSize));
+                var read = Splice.Read(pipe.ReadFd, buffer.AsSpan(0, Math.Min(count, ChunkSize)), out errno);
+                if (read <= 0)
                 {
-                    var read = Splice.Read(pipe.ReadFd, buffer.AsSpan(0, Math.Min(count, ChunkSize)), out errno);
-                    if (read <= 0)
-                        return false;
-                    await SendAllAsync(destination, buffer.AsMemory(0, (int)read)).ConfigureAwait(false);
-                    count -= (int)read;
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    return false;
                 }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
+                await SendAndReturnAsync(destination, buffer, (int)read).ConfigureAwait(false);
+                count -= (int)read;
             }
         }
         return true;
@@ -317,13 +332,28 @@ internal sealed partial class RelayConnection
         }
     }
 
-    // Pooled builders: these run once per chunk, and a plain async ValueTask method allocates
-    // its state machine whenever it completes asynchronously.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private static async ValueTask SendAllAsync(Socket destination, ReadOnlyMemory<byte> data)
+    /// <summary>Sends what a non-blocking send left over, from a pooled copy, waiting for room.</summary>
+    private static ValueTask SendPooledAsync(Socket destination, ReadOnlySpan<byte> rest)
     {
-        for (var sent = 0; sent < data.Length;)
-            sent += await destination.SendAsync(data[sent..], SocketFlags.None).ConfigureAwait(false);
+        var buffer = ArrayPool<byte>.Shared.Rent(rest.Length);
+        rest.CopyTo(buffer);
+        return SendAndReturnAsync(destination, buffer, rest.Length);
+    }
+
+    // A pooled builder: this runs once per chunk whenever the destination is full, and a plain
+    // async ValueTask method allocates its state machine whenever it completes asynchronously.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask SendAndReturnAsync(Socket destination, byte[] rented, int count)
+    {
+        try
+        {
+            for (var sent = 0; sent < count;)
+                sent += await destination.SendAsync(rented.AsMemory(sent, count - sent), SocketFlags.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
     }
 
     /// <summary>
