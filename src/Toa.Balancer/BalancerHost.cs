@@ -36,7 +36,8 @@ public sealed partial class BalancerHost : IAsyncDisposable
             options.ToaWriter, options.TimeProvider, options.LoggerFactory, options.HealthProbe,
             options.SchedulingPolicies, options.RandomFactory,
             new BalancerMetrics(() => AllBackends()), new ConnectionTracker(),
-            options.Splice && Splice.IsSupported ? new PipePool() : null);
+            options.Splice && Splice.IsSupported ? new PipePool() : null,
+            [.. Enumerable.Range(0, options.RelayThreads > 0 ? options.RelayThreads : Environment.ProcessorCount).Select(i => new EventLoop(i, options.LoggerFactory.CreateLogger("Toa.Balancer.Relay")))]);
         _config = options.ConfigProvider.Snapshot.Config;
         _idleSweep = options.TimeProvider.CreateTimer(_ => CloseIdle(), null, options.IdleSweepInterval, options.IdleSweepInterval);
     }
@@ -44,15 +45,20 @@ public sealed partial class BalancerHost : IAsyncDisposable
     /// <summary>
     /// Runs <c>toa lb</c>: loads <paramref name="configPath"/> (reloading it on change and on
     /// SIGHUP), serves until <paramref name="cancellationToken"/> is cancelled, then shuts down
-    /// gracefully within the configured <c>shutdownTimeout</c>.
+    /// gracefully within the configured <c>shutdownTimeout</c>. <paramref name="relayThreads"/>:
+    /// see <see cref="BalancerHostOptions.RelayThreads"/>; null for its default.
     /// </summary>
     /// <exception cref="BalancerConfigException">The file is invalid.</exception>
     /// <exception cref="System.Net.Sockets.SocketException">A listener or the admin endpoint cannot bind.</exception>
-    public static async Task RunAsync(string configPath, IToaWriter toa, CancellationToken cancellationToken, ILoggerFactory? loggerFactory = null)
+    public static async Task RunAsync(string configPath, IToaWriter toa, CancellationToken cancellationToken, ILoggerFactory? loggerFactory = null,
+        int? relayThreads = null)
     {
         var logging = loggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
         using var provider = new FileConfigProvider(configPath, logging.CreateLogger("Toa.Balancer.Configuration"));
-        await using var host = Start(new BalancerHostOptions { ConfigProvider = provider, ToaWriter = toa, LoggerFactory = logging });
+        await using var host = Start(new BalancerHostOptions
+        {
+            ConfigProvider = provider, ToaWriter = toa, LoggerFactory = logging, RelayThreads = relayThreads ?? 0,
+        });
         provider.Reloaded += (_, outcome) => host._context.Metrics.Reloaded(outcome.ToString().ToLowerInvariant());
         provider.Watch();
         try
@@ -309,6 +315,8 @@ public sealed partial class BalancerHost : IAsyncDisposable
             await listener.DisposeAsync().ConfigureAwait(false);
         _admin?.Dispose();
         _admin = null;
+        foreach (var loop in _context.Loops)
+            loop.Dispose();
         _context.Pipes?.Dispose();
     }
 

@@ -37,6 +37,12 @@ public sealed class BalancerHostOptions
     /// </summary>
     public bool Splice { get; init; } = true;
 
+    /// <summary>
+    /// Threads that relay (event loops); each connection runs on one of them. Default (0): one
+    /// per CPU. Fewer leave CPUs to other work on a shared machine.
+    /// </summary>
+    public int RelayThreads { get; init; }
+
     /// <summary>How often idle connections are looked for. Default: 1 second.</summary>
     public TimeSpan IdleSweepInterval { get; init; } = TimeSpan.FromSeconds(1);
 }

@@ -6,7 +6,10 @@ using Toa.Balancer.Scheduling;
 
 namespace Toa.Balancer.Relay;
 
-/// <summary>What every listener of a host shares. <see cref="Pipes"/> is null when the relay copies rather than splices.</summary>
+/// <summary>
+/// What every listener of a host shares. <see cref="Pipes"/> is null when the relay copies rather
+/// than splices. Every connection runs on one of <see cref="Loops"/>.
+/// </summary>
 internal sealed record HostContext(
     IToaWriter Toa,
     TimeProvider Time,
@@ -16,4 +19,5 @@ internal sealed record HostContext(
     Func<Random> RandomFactory,
     BalancerMetrics Metrics,
     ConnectionTracker Connections,
-    PipePool? Pipes);
+    PipePool? Pipes,
+    IReadOnlyList<EventLoop> Loops);

@@ -10,16 +10,23 @@ using Toa.Balancer.Scheduling;
 namespace Toa.Balancer.Relay;
 
 /// <summary>
-/// One listening socket and its pool: accepts clients, picks a backend for each (on the accept
-/// loop, so the policy's randomness is used from one thread), and hands them to a <see cref="RelayConnection"/>.
+/// One listening socket and its pool: accepts clients on every event loop (the kernel wakes one
+/// loop per new connection), picks a backend for each, and runs the client's
+/// <see cref="RelayConnection"/> on the loop that accepted it.
 /// </summary>
 internal sealed partial class ListenerRuntime : IAsyncDisposable
 {
+    /// <summary>Most clients one loop accepts per wake-up, so that one busy listener cannot starve its loop's connections.</summary>
+    private const int AcceptBatch = 64;
+
+    private static readonly TimeSpan s_acceptPause = TimeSpan.FromMilliseconds(100);
+
     private readonly Socket _socket;
     private readonly Random _random;
+    private readonly Lock _choosing = new();
+    private readonly Acceptor[] _acceptors;
     private volatile ListenerSettings _settings;
     private volatile ISchedulingPolicy _policy;
-    private Task _acceptLoop = Task.CompletedTask;
 
     /// <summary>Binds and listens; throws <see cref="SocketException"/> when the address is taken.</summary>
     public ListenerRuntime(ListenerSettings settings, HostContext context)
@@ -33,7 +40,10 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
         _settings = settings;
         _policy = SchedulingPolicies.Find(context.Policies, settings.Scheduler);
         _socket = ListenSockets.Listen(settings.EndPoint, backlog: 1024);
+        // Accepting on a loop must never block it: another loop may take the connection first.
+        _socket.Blocking = false;
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
+        _acceptors = [.. context.Loops.Select(loop => new Acceptor(this, loop))];
         Pool.Apply(settings);
     }
 
@@ -52,7 +62,12 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
     /// <summary>The bound address (the real port when the configuration said 0).</summary>
     public IPEndPoint LocalEndPoint { get; }
 
-    public void Start() => _acceptLoop = AcceptLoopAsync();
+    /// <summary>Starts accepting on every loop.</summary>
+    public void Start()
+    {
+        foreach (var acceptor in _acceptors)
+            acceptor.Loop.Post(static a => ((Acceptor)a!).Watch(), acceptor);
+    }
 
     /// <summary>Takes reloaded settings (same name and address); returns the removed backends' checkers to dispose.</summary>
     public IReadOnlyList<IAsyncDisposable> Apply(ListenerSettings settings)
@@ -62,71 +77,38 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
         return Pool.Apply(settings);
     }
 
-    private async Task AcceptLoopAsync()
-    {
-        while (true)
-        {
-            Socket client;
-            try
-            {
-                client = await _socket.AcceptAsync().ConfigureAwait(false);
-            }
-            catch (ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException e) when (e.SocketErrorCode == SocketError.OperationAborted)
-            {
-                return;
-            }
-            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
-            {
-                // The client gave up before it was accepted: nothing to do.
-                continue;
-            }
-            catch (SocketException e)
-            {
-                // Out of descriptors and the like: log, and keep accepting once the cause passes.
-                LogAcceptFailed(Logger, e, Name);
-                await Task.Delay(TimeSpan.FromMilliseconds(100), Context.Time).ConfigureAwait(false);
-                continue;
-            }
-            try
-            {
-                Dispatch(client);
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                // The client reset between accept and dispatch; Dispatch has not handed it on.
-                client.Dispose();
-            }
-        }
-    }
-
-    private void Dispatch(Socket client)
+    /// <summary>A client accepted on <paramref name="loop"/>: refused, or relayed on that loop.</summary>
+    private void Dispatch(int fd, IPEndPoint? accepted, EventLoop loop)
     {
         Metrics.Total.Inc();
-        // What can throw (the client already gone) comes before any slot is taken.
-        client.NoDelay = true;
-        var clientEndPoint = Endpoints.Unmap((IPEndPoint)client.RemoteEndPoint!);
+        if (accepted is null)
+        {
+            Refuse(fd, accepted, "limit"); // not IPv4 or IPv6: cannot happen on these listeners
+            return;
+        }
+        var clientEndPoint = Endpoints.Unmap(accepted);
         if (!Context.Connections.TryEnter())
         {
-            Refuse(client, "limit");
+            Refuse(fd, clientEndPoint, "limit");
             return;
         }
         var settings = _settings;
-        var (backend, reason) = Choose(clientEndPoint);
+        Backend? backend;
+        string reason;
+        // The policy and its randomness are used from one thread at a time.
+        lock (_choosing)
+            (backend, reason) = Choose(clientEndPoint);
         if (backend is null)
         {
             Context.Connections.Exit(null);
-            Refuse(client, reason);
+            Refuse(fd, clientEndPoint, reason);
             return;
         }
         Context.Metrics.Chosen(backend);
         Metrics.Active.Inc();
-        var connection = new RelayConnection(this, settings, client, clientEndPoint, backend);
+        var connection = new RelayConnection(this, settings, loop, fd, clientEndPoint, backend);
         Context.Connections.Add(connection);
-        _ = connection.RunAsync();
+        connection.Start();
     }
 
     /// <summary>
@@ -148,26 +130,22 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
         return (null, "backend_limit");
     }
 
-    private void Refuse(Socket client, string reason)
+    private void Refuse(int fd, IPEndPoint? client, string reason)
     {
         Context.Metrics.Rejected(Name, reason);
-        LogRefused(Logger, Name, client.RemoteEndPoint, reason);
-        try
-        {
-            client.LingerState = new LingerOption(true, 0);
-        }
-        catch (SocketException)
-        {
-            // Already reset by the client: closing is enough.
-        }
-        client.Dispose();
+        LogRefused(Logger, Name, client, reason);
+        Libc.SetAbortiveClose(fd);
+        Libc.Close(fd);
     }
 
-    /// <summary>Closes the listening socket; established connections are not touched.</summary>
+    /// <summary>
+    /// Closes the listening socket once no loop is accepting on it; established connections are
+    /// not touched. When this completes, no client of this listener is dispatched any more.
+    /// </summary>
     public async Task StopAcceptingAsync()
     {
+        await Task.WhenAll(_acceptors.Select(a => a.Loop.InvokeAsync(a.Unwatch))).ConfigureAwait(false);
         _socket.Dispose();
-        await _acceptLoop.ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
@@ -176,10 +154,95 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
         await Pool.DisposeAsync().ConfigureAwait(false);
     }
 
+    /// <summary>The listening socket as one loop watches it.</summary>
+    private sealed class Acceptor(ListenerRuntime listener, EventLoop loop) : IEventHandler
+    {
+        private int _slot = -1;
+        private bool _stopped;
+        private ITimer? _pause;
+
+        public EventLoop Loop => loop;
+
+        private int Fd => (int)listener._socket.SafeHandle.DangerousGetHandle();
+
+        public void Watch()
+        {
+            if (_stopped)
+                return;
+            if (_slot < 0)
+                _slot = loop.Register(this);
+            // Level-triggered and exclusive: one waiting loop wakes per new client, and a backlog
+            // left after a batch wakes a loop again.
+            loop.Add(Fd, Libc.EpollIn | Libc.EpollExclusive, _slot, 0);
+        }
+
+        /// <summary>
+        /// Stops watching, after taking in the clients whose handshake is already complete:
+        /// closing the socket with them in its backlog would reset them.
+        /// </summary>
+        public void Unwatch()
+        {
+            if (_stopped)
+                return;
+            _stopped = true;
+            _pause?.Dispose();
+            if (_slot < 0)
+                return;
+            try
+            {
+                loop.Remove(Fd);
+                while (Accept(AcceptBatch))
+                {
+                }
+            }
+            catch (IOException)
+            {
+                // Not watched now: paused after an accept failure.
+            }
+            loop.Unregister(_slot);
+        }
+
+        public void OnEvents(uint events, int tag) => Accept(AcceptBatch);
+
+        /// <summary>Accepts up to <paramref name="most"/> clients; true when there may be more.</summary>
+        private unsafe bool Accept(int most)
+        {
+            var address = stackalloc byte[SocketAddresses.MaxLength];
+            for (var i = 0; i < most; i++)
+            {
+                var length = SocketAddresses.MaxLength;
+                var fd = Libc.Accept(Fd, address, &length, Libc.SockNonBlock | Libc.SockCloseOnExec);
+                if (fd < 0)
+                {
+                    var errno = Libc.Errno;
+                    if (errno == Libc.EAGAIN)
+                        return false;
+                    if (errno is Libc.EINTR or Libc.ECONNABORTED)
+                        continue; // the client gave up before it was accepted
+                    Pause(errno);
+                    return false;
+                }
+                listener.Dispatch(fd, SocketAddresses.Read(new ReadOnlySpan<byte>(address, Math.Min(length, SocketAddresses.MaxLength))), loop);
+            }
+            return true;
+        }
+
+        /// <summary>Out of descriptors and the like: log, and watch again once the cause may have passed.</summary>
+        private void Pause(int errno)
+        {
+            LogAcceptFailed(listener.Logger, new SocketException(errno), listener.Name);
+            loop.Remove(Fd);
+            _pause?.Dispose();
+            _pause = listener.Context.Time.CreateTimer(
+                static state => ((Acceptor)state!).Loop.Post(static a => ((Acceptor)a!).Watch(), state),
+                this, s_acceptPause, Timeout.InfiniteTimeSpan);
+        }
+    }
+
     [LoggerMessage(EventId = 310, EventName = "AcceptFailed", Level = LogLevel.Error, Message = "Listener {Listener}: accept failed")]
     private static partial void LogAcceptFailed(ILogger logger, Exception exception, string listener);
 
     [LoggerMessage(EventId = 311, EventName = "ClientRefused", Level = LogLevel.Debug,
         Message = "Listener {Listener}: refused client {Client}: {Reason}")]
-    private static partial void LogRefused(ILogger logger, string listener, EndPoint? client, string reason);
+    private static partial void LogRefused(ILogger logger, string listener, IPEndPoint? client, string reason);
 }

@@ -2,7 +2,6 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Prometheus;
 using Toa.Balancer.Configuration;
@@ -11,41 +10,67 @@ using Toa.Balancer.Model;
 namespace Toa.Balancer.Relay;
 
 /// <summary>
-/// One client connection: connect to the chosen backend (SNAT source, TOA, timeout), then move
-/// bytes both ways until both sides are done. EOF on one side becomes a FIN (Shutdown(Send)) on
-/// the other; a reset or error on either side resets both. Bytes are copied through a buffer per
-/// thread until a flow proves bulk, which then moves with splice(2) where the system has it;
-/// neither loop allocates.
+/// One client connection, run on one <see cref="EventLoop"/>: connect to the chosen backend
+/// (SNAT source, TOA, timeout), then move bytes both ways until both sides are done. EOF on one
+/// side becomes a FIN (shutdown) on the other; a reset or error on either side resets both.
 /// </summary>
-internal sealed partial class RelayConnection
+/// <remarks>
+/// Both sockets are non-blocking and watched edge-triggered; what epoll last said of each
+/// (readable, writable, peer closed) is kept in flags that the calls clear when they would block.
+/// Bytes are copied through the loop's buffer until a read fills it: a bulk flow, which from then
+/// on moves with splice(2) where the host splices (HAProxy's splice-auto). Short exchanges cost a
+/// receive and a send per message. What a full destination does not take waits in a pooled
+/// buffer (or stays in the pipe) until epoll says it is writable; nothing is allocated per chunk.
+/// </remarks>
+internal sealed partial class RelayConnection : IEventHandler
 {
     /// <summary>Bytes per receive or splice: the default pipe's capacity, and a buffer size that copies well.</summary>
     internal const int ChunkSize = 64 * 1024;
 
-    // Reads land here and are sent at once, between awaits: one buffer per thread serves every connection.
-    [ThreadStatic]
-    private static byte[]? t_scratch;
+    private const int ClientSide = 0;
+    private const int BackendSide = 1;
+    private const uint Watched = Libc.EpollIn | Libc.EpollOut | Libc.EpollRdHup | Libc.EpollEdge;
+
+    // Flags per side: shifted left by the side.
+    private const int Readable = 1 << 0;
+    private const int Writable = 1 << 2;
+    private const int PeerClosed = 1 << 4;
 
     private readonly ListenerRuntime _listener;
     private readonly ListenerSettings _settings;
-    private readonly Socket _client;
+    private readonly EventLoop _loop;
+    private readonly int _clientFd;
     private readonly IPEndPoint _clientEndPoint;
     private readonly TimeProvider _time;
     private Socket? _backendSocket;
+    private int _backendFd = -1;
+    private int _slot = -1;
+    private System.Threading.ITimer? _connectTimer;
+    private Task _toaReport = Task.CompletedTask;
     private bool _toaAttached;
+    private State _state;
+    private int _flags;
+    private Flow _up;   // client → backend
+    private Flow _down; // backend → client
     private long _lastActivity;
-    private int _closed;
-    private int _finished;
 
-    public RelayConnection(ListenerRuntime listener, ListenerSettings settings, Socket client, IPEndPoint clientEndPoint, Backend backend)
+    public RelayConnection(ListenerRuntime listener, ListenerSettings settings, EventLoop loop, int clientFd, IPEndPoint clientEndPoint, Backend backend)
     {
         _listener = listener;
         _settings = settings;
-        _client = client;
+        _loop = loop;
+        _clientFd = clientFd;
         _clientEndPoint = clientEndPoint;
         _time = listener.Context.Time;
         Backend = backend;
         _lastActivity = _time.GetTimestamp();
+    }
+
+    private enum State
+    {
+        Connecting,
+        Relaying,
+        Closed,
     }
 
     public Backend Backend { get; }
@@ -53,73 +78,131 @@ internal sealed partial class RelayConnection
     /// <summary>Whether nothing moved for the listener's idle timeout.</summary>
     public bool IsIdle => _time.GetElapsedTime(Volatile.Read(ref _lastActivity)) >= _settings.IdleTimeout;
 
-    public async Task RunAsync()
+    /// <summary>Opens the backend connection; on the loop's thread, right after accept.</summary>
+    public unsafe void Start()
     {
-        var metrics = _listener.Metrics;
-        var toaReport = Task.CompletedTask;
+        _slot = _loop.Register(this);
+        Socket socket;
         try
         {
-            if (await ConnectAsync().ConfigureAwait(false) is { } backendSocket)
-            {
-                toaReport = ReportToaAsync(backendSocket);
-                await Task.WhenAll(
-                    PumpAsync(_client, backendSocket, metrics.BytesToBackend),
-                    PumpAsync(backendSocket, _client, metrics.BytesToClient)).ConfigureAwait(false);
-            }
-            else
-            {
-                Close(reset: true);
-            }
+            socket = new Socket(Backend.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            _backendSocket = socket;
+            _backendFd = (int)socket.Handle;
         }
-        catch (Exception e)
+        catch (SocketException e)
         {
+            // Out of descriptors, say: this host's trouble, not the backend's.
             LogRelayFailed(_listener.Logger, e, _listener.Name, _clientEndPoint, Backend.Key);
-            Close(reset: true);
+            Finish(reset: true);
+            return;
         }
-        finally
-        {
-            // The report finds the connection by its descriptor: it ends before the socket closes.
-            await toaReport.ConfigureAwait(false);
-            _client.Dispose();
-            _backendSocket?.Dispose();
-            metrics.Active.Dec();
-            Backend.Release();
-            _listener.Context.Connections.Exit(this);
-        }
-    }
-
-    private async Task<Socket?> ConnectAsync()
-    {
-        var context = _listener.Context;
-        var socket = new Socket(Backend.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        Volatile.Write(ref _backendSocket, socket);
-        if (Volatile.Read(ref _closed) != 0)
-            return null;
-        var toa = _settings.Toa;
         try
         {
             if (_settings.SnatFor(socket.AddressFamily) is { } source)
                 socket.Bind(new IPEndPoint(source, 0));
-            if (toa.Enabled)
+            if (_settings.Toa.Enabled)
                 _toaAttached = TryAttachToa(socket);
-            using var timeout = new CancellationTokenSource(_settings.ConnectTimeout, _time);
-            await socket.ConnectAsync(Backend.EndPoint, timeout.Token).ConfigureAwait(false);
-            if (Volatile.Read(ref _closed) != 0)
-                return null;
-        }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
-        {
-            if (Volatile.Read(ref _closed) == 0)
+            var nonBlocking = 1;
+            Libc.Ioctl(_backendFd, Libc.FionBio, &nonBlocking);
+            Libc.SetSocketOption(_clientFd, Libc.IpProtoTcp, Libc.TcpNoDelay, 1);
+            _loop.Add(_clientFd, Watched, _slot, ClientSide);
+            _loop.Add(_backendFd, Watched, _slot, BackendSide);
+
+            var address = stackalloc byte[SocketAddresses.MaxLength];
+            var length = SocketAddresses.Write(Backend.EndPoint, new Span<byte>(address, SocketAddresses.MaxLength));
+            if (Libc.Connect(_backendFd, address, length) == 0)
             {
-                LogConnectFailed(_listener.Logger, _listener.Name, Backend.Key, e.Message);
-                _listener.Pool.RecordConnect(Backend, ok: false);
-                context.Metrics.ConnectFailed(Backend);
-                context.Metrics.Rejected(_listener.Name, "connect_failed");
+                Connected();
+                return;
             }
-            return null;
+            var errno = Libc.Errno;
+            if (errno != Libc.EINPROGRESS)
+            {
+                ConnectFailed(new SocketException(errno).Message);
+                return;
+            }
+            _connectTimer = _time.CreateTimer(
+                static state => ((RelayConnection)state!)._loop.Post(static s => ((RelayConnection)s!).ConnectTimedOut(), state),
+                this, _settings.ConnectTimeout, Timeout.InfiniteTimeSpan);
         }
+        catch (SocketException e)
+        {
+            ConnectFailed(e.Message); // the SNAT source cannot be bound, say
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            LogRelayFailed(_listener.Logger, e, _listener.Name, _clientEndPoint, Backend.Key);
+            Finish(reset: true);
+        }
+    }
+
+    /// <summary>
+    /// Ends the connection, from any thread. <paramref name="reset"/>: at once and abortively
+    /// (linger 0, so both peers get a RST). Otherwise gracefully: a FIN both ways, after what was
+    /// read has been passed on.
+    /// </summary>
+    public void Close(bool reset) =>
+        _loop.Post(reset ? static s => ((RelayConnection)s!).Finish(reset: true) : s_shutDown, this);
+
+    private static readonly Action<object?> s_shutDown = static s => ((RelayConnection)s!).ShutDown();
+
+    public void OnEvents(uint events, int tag)
+    {
+        if (_state == State.Closed)
+            return;
+        try
+        {
+            if ((events & (Libc.EpollIn | Libc.EpollRdHup | Libc.EpollHup | Libc.EpollErr)) != 0)
+                _flags |= Readable << tag; // an error or hang-up surfaces in the next read
+            if ((events & (Libc.EpollRdHup | Libc.EpollHup)) != 0)
+                _flags |= PeerClosed << tag;
+            if ((events & (Libc.EpollOut | Libc.EpollHup | Libc.EpollErr)) != 0)
+                _flags |= Writable << tag;
+            if (_state == State.Relaying)
+                Relay();
+            else if (tag == BackendSide && (events & (Libc.EpollOut | Libc.EpollErr | Libc.EpollHup)) != 0)
+                ConnectDone();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            LogRelayFailed(_listener.Logger, e, _listener.Name, _clientEndPoint, Backend.Key);
+            Finish(reset: true);
+        }
+    }
+
+    private unsafe void ConnectDone()
+    {
+        int error = 0, length = sizeof(int);
+        if (Libc.GetSocketOption(_backendFd, Libc.SolSocket, Libc.SoError, &error, &length) != 0)
+            error = Libc.Errno;
+        if (error != 0)
+            ConnectFailed(new SocketException(error).Message);
+        else
+            Connected();
+    }
+
+    private void ConnectTimedOut()
+    {
+        if (_state == State.Connecting)
+            ConnectFailed("timed out");
+    }
+
+    private void Connected()
+    {
+        _connectTimer?.Dispose();
+        _state = State.Relaying;
         _listener.Pool.RecordConnect(Backend, ok: true);
-        return socket;
+        _toaReport = ReportToaAsync(_backendSocket!);
+        Relay();
+    }
+
+    private void ConnectFailed(string reason)
+    {
+        LogConnectFailed(_listener.Logger, _listener.Name, Backend.Key, reason);
+        _listener.Pool.RecordConnect(Backend, ok: false);
+        _listener.Context.Metrics.ConnectFailed(Backend);
+        _listener.Context.Metrics.Rejected(_listener.Name, "connect_failed");
+        Finish(reset: true);
     }
 
     /// <summary>
@@ -159,235 +242,248 @@ internal sealed partial class RelayConnection
         }
     }
 
-    /// <summary>One direction, until EOF (passed on as a FIN) or an error (which resets both sides).</summary>
-    private async Task PumpAsync(Socket source, Socket destination, Counter.Child bytes)
+    private void Relay()
     {
-        try
-        {
-            if (!await MoveAsync(source, destination, bytes).ConfigureAwait(false))
-                Close(reset: true);
-            else if (Interlocked.Increment(ref _finished) == 1)
-                destination.Shutdown(SocketShutdown.Send);
-            // Else both sides have ended: closing the sockets sends the last FIN, no shutdown needed.
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            // After Close this is a no-op.
-            Close(reset: true);
-        }
+        var metrics = _listener.Metrics;
+        if (!Pump(ref _up, ClientSide, BackendSide, metrics.BytesToBackend) ||
+            (_state == State.Relaying && !Pump(ref _down, BackendSide, ClientSide, metrics.BytesToClient)))
+            Finish(reset: true);
     }
 
-    /// <summary>
-    /// Copies through the thread's scratch buffer until a read fills it: a bulk flow, which then
-    /// splices (where the host splices). Short exchanges (a request, an answer) cost a receive
-    /// and a send each, as in a plain copy, instead of two splices and a pipe. A read shorter
-    /// than the buffer emptied the socket, so the loop waits next rather than trying again.
-    /// True at EOF, false on an error.
-    /// </summary>
-    private async Task<bool> MoveAsync(Socket source, Socket destination, Counter.Child bytes)
+    /// <summary>Moves what one direction can move now; false on an error (which resets both sides).</summary>
+    private unsafe bool Pump(ref Flow flow, int source, int destination, Counter.Child bytes)
     {
-        // Every read and send below is one non-blocking attempt; waiting is awaited. The runtime
-        // would make the descriptors non-blocking only at their first asynchronous operation.
-        source.Blocking = false;
-        destination.Blocking = false;
-        while (Volatile.Read(ref _closed) == 0)
+        var from = Fd(source);
+        while (_state == State.Relaying)
         {
-            var scratch = t_scratch ??= GC.AllocateUninitializedArray<byte>(ChunkSize);
-            var received = source.Receive(scratch, SocketFlags.None, out var error);
-            if (error == SocketError.WouldBlock)
-            {
-                await source.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
-                continue;
-            }
-            if (error != SocketError.Success)
-                return false;
-            if (received == 0)
+            if (!Flush(ref flow, destination, out var ok))
+                return ok;
+            if (flow.Eof)
+                return PassFin(ref flow, destination);
+            if ((_flags & (Readable << source)) == 0)
                 return true;
-            Volatile.Write(ref _lastActivity, _time.GetTimestamp());
-            var sent = destination.Send(scratch.AsSpan(0, received), SocketFlags.None, out error);
-            if (error is not (SocketError.Success or SocketError.WouldBlock))
-                return false;
-            if (sent < received)
-                await SendPooledAsync(destination, scratch.AsSpan(sent, received - sent)).ConfigureAwait(false);
-            bytes.Inc(received);
-            if (received < ChunkSize)
-                await source.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
-            else if (_listener.Context.Pipes is { } pipes)
-                return await SpliceAsync(source, destination, bytes, pipes).ConfigureAwait(false);
-        }
-        return false;
-    }
-
-    /// <summary>
-    /// Splices socket → pipe → socket; true at EOF, false on an error. Readiness comes from a
-    /// zero-byte receive, which waits for data without a buffer.
-    /// </summary>
-    private async Task<bool> SpliceAsync(Socket source, Socket destination, Counter.Child bytes, PipePool pipes)
-    {
-        KernelPipe? pipe = null;
-        try
-        {
-            while (Volatile.Read(ref _closed) == 0)
+            nint moved;
+            if (flow.Bulk)
             {
-                pipe ??= pipes.Rent();
-                var moved = Transfer(source, pipe.WriteFd, out var errno);
+                flow.Pipe ??= _listener.Context.Pipes!.Rent();
+                moved = Splice.Transfer(from, flow.Pipe.WriteFd, ChunkSize, out var errno);
+                if (moved < 0 && errno == Libc.EINTR)
+                    continue;
+                if (moved < 0)
+                    return Blocked(errno, ref flow, source);
                 if (moved == 0)
                 {
-                    pipes.Return(pipe);
-                    pipe = null;
-                    return true;
-                }
-                if (moved < 0)
-                {
-                    if (errno == Splice.EINTR)
-                        continue;
-                    if (errno != Splice.EAGAIN)
-                        return false;
-                    // Nothing to read: give the (empty) pipe back while waiting.
-                    pipes.Return(pipe);
-                    pipe = null;
-                    await source.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                    flow.Eof = true;
                     continue;
                 }
-                Volatile.Write(ref _lastActivity, _time.GetTimestamp());
-                if (!await DrainAsync(pipe, destination, (int)moved).ConfigureAwait(false))
-                    return false;
-                bytes.Inc(moved);
+                flow.Piped = (int)moved;
             }
-            return false;
-        }
-        finally
-        {
-            // A pipe still held here may hold bytes: it is not fit for the pool.
-            pipe?.Dispose();
-        }
-    }
-
-    /// <summary>
-    /// Moves <paramref name="count"/> bytes from the pipe to the destination. When the destination
-    /// is full, the rest goes through a pooled buffer and SendAsync, which waits for room without
-    /// holding a thread (the runtime offers no wait-until-writable of its own). False on an error.
-    /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<bool> DrainAsync(KernelPipe pipe, Socket destination, int count)
-    {
-        while (count > 0)
-        {
-            var moved = Transfer(pipe.ReadFd, destination, count, out var errno);
-            if (moved > 0)
+            else
             {
-                count -= (int)moved;
-                continue;
-            }
-            if (errno == Splice.EINTR)
-                continue;
-            if (moved == 0 || errno != Splice.EAGAIN)
-                return false;
-            while (count > 0)
-            {
-                var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(count, ChunkSize));
-                var read = Splice.Read(pipe.ReadFd, buffer.AsSpan(0, Math.Min(count, ChunkSize)), out errno);
-                if (read <= 0)
+                fixed (byte* scratch = _loop.Scratch)
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    return false;
+                    moved = Libc.Receive(from, scratch, ChunkSize, 0);
+                    var errno = moved < 0 ? Libc.Errno : 0;
+                    if (errno == Libc.EINTR)
+                        continue;
+                    if (moved < 0)
+                        return Blocked(errno, ref flow, source);
+                    if (moved == 0)
+                    {
+                        flow.Eof = true;
+                        continue;
+                    }
+                    // A short read emptied the socket (epoll tells when more comes), unless a FIN
+                    // is known to be waiting behind the data.
+                    if (moved < ChunkSize && (_flags & (PeerClosed << source)) == 0)
+                        _flags &= ~(Readable << source);
+                    else if (moved == ChunkSize && _listener.Context.Pipes is not null)
+                        flow.Bulk = true;
+                    var sent = Libc.Send(Fd(destination), scratch, (nuint)moved, Libc.MsgNoSignal | Libc.MsgDontWait);
+                    if (sent < 0 && Libc.Errno != Libc.EAGAIN)
+                        return false;
+                    if (sent < moved)
+                        Hold(ref flow, destination, new ReadOnlySpan<byte>(scratch + Math.Max(sent, 0), (int)(moved - Math.Max(sent, 0))));
                 }
-                await SendAndReturnAsync(destination, buffer, (int)read).ConfigureAwait(false);
-                count -= (int)read;
             }
+            Volatile.Write(ref _lastActivity, _time.GetTimestamp());
+            bytes.Inc(moved);
         }
         return true;
     }
 
-    // The socket's handle is held only for the call, so that a concurrent Close cannot free (and
-    // the system reuse) the descriptor mid-splice; held across an await, it would keep Close
-    // from ending the very receive the pump waits in.
-    private static nint Transfer(Socket from, int toPipe, out int errno)
+    /// <summary>A read that failed: EAGAIN waits for epoll (giving back an empty pipe); anything else is an error.</summary>
+    private bool Blocked(int errno, ref Flow flow, int source)
     {
-        var held = false;
-        try
+        if (errno != Libc.EAGAIN)
+            return false;
+        _flags &= ~(Readable << source);
+        if (flow.Pipe is { } pipe && flow.Piped == 0)
         {
-            from.SafeHandle.DangerousAddRef(ref held);
-            return Splice.Transfer((int)from.SafeHandle.DangerousGetHandle(), toPipe, ChunkSize, out errno);
+            _listener.Context.Pipes!.Return(pipe);
+            flow.Pipe = null;
         }
-        finally
-        {
-            if (held)
-                from.SafeHandle.DangerousRelease();
-        }
+        return true;
     }
 
-    private static nint Transfer(int fromPipe, Socket to, int count, out int errno)
+    /// <summary>Keeps what a full destination did not take, in a pooled buffer, until it is writable.</summary>
+    private void Hold(ref Flow flow, int destination, ReadOnlySpan<byte> rest)
     {
-        var held = false;
-        try
-        {
-            to.SafeHandle.DangerousAddRef(ref held);
-            return Splice.Transfer(fromPipe, (int)to.SafeHandle.DangerousGetHandle(), count, out errno);
-        }
-        finally
-        {
-            if (held)
-                to.SafeHandle.DangerousRelease();
-        }
-    }
-
-    /// <summary>Sends what a non-blocking send left over, from a pooled copy, waiting for room.</summary>
-    private static ValueTask SendPooledAsync(Socket destination, ReadOnlySpan<byte> rest)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent(rest.Length);
-        rest.CopyTo(buffer);
-        return SendAndReturnAsync(destination, buffer, rest.Length);
-    }
-
-    // A pooled builder: this runs once per chunk whenever the destination is full, and a plain
-    // async ValueTask method allocates its state machine whenever it completes asynchronously.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private static async ValueTask SendAndReturnAsync(Socket destination, byte[] rented, int count)
-    {
-        try
-        {
-            for (var sent = 0; sent < count;)
-                sent += await destination.SendAsync(rented.AsMemory(sent, count - sent), SocketFlags.None).ConfigureAwait(false);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(rented);
-        }
+        flow.Held = ArrayPool<byte>.Shared.Rent(rest.Length);
+        rest.CopyTo(flow.Held);
+        flow.HeldOffset = 0;
+        flow.HeldCount = rest.Length;
+        _flags &= ~(Writable << destination);
     }
 
     /// <summary>
-    /// Ends the connection once, whichever side asks first. <paramref name="reset"/>: at once and
-    /// abortively (linger 0, so both peers get a RST). Otherwise gracefully: a FIN both ways
-    /// (shutdown), which also ends the pending receives so the pumps finish and the sockets
-    /// close with nothing pending; closing a socket with a receive pending would reset it.
+    /// Passes on what a direction holds (buffer or pipe). True when nothing is left; false when
+    /// the destination is full (<paramref name="ok"/> true) or failed (<paramref name="ok"/> false).
     /// </summary>
-    public void Close(bool reset)
+    private unsafe bool Flush(ref Flow flow, int destination, out bool ok)
     {
-        if (Interlocked.Exchange(ref _closed, 1) != 0)
-            return;
-        Socket?[] sockets = [_client, Volatile.Read(ref _backendSocket)];
-        foreach (var socket in sockets)
+        ok = true;
+        if (flow.HeldCount == 0 && flow.Piped == 0)
+            return true;
+        var to = Fd(destination);
+        while (flow.HeldCount > 0 || flow.Piped > 0)
         {
-            if (socket is null)
+            if ((_flags & (Writable << destination)) == 0)
+                return false;
+            nint sent;
+            int errno;
+            if (flow.HeldCount > 0)
+            {
+                fixed (byte* held = flow.Held)
+                    sent = Libc.Send(to, held + flow.HeldOffset, (nuint)flow.HeldCount, Libc.MsgNoSignal | Libc.MsgDontWait);
+                errno = sent < 0 ? Libc.Errno : 0;
+                if (sent > 0)
+                {
+                    flow.HeldOffset += (int)sent;
+                    flow.HeldCount -= (int)sent;
+                    if (flow.HeldCount == 0)
+                    {
+                        ArrayPool<byte>.Shared.Return(flow.Held!);
+                        flow.Held = null;
+                    }
+                    continue;
+                }
+            }
+            else
+            {
+                sent = Splice.Transfer(flow.Pipe!.ReadFd, to, flow.Piped, out errno);
+                if (sent > 0)
+                {
+                    flow.Piped -= (int)sent;
+                    continue;
+                }
+            }
+            if (sent < 0 && errno == Libc.EAGAIN)
+            {
+                _flags &= ~(Writable << destination);
+                return false;
+            }
+            if (sent < 0 && errno == Libc.EINTR)
                 continue;
-            try
-            {
-                if (reset)
-                {
-                    socket.LingerState = new LingerOption(true, 0);
-                    socket.Dispose();
-                }
-                else
-                {
-                    socket.Shutdown(SocketShutdown.Both);
-                }
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                // Already closed or never connected: nothing to tell that peer.
-            }
+            ok = false;
+            return false;
         }
+        return true;
+    }
+
+    /// <summary>The source's FIN, passed on once everything before it was.</summary>
+    private bool PassFin(ref Flow flow, int destination)
+    {
+        if (flow.Done)
+            return true;
+        flow.Done = true;
+        if (_up.Done && _down.Done)
+        {
+            Finish(reset: false); // closing sends the last FIN: no shutdown needed
+            return true;
+        }
+        return Libc.Shutdown(Fd(destination), Libc.ShutWrite) == 0;
+    }
+
+    /// <summary>Graceful close: both sockets shut down, so both directions read EOF and pass on a FIN.</summary>
+    private void ShutDown()
+    {
+        if (_state != State.Relaying)
+        {
+            Finish(reset: false);
+            return;
+        }
+        Libc.Shutdown(_clientFd, Libc.ShutBoth);
+        Libc.Shutdown(_backendFd, Libc.ShutBoth);
+        _flags |= (Readable | PeerClosed) << ClientSide | (Readable | PeerClosed) << BackendSide;
+        Relay();
+    }
+
+    private int Fd(int side) => side == ClientSide ? _clientFd : _backendFd;
+
+    /// <summary>
+    /// Closes both sockets, once. The backend's closes only after the TOA report, which finds
+    /// the connection by its descriptor; the slot is freed with it, so events cannot outlive it.
+    /// </summary>
+    private void Finish(bool reset)
+    {
+        if (_state == State.Closed)
+            return;
+        _state = State.Closed;
+        _connectTimer?.Dispose();
+        if (reset)
+        {
+            Libc.SetAbortiveClose(_clientFd);
+            if (_backendFd >= 0)
+                Libc.SetAbortiveClose(_backendFd);
+        }
+        Libc.Close(_clientFd);
+        ReleaseHeld(ref _up);
+        ReleaseHeld(ref _down);
+        if (_toaReport.IsCompleted)
+            CloseBackend();
+        else
+            _toaReport.ContinueWith(
+                static (_, state) => ((RelayConnection)state!)._loop.Post(static s => ((RelayConnection)s!).CloseBackend(), state),
+                this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private void ReleaseHeld(ref Flow flow)
+    {
+        if (flow.Held is { } held)
+            ArrayPool<byte>.Shared.Return(held);
+        if (flow.Pipe is { } pipe)
+        {
+            // A pipe with bytes in it is not fit for the pool.
+            if (flow.Piped == 0)
+                _listener.Context.Pipes!.Return(pipe);
+            else
+                pipe.Dispose();
+        }
+        flow = default;
+    }
+
+    private void CloseBackend()
+    {
+        _backendSocket?.Dispose();
+        if (_slot >= 0)
+            _loop.Unregister(_slot);
+        _listener.Metrics.Active.Dec();
+        Backend.Release();
+        _listener.Context.Connections.Exit(this);
+    }
+
+    /// <summary>One direction's state: what it holds for a full destination, and how far it got.</summary>
+    private struct Flow
+    {
+        public byte[]? Held;
+        public int HeldOffset;
+        public int HeldCount;
+        public KernelPipe? Pipe;
+        public int Piped;
+        public bool Bulk;
+        public bool Eof;
+        public bool Done;
     }
 
     [LoggerMessage(EventId = 300, EventName = "BackendConnectFailed", Level = LogLevel.Debug,

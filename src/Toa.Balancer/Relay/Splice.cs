@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
 using System.Collections.Concurrent;
-using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace Toa.Balancer.Relay;
@@ -10,46 +9,26 @@ namespace Toa.Balancer.Relay;
 /// through user space. On loopback it relayed 1.3 to 1.9 times the bytes per second of the copy
 /// loop with one to four connections, and no less with sixteen (docs/balancer.md). Linux only.
 /// </summary>
-internal static partial class Splice
+internal static unsafe class Splice
 {
-    private const uint Move = 1;
-    private const uint NonBlock = 2;
-    private const int PipeNonBlock = 0x800;   // O_NONBLOCK
-    private const int PipeCloseOnExec = 0x80000; // O_CLOEXEC
-
-    public const int EAGAIN = 11;
-    public const int EINTR = 4;
-
     /// <summary>Whether this system can splice (probed once by making a pipe).</summary>
     public static bool IsSupported { get; } = Probe();
 
     /// <summary>Moves up to <paramref name="count"/> bytes; returns them, 0 at EOF, or -1 with the errno in <paramref name="errno"/>.</summary>
     public static nint Transfer(int from, int to, int count, out int errno)
     {
-        var moved = splice(from, 0, to, 0, (nuint)count, Move | NonBlock);
-        errno = moved < 0 ? Marshal.GetLastPInvokeError() : 0;
+        var moved = Libc.Splice(from, 0, to, 0, (nuint)count, Libc.SpliceMove | Libc.SpliceNonBlock);
+        errno = moved < 0 ? Libc.Errno : 0;
         return moved;
     }
 
-    /// <summary>Reads from a pipe into <paramref name="buffer"/> (the fallback when the destination socket is full).</summary>
-    public static unsafe nint Read(int fd, Span<byte> buffer, out int errno)
-    {
-        nint read;
-        fixed (byte* p = buffer)
-            read = ReadNative(fd, p, (nuint)buffer.Length);
-        errno = read < 0 ? Marshal.GetLastPInvokeError() : 0;
-        return read;
-    }
-
-    public static unsafe bool TryCreatePipe(out int readFd, out int writeFd)
+    public static bool TryCreatePipe(out int readFd, out int writeFd)
     {
         int* fds = stackalloc int[2];
-        var ok = pipe2(fds, PipeNonBlock | PipeCloseOnExec) == 0;
+        var ok = Libc.Pipe(fds, Libc.SockNonBlock | Libc.SockCloseOnExec) == 0;
         (readFd, writeFd) = ok ? (fds[0], fds[1]) : (-1, -1);
         return ok;
     }
-
-    public static void Close(int fd) => close(fd);
 
     private static bool Probe()
     {
@@ -59,8 +38,8 @@ internal static partial class Splice
         {
             if (!TryCreatePipe(out var r, out var w))
                 return false;
-            close(r);
-            close(w);
+            Libc.Close(r);
+            Libc.Close(w);
             return true;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
@@ -68,18 +47,6 @@ internal static partial class Splice
             return false;
         }
     }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint splice(int fdIn, nint offIn, int fdOut, nint offOut, nuint len, uint flags);
-
-    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
-    private static unsafe partial nint ReadNative(int fd, byte* buffer, nuint count);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int pipe2(int* fds, int flags);
-
-    [LibraryImport("libc")]
-    private static partial int close(int fd);
 }
 
 /// <summary>A kernel pipe (both ends); the handle is the read end, closed with the write end.</summary>
@@ -98,12 +65,12 @@ internal sealed class KernelPipe : SafeHandleMinusOneIsInvalid
 
     public static KernelPipe Create() => Splice.TryCreatePipe(out var r, out var w)
         ? new KernelPipe(r, w)
-        : throw new IOException($"pipe2 failed: errno {Marshal.GetLastPInvokeError()}");
+        : throw new IOException($"pipe2 failed: errno {Libc.Errno}");
 
     protected override bool ReleaseHandle()
     {
-        Splice.Close(WriteFd);
-        Splice.Close(ReadFd);
+        Libc.Close(WriteFd);
+        Libc.Close(ReadFd);
         return true;
     }
 }

@@ -19,6 +19,15 @@ internal static class LbCommand
         + "JSON with comments; every field and default is in docs/balancer.md, a complete example in samples/lb.json. "
         + "It is read again when it changes and on SIGHUP; an invalid new version is logged and the running one stays.");
 
+    private static readonly Option<int?> Threads = new("--threads")
+    {
+        Description = $"Threads that relay connections (event loops); each connection runs on one. Default: one per CPU ({Environment.ProcessorCount} here). "
+            + "Fewer leave CPUs to the backends or clients on a shared machine.",
+        HelpName = "N",
+        CustomParser = r => int.TryParse(r.Tokens[0].Value, out var n) && n is >= 1 and <= 1024 ? n
+            : ArgumentErrors.Error<int?>(r, $"--threads: '{r.Tokens[0].Value}' is not a number from 1 to 1024"),
+    };
+
     public static Command Create()
     {
         var command = new Command("lb",
@@ -31,11 +40,13 @@ internal static class LbCommand
             + "cgroup of its own, removed on exit). Logs go to stderr.\n\n"
             + "Examples:\n"
             + "  toa lb --config /etc/toa/lb.json\n"
+            + "  toa lb --config lb.json --threads 2\n"
             + "  toa lb check --config lb.json          # validate only\n"
             + "  toa lb status                          # listeners, backends, connections\n"
             + "  toa lb drain 10.1.0.11:8080            # no new connections to it; established ones go on")
         {
             Config,
+            Threads,
             LbCheckCommand.Create(),
             LbStatusCommand.Create(),
             LbBackendCommand.Drain(),
@@ -48,16 +59,8 @@ internal static class LbCommand
         return command;
     }
 
-    private const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
-
     private static int Run(ParseResult parse)
     {
-        // The relay's continuations do not block (splices and sends on non-blocking sockets), so they
-        // may run on the socket event threads rather than hop to the thread pool: about 17% more
-        // connections per second (docs/benchmarks.md). The runtime reads the variable once, at the
-        // first asynchronous socket operation, which comes later; one set by the user wins.
-        if (Environment.GetEnvironmentVariable(InlineCompletions) is null)
-            Environment.SetEnvironmentVariable(InlineCompletions, "1");
         var path = parse.GetValue(Config)!;
         var error = parse.InvocationConfiguration.Error;
         BalancerConfig config;
@@ -87,7 +90,7 @@ internal static class LbCommand
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         try
         {
-            BalancerHost.RunAsync(path, (IToaWriter?)writer ?? NoToaWriter.Instance, stop.Token, logging).GetAwaiter().GetResult();
+            BalancerHost.RunAsync(path, (IToaWriter?)writer ?? NoToaWriter.Instance, stop.Token, logging, parse.GetValue(Threads)).GetAwaiter().GetResult();
         }
         catch (BalancerConfigException e)
         {
