@@ -99,7 +99,7 @@ short() {
 stream() { in_ns iperf3 -c 127.0.0.1 -p "$1" -t "$seconds" -f g | awk '/receiver/ { print $(NF-2) }'; }
 
 for n in "${names[@]}"; do short "${web[$n]}" >/dev/null; done   # warm-up
-declare -A rate p99 gbit
+declare -A rate p99 gbit byround
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in $(seq "$rounds"); do
   # Rotate the order each round so drift in the machine's load hits every target alike.
@@ -107,7 +107,7 @@ for i in $(seq "$rounds"); do
     n=${names[$(( (k + i) % 4 ))]}
     read -r r p < <(short "${web[$n]}")
     g=$(stream "${blk[$n]}")
-    rate[$n]+="$r "; p99[$n]+="$p "; gbit[$n]+="$g "
+    rate[$n]+="$r "; p99[$n]+="$p "; gbit[$n]+="$g "; byround[$i,$n]="$r $p $g"
     printf 'round %d %-11s %9s conn/s  p99 %7s ms  %6s Gbit/s  (load %s)\n' "$i" "$n" "$r" "$p" "$g" "$(cut -d' ' -f1 /proc/loadavg)"
   done
 done
@@ -122,8 +122,21 @@ for n in "${names[@]}"; do
   printf '%-11s %12s %10s %10s\n' "$n" "${mr[$n]}" "${mp[$n]}" "${mg[$n]}"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+# Ratios of the medians, and in brackets the median of each round's own ratio: the machine's load
+# drifts between rounds, and a round's targets ran minutes apart at most.
+paired() {
+  local k=$3 list="" i a b
+  for i in $(seq "$rounds"); do
+    a=$(cut -d' ' -f"$k" <<<"${byround[$i,$1]}"); b=$(cut -d' ' -f"$k" <<<"${byround[$i,$2]}")
+    list+="$(ratio "$a" "$b") "
+  done
+  median "$list"
+}
 echo
 for pair in "lb-toa-off haproxy" "lb-toa-on haproxy" "haproxy direct" "lb-toa-off direct" "lb-toa-on lb-toa-off"; do
   set -- $pair
-  printf '%-22s conn/s %s  p99 %s  Gbit/s %s\n' "$1 / $2" "$(ratio "${mr[$1]}" "${mr[$2]}")" "$(ratio "${mp[$1]}" "${mp[$2]}")" "$(ratio "${mg[$1]}" "${mg[$2]}")"
+  printf '%-22s conn/s %s [%s]  p99 %s [%s]  Gbit/s %s [%s]\n' "$1 / $2" \
+    "$(ratio "${mr[$1]}" "${mr[$2]}")" "$(paired "$1" "$2" 1)" \
+    "$(ratio "${mp[$1]}" "${mp[$2]}")" "$(paired "$1" "$2" 2)" \
+    "$(ratio "${mg[$1]}" "${mg[$2]}")" "$(paired "$1" "$2" 3)"
 done

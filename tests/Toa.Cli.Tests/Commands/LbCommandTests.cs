@@ -63,6 +63,19 @@ public sealed class LbCommandTests : IAsyncDisposable
         Assert.StartsWith($"toa: {path}: Could not find file", Assert.Single(Lines(error)));
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("many")]
+    public async Task Lb_BadThreads_ExitsTwoNamingTheOption(string threads)
+    {
+        var path = Write("""{ "listeners": [] }""");
+
+        var (code, _, error) = await CliHarness.RunAsync("lb", "--config", path, "--threads", threads);
+
+        Assert.Equal(2, code);
+        Assert.Equal($"toa: --threads: '{threads}' is not a number from 1 to 1024", Lines(error)[0]);
+    }
+
     [Fact]
     public async Task Lb_NoConfig_UsageError()
     {
