@@ -160,8 +160,10 @@ internal sealed partial class RelayConnection : IEventHandler
                 _flags |= Writable << tag;
             if (_state == State.Relaying)
                 Relay();
-            else if (tag == BackendSide && (events & (Libc.EpollOut | Libc.EpollErr | Libc.EpollHup)) != 0)
-                ConnectDone();
+            else if (tag == BackendSide && (events & (Libc.EpollErr | Libc.EpollHup)) != 0)
+                ConnectFailed();
+            else if (tag == BackendSide && (events & Libc.EpollOut) != 0)
+                Connected(); // writable without an error: the handshake completed
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -170,15 +172,13 @@ internal sealed partial class RelayConnection : IEventHandler
         }
     }
 
-    private unsafe void ConnectDone()
+    /// <summary>The connect failed (epoll said error or hang-up): SO_ERROR says why.</summary>
+    private unsafe void ConnectFailed()
     {
         int error = 0, length = sizeof(int);
         if (Libc.GetSocketOption(_backendFd, Libc.SolSocket, Libc.SoError, &error, &length) != 0)
             error = Libc.Errno;
-        if (error != 0)
-            ConnectFailed(new SocketException(error).Message);
-        else
-            Connected();
+        ConnectFailed(error != 0 ? new SocketException(error).Message : "the connection was closed during the handshake");
     }
 
     private void ConnectTimedOut()
