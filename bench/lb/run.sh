@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MIT
 # toa lb against HAProxy (mode tcp) and against no balancer: the same backends, the same run,
 # interleaved rounds, medians. Measures new connections per second (one HTTP request per
-# connection, wrk), the p99 latency of those requests, and bulk throughput (one iperf3 stream);
-# toa lb with TOA on and off (two listeners of one process).
+# connection, wrk), the p99 latency of those requests, the balancer's CPU time per connection, and
+# bulk throughput (one iperf3 stream); toa lb with TOA on and off (two listeners of one process).
 # Usage: bench/lb/run.sh [rounds=5] [seconds=5]
 # Run by hand as root, not in CI. Everything runs in a network namespace of its own, on its loopback.
 set -euo pipefail
@@ -79,13 +79,14 @@ enter=(nsenter --net="/var/run/netns/$ns")
 "${enter[@]}" haproxy -db -f "$work/backend.cfg" & pids+=($!)
 # Health checks (connect, then reset) make the iperf3 server complain on stderr: harmless.
 "${enter[@]}" iperf3 -s -p $bulk >/dev/null 2>&1 & pids+=($!)
-"${enter[@]}" haproxy -db -f "$work/haproxy.cfg" & pids+=($!)
-"${enter[@]}" "$toa" lb --config "$work/lb.json" 2>"$work/lb.log" & pids+=($!)
+"${enter[@]}" haproxy -db -f "$work/haproxy.cfg" & pids+=($!); balancer_pid=$!
+"${enter[@]}" "$toa" lb --config "$work/lb.json" 2>"$work/lb.log" & pids+=($!); lb_pid=$!
 for _ in $(seq 100); do [ "$(grep -c ' accepting on ' "$work/lb.log")" = 4 ] && break; sleep 0.2; done
 grep -q 'TOA writer attached' "$work/lb.log" || { echo "toa lb did not start:"; cat "$work/lb.log"; exit 1; }
 
 names=(direct haproxy lb-toa-off lb-toa-on)
 declare -A web=([direct]=$http [haproxy]=18100 [lb-toa-off]=18200 [lb-toa-on]=18300)
+declare -A pid=([haproxy]=$balancer_pid [lb-toa-off]=$lb_pid [lb-toa-on]=$lb_pid)
 declare -A blk=([direct]=$bulk [haproxy]=18101 [lb-toa-off]=18201 [lb-toa-on]=18301)
 
 # "Requests/sec: N" and the "99% Xms" line of wrk --latency, as "N P99_MS".
@@ -95,31 +96,38 @@ short() {
     /Requests\/sec/ { r = $2 }
     END { printf "%s %.2f\n", r, p }'
 }
+# The balancer's CPU time (user and system, in clock ticks) so far; its difference over a short
+# run, divided by that run's connections, is the CPU time each connection cost the balancer.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+per_conn_us() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v r="$2" -v s="$seconds" 'BEGIN { printf "%.0f", t * 1e6 / hz / (r * s) }'; }
 # One iperf3 stream's received rate in Gbit/s.
 stream() { in_ns iperf3 -c 127.0.0.1 -p "$1" -t "$seconds" -f g | awk '/receiver/ { print $(NF-2) }'; }
 
 for n in "${names[@]}"; do short "${web[$n]}" >/dev/null; done   # warm-up
-declare -A rate p99 gbit byround
+declare -A rate p99 gbit cpu byround
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in $(seq "$rounds"); do
   # Rotate the order each round so drift in the machine's load hits every target alike.
   for k in 0 1 2 3; do
     n=${names[$(( (k + i) % 4 ))]}
+    # Direct has no balancer: its CPU column stays "-".
+    c=-; [ -n "${pid[$n]:-}" ] && before=$(ticks "${pid[$n]}")
     read -r r p < <(short "${web[$n]}")
+    [ -n "${pid[$n]:-}" ] && c=$(per_conn_us $(( $(ticks "${pid[$n]}") - before )) "$r")
     g=$(stream "${blk[$n]}")
-    rate[$n]+="$r "; p99[$n]+="$p "; gbit[$n]+="$g "; byround[$i,$n]="$r $p $g"
-    printf 'round %d %-11s %9s conn/s  p99 %7s ms  %6s Gbit/s  (load %s)\n' "$i" "$n" "$r" "$p" "$g" "$(cut -d' ' -f1 /proc/loadavg)"
+    rate[$n]+="$r "; p99[$n]+="$p "; gbit[$n]+="$g "; cpu[$n]+="$c "; byround[$i,$n]="$r $p $g $c"
+    printf 'round %d %-11s %9s conn/s  p99 %7s ms  %6s Gbit/s  %4s cpu us/conn  (load %s)\n' "$i" "$n" "$r" "$p" "$g" "$c" "$(cut -d' ' -f1 /proc/loadavg)"
   done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 median() { printf '%s\n' $1 | sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
-declare -A mr mp mg
+declare -A mr mp mg mc
 echo
-printf '%-11s %12s %10s %10s\n' target "conn/s" "p99 ms" "Gbit/s"
+printf '%-11s %12s %10s %10s %14s\n' target "conn/s" "p99 ms" "Gbit/s" "cpu us/conn"
 for n in "${names[@]}"; do
-  mr[$n]=$(median "${rate[$n]}"); mp[$n]=$(median "${p99[$n]}"); mg[$n]=$(median "${gbit[$n]}")
-  printf '%-11s %12s %10s %10s\n' "$n" "${mr[$n]}" "${mp[$n]}" "${mg[$n]}"
+  mr[$n]=$(median "${rate[$n]}"); mp[$n]=$(median "${p99[$n]}"); mg[$n]=$(median "${gbit[$n]}"); mc[$n]=-; [ -n "${pid[$n]:-}" ] && mc[$n]=$(median "${cpu[$n]}")
+  printf '%-11s %12s %10s %10s %14s\n' "$n" "${mr[$n]}" "${mp[$n]}" "${mg[$n]}" "${mc[$n]}"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 # Ratios of the medians, and in brackets the median of each round's own ratio: the machine's load
@@ -135,8 +143,10 @@ paired() {
 echo
 for pair in "lb-toa-off haproxy" "lb-toa-on haproxy" "haproxy direct" "lb-toa-off direct" "lb-toa-on lb-toa-off"; do
   set -- $pair
-  printf '%-22s conn/s %s [%s]  p99 %s [%s]  Gbit/s %s [%s]\n' "$1 / $2" \
+  printf '%-22s conn/s %s [%s]  p99 %s [%s]  Gbit/s %s [%s]' "$1 / $2" \
     "$(ratio "${mr[$1]}" "${mr[$2]}")" "$(paired "$1" "$2" 1)" \
     "$(ratio "${mp[$1]}" "${mp[$2]}")" "$(paired "$1" "$2" 2)" \
     "$(ratio "${mg[$1]}" "${mg[$2]}")" "$(paired "$1" "$2" 3)"
+  [ "$2" != direct ] && printf '  cpu/conn %s [%s]' "$(ratio "${mc[$1]}" "${mc[$2]}")" "$(paired "$1" "$2" 4)"
+  echo
 done
