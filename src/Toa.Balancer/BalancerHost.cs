@@ -32,12 +32,14 @@ public sealed partial class BalancerHost : IAsyncDisposable
     {
         _options = options;
         _logger = options.LoggerFactory.CreateLogger("Toa.Balancer");
+        EventLoop[] loops = [.. Enumerable.Range(0, options.RelayThreads > 0 ? options.RelayThreads : Environment.ProcessorCount)
+            .Select(i => new EventLoop(i, options.LoggerFactory.CreateLogger("Toa.Balancer.Relay")))];
         _context = new HostContext(
             options.ToaWriter, options.TimeProvider, options.LoggerFactory, options.HealthProbe,
             options.SchedulingPolicies, options.RandomFactory,
-            new BalancerMetrics(() => AllBackends()), new ConnectionTracker(),
+            new BalancerMetrics(() => AllBackends()), new ConnectionTracker(loops),
             options.Splice && Splice.IsSupported ? new PipePool() : null,
-            [.. Enumerable.Range(0, options.RelayThreads > 0 ? options.RelayThreads : Environment.ProcessorCount).Select(i => new EventLoop(i, options.LoggerFactory.CreateLogger("Toa.Balancer.Relay")))]);
+            loops);
         _config = options.ConfigProvider.Snapshot.Config;
         _idleSweep = options.TimeProvider.CreateTimer(_ => CloseIdle(), null, options.IdleSweepInterval, options.IdleSweepInterval);
     }
@@ -146,8 +148,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
                 LogAdminState(_logger, found.Listener, found.Key, state);
             if (state == BackendAdminState.Disabled)
             {
-                foreach (var connection in _context.Connections.Connections.Where(c => c.Backend == found))
-                    connection.Close(reset: true);
+                _context.Connections.Close(c => c.Backend == found, reset: true);
             }
         }
         return matched.Select(b => b.ToString()).ToArray();
@@ -266,14 +267,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
         }
     }
 
-    private void CloseIdle()
-    {
-        foreach (var connection in _context.Connections.Connections)
-        {
-            if (connection.IsIdle)
-                connection.Close(reset: false);
-        }
-    }
+    private void CloseIdle() => _context.Connections.Close(static c => c.IsIdle, reset: false);
 
     /// <summary>
     /// Stops accepting, waits up to <c>shutdownTimeout</c> for established connections to end,
@@ -305,8 +299,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
         if (await Task.WhenAny(empty, Task.Delay(deadline, _options.TimeProvider, cancelDelay.Token)).ConfigureAwait(false) != empty)
         {
             LogShutdownResetting(_logger, _context.Connections.Count, deadline);
-            foreach (var connection in _context.Connections.Connections)
-                connection.Close(reset: true);
+            _context.Connections.Close(static _ => true, reset: true);
             await empty.ConfigureAwait(false);
         }
         cancelDelay.Cancel();

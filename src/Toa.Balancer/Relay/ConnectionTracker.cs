@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
-using System.Collections.Concurrent;
-
 namespace Toa.Balancer.Relay;
 
-/// <summary>Every relayed connection of a host, the overall limit, and a way to wait until none is left.</summary>
-internal sealed class ConnectionTracker
+/// <summary>
+/// How many connections a host relays, the overall limit, and a way to wait until none is left.
+/// The connections themselves live in the handler tables of their event loops, each touched only
+/// by its own thread, so relaying one costs two atomic operations here and no lock.
+/// </summary>
+internal sealed class ConnectionTracker(IReadOnlyList<EventLoop> loops)
 {
-    private readonly ConcurrentDictionary<RelayConnection, byte> _connections = new();
     private readonly Lock _gate = new();
     private TaskCompletionSource? _empty;
     private int _count;
@@ -16,31 +17,28 @@ internal sealed class ConnectionTracker
 
     public int Count => Volatile.Read(ref _count);
 
-    public ICollection<RelayConnection> Connections => _connections.Keys;
-
     /// <summary>Takes a slot for a new connection unless the limit is reached.</summary>
     public bool TryEnter()
     {
-        lock (_gate)
+        while (true)
         {
+            var count = Volatile.Read(ref _count);
             var max = MaxConnections;
-            if (max > 0 && _count >= max)
+            if (max > 0 && count >= max)
                 return false;
-            _count++;
-            return true;
+            if (Interlocked.CompareExchange(ref _count, count + 1, count) == count)
+                return true;
         }
     }
 
-    public void Add(RelayConnection connection) => _connections.TryAdd(connection, 0);
-
-    /// <summary>Gives back a slot from <see cref="TryEnter"/>, forgetting <paramref name="connection"/> if it was added.</summary>
-    public void Exit(RelayConnection? connection)
+    /// <summary>Gives back a slot from <see cref="TryEnter"/>.</summary>
+    public void Exit()
     {
-        if (connection is not null)
-            _connections.TryRemove(connection, out _);
+        if (Interlocked.Decrement(ref _count) != 0)
+            return;
         lock (_gate)
         {
-            if (--_count == 0)
+            if (Volatile.Read(ref _count) == 0)
             {
                 _empty?.TrySetResult();
                 _empty = null;
@@ -53,10 +51,27 @@ internal sealed class ConnectionTracker
     {
         lock (_gate)
         {
-            if (_count == 0)
+            if (Volatile.Read(ref _count) == 0)
                 return Task.CompletedTask;
             _empty ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             return _empty.Task;
+        }
+    }
+
+    /// <summary>Closes, each on its own loop, soon, the connections that <paramref name="which"/> picks there.</summary>
+    public void Close(Func<RelayConnection, bool> which, bool reset)
+    {
+        foreach (var loop in loops)
+        {
+            loop.Post(static state =>
+            {
+                var (loop, which, reset) = ((EventLoop, Func<RelayConnection, bool>, bool))state!;
+                foreach (var connection in loop.HandlersOf<RelayConnection>())
+                {
+                    if (which(connection))
+                        connection.Close(reset);
+                }
+            }, (loop, which, reset));
         }
     }
 }

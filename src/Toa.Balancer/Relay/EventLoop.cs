@@ -79,6 +79,20 @@ internal sealed unsafe partial class EventLoop : IDisposable
         _retired.Add(slot);
     }
 
+    /// <summary>
+    /// The registered handlers of type <typeparamref name="T"/>; on the loop's thread only. What
+    /// the caller does to them may unregister them as it goes.
+    /// </summary>
+    public IEnumerable<T> HandlersOf<T>()
+        where T : class, IEventHandler
+    {
+        for (var slot = 0; slot < _handlers.Count; slot++)
+        {
+            if (_handlers[slot] is T handler)
+                yield return handler;
+        }
+    }
+
     /// <summary>Watches <paramref name="fd"/> for <paramref name="events"/> on behalf of the handler in <paramref name="slot"/>.</summary>
     /// <exception cref="IOException">epoll_ctl failed (out of memory, or the watch limit).</exception>
     public void Add(int fd, uint events, int slot, int tag) => Control(Libc.EpollCtlAdd, fd, events, DataFor(slot, tag));

@@ -100,15 +100,12 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
             (backend, reason) = Choose(clientEndPoint);
         if (backend is null)
         {
-            Context.Connections.Exit(null);
+            Context.Connections.Exit();
             Refuse(fd, clientEndPoint, reason);
             return;
         }
-        Context.Metrics.Chosen(backend);
         Metrics.Active.Inc();
-        var connection = new RelayConnection(this, settings, loop, fd, clientEndPoint, backend);
-        Context.Connections.Add(connection);
-        connection.Start();
+        new RelayConnection(this, settings, loop, fd, clientEndPoint, backend).Start();
     }
 
     /// <summary>

@@ -75,8 +75,8 @@ internal sealed partial class RelayConnection : IEventHandler
 
     public Backend Backend { get; }
 
-    /// <summary>Whether nothing moved for the listener's idle timeout.</summary>
-    public bool IsIdle => _time.GetElapsedTime(Volatile.Read(ref _lastActivity)) >= _settings.IdleTimeout;
+    /// <summary>Whether nothing moved for the listener's idle timeout; on the loop's thread.</summary>
+    public bool IsIdle => _time.GetElapsedTime(_lastActivity) >= _settings.IdleTimeout;
 
     /// <summary>Opens the backend connection; on the loop's thread, right after accept.</summary>
     public unsafe void Start()
@@ -137,14 +137,17 @@ internal sealed partial class RelayConnection : IEventHandler
     }
 
     /// <summary>
-    /// Ends the connection, from any thread. <paramref name="reset"/>: at once and abortively
+    /// Ends the connection; on its loop's thread. <paramref name="reset"/>: at once and abortively
     /// (linger 0, so both peers get a RST). Otherwise gracefully: a FIN both ways, after what was
     /// read has been passed on.
     /// </summary>
-    public void Close(bool reset) =>
-        _loop.Post(reset ? static s => ((RelayConnection)s!).Finish(reset: true) : s_shutDown, this);
-
-    private static readonly Action<object?> s_shutDown = static s => ((RelayConnection)s!).ShutDown();
+    public void Close(bool reset)
+    {
+        if (reset)
+            Finish(reset: true);
+        else
+            ShutDown();
+    }
 
     public void OnEvents(uint events, int tag)
     {
@@ -306,7 +309,7 @@ internal sealed partial class RelayConnection : IEventHandler
                         Hold(ref flow, destination, new ReadOnlySpan<byte>(scratch + Math.Max(sent, 0), (int)(moved - Math.Max(sent, 0))));
                 }
             }
-            Volatile.Write(ref _lastActivity, _time.GetTimestamp());
+            _lastActivity = _time.GetTimestamp();
             bytes.Inc(moved);
         }
         return true;
@@ -470,7 +473,7 @@ internal sealed partial class RelayConnection : IEventHandler
             _loop.Unregister(_slot);
         _listener.Metrics.Active.Dec();
         Backend.Release();
-        _listener.Context.Connections.Exit(this);
+        _listener.Context.Connections.Exit();
     }
 
     /// <summary>One direction's state: what it holds for a full destination, and how far it got.</summary>
