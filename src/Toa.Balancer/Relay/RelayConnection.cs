@@ -103,7 +103,8 @@ internal sealed partial class RelayConnection : IEventHandler
             if (_settings.Toa.Enabled)
                 _toaAttached = TryAttachToa(socket);
             var nonBlocking = 1;
-            Libc.Ioctl(_backendFd, Libc.FionBio, &nonBlocking);
+            if (Libc.Ioctl(_backendFd, Libc.FionBio, &nonBlocking) != 0)
+                throw new IOException($"making the backend socket non-blocking failed: errno {Libc.Errno}");
             Libc.SetSocketOption(_clientFd, Libc.IpProtoTcp, Libc.TcpNoDelay, 1);
             _loop.Add(_clientFd, Watched, _slot, ClientSide);
             _loop.Add(_backendFd, Watched, _slot, BackendSide);
