@@ -210,9 +210,12 @@ internal sealed unsafe partial class EventLoop : IDisposable
 
     private void RunPosted()
     {
-        Volatile.Write(ref _wakePending, 0);
         ulong value;
         Libc.Read(_wake, (byte*)&value, sizeof(ulong));
+        // Cleared after the eventfd is read, with a full fence, before the queue is: a post that
+        // saw the flag still set is in the queue by now; one that comes later sees it clear and
+        // writes the eventfd again.
+        Interlocked.Exchange(ref _wakePending, 0);
         while (_posted.TryDequeue(out var item))
         {
             try
