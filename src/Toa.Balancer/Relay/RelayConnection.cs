@@ -281,6 +281,7 @@ internal sealed partial class RelayConnection : IEventHandler
                     continue;
                 }
                 flow.Piped = (int)moved;
+                _lastActivity = _time.GetTimestamp();
             }
             else
             {
@@ -303,6 +304,8 @@ internal sealed partial class RelayConnection : IEventHandler
                         _flags &= ~(Readable << source);
                     else if (moved == ChunkSize && _listener.Context.Pipes is not null)
                         flow.Bulk = true;
+                    // Stamped before the bytes go on: whoever sees them sees the connection active.
+                    _lastActivity = _time.GetTimestamp();
                     var sent = Libc.Send(Fd(destination), scratch, (nuint)moved, Libc.MsgNoSignal | Libc.MsgDontWait);
                     if (sent < 0 && Libc.Errno != Libc.EAGAIN)
                         return false;
@@ -310,7 +313,6 @@ internal sealed partial class RelayConnection : IEventHandler
                         Hold(ref flow, destination, new ReadOnlySpan<byte>(scratch + Math.Max(sent, 0), (int)(moved - Math.Max(sent, 0))));
                 }
             }
-            _lastActivity = _time.GetTimestamp();
             bytes.Inc(moved);
         }
         return true;
