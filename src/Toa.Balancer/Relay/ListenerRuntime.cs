@@ -78,14 +78,9 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
     }
 
     /// <summary>A client accepted on <paramref name="loop"/>: refused, or relayed on that loop.</summary>
-    private void Dispatch(int fd, IPEndPoint? accepted, EventLoop loop)
+    private void Dispatch(int fd, IPEndPoint accepted, EventLoop loop)
     {
         Metrics.Total.Inc();
-        if (accepted is null)
-        {
-            Refuse(fd, accepted, "limit"); // not IPv4 or IPv6: cannot happen on these listeners
-            return;
-        }
         var clientEndPoint = Endpoints.Unmap(accepted);
         if (!Context.Connections.TryEnter())
         {
@@ -127,7 +122,7 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
         return (null, "backend_limit");
     }
 
-    private void Refuse(int fd, IPEndPoint? client, string reason)
+    private void Refuse(int fd, IPEndPoint client, string reason)
     {
         Context.Metrics.Rejected(Name, reason);
         LogRefused(Logger, Name, client, reason);
@@ -219,7 +214,11 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
                     Pause(errno);
                     return false;
                 }
-                listener.Dispatch(fd, SocketAddresses.Read(new ReadOnlySpan<byte>(address, Math.Min(length, SocketAddresses.MaxLength))), loop);
+                // IPv4 and IPv6 listeners accept nothing else; the check only keeps a descriptor from leaking.
+                if (SocketAddresses.Read(new ReadOnlySpan<byte>(address, Math.Min(length, SocketAddresses.MaxLength))) is { } client)
+                    listener.Dispatch(fd, client, loop);
+                else
+                    Libc.Close(fd);
             }
             return true;
         }
@@ -241,5 +240,5 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
 
     [LoggerMessage(EventId = 311, EventName = "ClientRefused", Level = LogLevel.Debug,
         Message = "Listener {Listener}: refused client {Client}: {Reason}")]
-    private static partial void LogRefused(ILogger logger, string listener, IPEndPoint? client, string reason);
+    private static partial void LogRefused(ILogger logger, string listener, IPEndPoint client, string reason);
 }
