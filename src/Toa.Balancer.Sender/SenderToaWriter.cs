@@ -66,7 +66,7 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
     public async ValueTask<bool> ReportAsync(Socket backend)
     {
         var report = _sender.Report(backend);
-        // Waiting frees the thread: the relay's continuations run on the socket event threads.
+        // The first look runs on the relay's event loop; waiting (rare) frees it for other connections.
         for (var started = Stopwatch.GetTimestamp(); AckPending(report) && Stopwatch.GetElapsedTime(started) < s_ackWait; report = _sender.Report(backend))
             await Task.Delay(s_ackPoll).ConfigureAwait(false);
         var missing = Missing(report);
