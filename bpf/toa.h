@@ -13,4 +13,10 @@
 #define TCP_FLAG_RST 0x04
 #define TCP_FLAG_ACK 0x10
 
+/* Address families, as the programs' context reports them (programs have no libc headers; user space does). */
+#ifndef AF_INET
+#define AF_INET  2
+#define AF_INET6 10
+#endif
+
 #endif
