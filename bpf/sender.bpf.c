@@ -2,11 +2,13 @@
 /*
  * The sender: writes the TOA options that user space attached to a socket
  * (sk_storage keyed by the socket, set before connect()) into that
- * connection's SYN, handshake ACK and first data segments.
+ * connection's SYN, handshake ACK and first data segments, and counts per
+ * slot whether they went out.
  */
 #include <linux/bpf.h>
 #include <linux/tcp.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 #include "sender.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
@@ -17,6 +19,20 @@ struct {
 	__type(key, int);
 	__type(value, struct toa_send);
 } toa_send_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TOA_SEND_SLOTS);
+	__type(key, __u32);
+	__type(value, struct toa_send_counts);
+} toa_send_counts_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TOA_SEND_SLOTS);
+	__type(key, __u32);
+	__type(value, struct toa_send_failure);
+} toa_send_failures SEC(".maps");
 
 static __always_inline void set_write_cb(struct bpf_sock_ops *skops, int on)
 {
@@ -54,6 +70,69 @@ static __always_inline int finished(struct bpf_sock_ops *skops, struct toa_send 
 	return (s->flags & TOA_SEND_ACK_SENT) && skops->snd_una != s->data_una;
 }
 
+/*
+ * A context field read into a register there and then. Left to itself the
+ * compiler turns "v6 ? skops->local_ip6[0] : skops->local_ip4" into a load
+ * through a pointer picked by family, and the verifier refuses context
+ * pointers that were computed.
+ */
+#define CTX_READ(field) ({ __u32 __v = (field); asm volatile("" : "+r"(__v)); __v; })
+
+static __always_inline void remember_failure(struct bpf_sock_ops *skops, struct toa_send *s,
+					     __u32 slot, __u8 outcome, __u8 placements)
+{
+	struct toa_send_failure *f = bpf_map_lookup_elem(&toa_send_failures, &slot);
+	__u32 family = skops->family;
+
+	if (!f)
+		return;
+	f->family = family;
+	if (family == AF_INET6) {
+		f->local_ip[0] = CTX_READ(skops->local_ip6[0]);
+		f->local_ip[1] = CTX_READ(skops->local_ip6[1]);
+		f->local_ip[2] = CTX_READ(skops->local_ip6[2]);
+		f->local_ip[3] = CTX_READ(skops->local_ip6[3]);
+		f->remote_ip[0] = CTX_READ(skops->remote_ip6[0]);
+		f->remote_ip[1] = CTX_READ(skops->remote_ip6[1]);
+		f->remote_ip[2] = CTX_READ(skops->remote_ip6[2]);
+		f->remote_ip[3] = CTX_READ(skops->remote_ip6[3]);
+	} else {
+		f->local_ip[0] = CTX_READ(skops->local_ip4);
+		f->remote_ip[0] = CTX_READ(skops->remote_ip4);
+	}
+	f->local_port = skops->local_port;
+	f->remote_port = bpf_ntohl(skops->remote_port);
+	f->outcome = outcome;
+	f->placements = placements;
+	f->total_len = s->total_len;
+}
+
+/* Counts the connection's outcome, once: the first one settled is the one that stays. */
+static __always_inline void settle(struct bpf_sock_ops *skops, struct toa_send *s,
+				   __u8 outcome, __u8 placements)
+{
+	struct toa_send_counts *counts;
+	__u32 slot = s->slot;
+
+	if (s->flags & TOA_SEND_COUNTED)
+		return;
+	s->flags |= TOA_SEND_COUNTED;
+	counts = bpf_map_lookup_elem(&toa_send_counts_map, &slot);
+	/* Per-CPU: no other writer. */
+	if (counts && outcome < TOA_SEND_OUTCOMES)
+		counts->outcomes[outcome]++;
+	if (outcome != TOA_SEND_WRITTEN)
+		remember_failure(skops, s, slot, outcome, placements);
+}
+
+/* The handshake is over for the options (ACK or first data out, or no ACK wanted). */
+static __always_inline void settle_handshake(struct bpf_sock_ops *skops, struct toa_send *s)
+{
+	__u8 missing = s->placement & (TOA_PLACE_SYN | TOA_PLACE_ACK) & ~s->written;
+
+	settle(skops, s, missing ? TOA_SEND_MISSING : TOA_SEND_WRITTEN, missing);
+}
+
 static __always_inline void reserve(struct bpf_sock_ops *skops, struct toa_send *s)
 {
 	__u8 place = placement_of(skops, s);
@@ -69,6 +148,7 @@ static __always_inline void reserve(struct bpf_sock_ops *skops, struct toa_send 
 		return;
 	if (bpf_reserve_hdr_opt(skops, len, 0)) {
 		s->nospace |= place;
+		settle(skops, s, TOA_SEND_NO_ROOM, place);
 		return;
 	}
 	/* The probe has no packet to write into. */
@@ -93,12 +173,15 @@ static __always_inline void write(struct bpf_sock_ops *skops, struct toa_send *s
 	}
 	if (failed) {
 		s->nospace |= place;
+		settle(skops, s, TOA_SEND_NO_ROOM, place);
 		return;
 	}
 	s->written |= place;
 	s->packets++;
 	if (place == TOA_PLACE_ACK)
 		s->flags |= TOA_SEND_ACK_SENT;
+	if (place != TOA_PLACE_SYN)
+		settle_handshake(skops, s);
 }
 
 SEC("sockops")
@@ -120,8 +203,10 @@ int toa_sender(struct bpf_sock_ops *skops)
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
 		s->flags |= TOA_SEND_ESTABLISHED;
 		s->data_una = skops->snd_una;
-		if (!(s->placement & TOA_PLACE_ACK))
+		if (!(s->placement & TOA_PLACE_ACK)) {
 			s->flags |= TOA_SEND_ACK_SENT;
+			settle_handshake(skops, s);
+		}
 		break;
 	case BPF_SOCK_OPS_HDR_OPT_LEN_CB:
 		reserve(skops, s);

@@ -26,11 +26,43 @@ struct toa_option_bytes {
 /* toa_send.flags */
 #define TOA_SEND_ESTABLISHED (1 << 0)
 #define TOA_SEND_ACK_SENT    (1 << 1) /* the handshake ACK has gone (or is not wanted) */
+#define TOA_SEND_COUNTED     (1 << 2) /* the connection's outcome is in the counters */
 
 /*
- * Sender state for one socket (sk_storage). User space fills the first three
- * fields before connect(); the program fills the rest and user space reads
- * them back to tell whether every placement carried the options.
+ * What became of a connection's options, counted once per connection in its
+ * slot (toa_send.slot) when the handshake settled: user space reads totals
+ * instead of asking after every socket.
+ */
+enum toa_send_outcome {
+	TOA_SEND_WRITTEN  = 0, /* every requested handshake placement carried them */
+	TOA_SEND_NO_ROOM  = 1, /* a placement had no room for them */
+	TOA_SEND_MISSING  = 2, /* a handshake placement went out without them */
+	TOA_SEND_OUTCOMES = 3,
+};
+
+#define TOA_SEND_SLOTS 256
+
+/* Per slot and CPU (toa_send_counts_map). */
+struct toa_send_counts {
+	__u64 outcomes[TOA_SEND_OUTCOMES];
+};
+
+/* The last connection of a slot that went without its options (toa_send_failures). */
+struct toa_send_failure {
+	__u32 family;        /* AF_INET or AF_INET6 */
+	__u32 local_ip[4];   /* network order; IPv4 in [0] */
+	__u32 remote_ip[4];
+	__u16 local_port;    /* host order */
+	__u16 remote_port;
+	__u8 outcome;        /* enum toa_send_outcome */
+	__u8 placements;     /* the placements at fault */
+	__u8 total_len;      /* the options' length */
+};
+
+/*
+ * Sender state for one socket (sk_storage). User space fills the options,
+ * their count and length, the placement and the slot before connect(); the
+ * program fills the rest, which tells what every placement did.
  */
 struct toa_send {
 	struct toa_option_bytes options[TOA_SEND_MAX_OPTIONS];
@@ -41,6 +73,7 @@ struct toa_send {
 	__u8 nospace;        /* placements refused for lack of option space */
 	__u8 pending;        /* placement reserved for the packet being built */
 	__u8 flags;          /* TOA_SEND_* */
+	__u8 slot;           /* where the outcome is counted, below TOA_SEND_SLOTS */
 	__u32 data_una;      /* snd_una when established: data placement lasts while it holds */
 	__u32 packets;       /* packets that carried the options */
 };

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
-using System.Diagnostics;
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Toa.Balancer.Configuration;
+using Toa.Bpf;
 using Toa.Sender;
 
 namespace Toa.Balancer.Sender;
@@ -13,8 +14,9 @@ namespace Toa.Balancer.Sender;
 /// The balancer's TOA writer: the eBPF sender (<see cref="ToaSender"/>) behind <see cref="IToaWriter"/>.
 /// Each backend connection gets one option, built from the address the balancer accepted, in the
 /// handshake ACK and the first data segment (and the SYN when the listener says <c>toaOnSyn</c>).
-/// <see cref="ReportAsync"/> is true only when every placement settled by then (SYN, handshake ACK)
-/// carried it and none was refused; each failure is logged as well as counted by the relay.
+/// The program counts each connection's outcome in its listener's slot as the handshake settles;
+/// <see cref="Counts"/> reads the totals, and once a second the writer logs a warning for the
+/// connections of a listener that went without the option since the last look, naming the last.
 /// </summary>
 /// <remarks>
 /// Starting it moves the whole process into a cgroup of its own (programs see sockets by the
@@ -23,25 +25,25 @@ namespace Toa.Balancer.Sender;
 /// </remarks>
 public sealed partial class SenderToaWriter : IToaWriter, IDisposable
 {
-    /// <summary>
-    /// connect() completes when the kernel has processed the SYN-ACK, a moment before it sends
-    /// the handshake ACK; how long to wait for that ACK before calling it missing, and how often
-    /// to look meanwhile.
-    /// </summary>
-    private static readonly TimeSpan s_ackWait = TimeSpan.FromMilliseconds(20);
-    private static readonly TimeSpan s_ackPoll = TimeSpan.FromMilliseconds(1);
+    private static readonly TimeSpan s_warnEvery = TimeSpan.FromSeconds(1);
 
     private readonly ToaSender _sender;
     private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, Slot> _slots = new();
+    private readonly Timer _warnings;
+    private readonly Lock _warning = new();
+    private int _slotsTaken;
+    private bool _disposed;
 
     private SenderToaWriter(ToaSender sender, ILogger logger)
     {
         _sender = sender;
         _logger = logger;
+        _warnings = new Timer(_ => WarnOfFailures(), null, s_warnEvery, s_warnEvery);
     }
 
     /// <summary>Loads and attaches the sender and moves this process into its cgroup. Needs root.</summary>
-    /// <exception cref="Toa.Bpf.BpfException">The program cannot be loaded or attached.</exception>
+    /// <exception cref="BpfException">The program cannot be loaded or attached.</exception>
     public static SenderToaWriter Start(ILoggerFactory? loggerFactory = null)
     {
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Toa.Balancer.Sender");
@@ -59,56 +61,86 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
     public string CgroupPath => _sender.Cgroup.Path;
 
     /// <inheritdoc />
-    public void Attach(Socket backend, IPEndPoint client, ToaSettings toa) =>
-        _sender.Attach(backend, [toa.AddressFor(client)], PlacementFor(toa));
-
-    /// <inheritdoc />
-    public async ValueTask<bool> ReportAsync(Socket backend)
+    public void Attach(Socket backend, IPEndPoint client, ToaSettings toa, string listener)
     {
-        var report = _sender.Report(backend);
-        // The first look runs on the relay's event loop; waiting (rare) frees it for other connections.
-        for (var started = Stopwatch.GetTimestamp(); AckPending(report) && Stopwatch.GetElapsedTime(started) < s_ackWait; report = _sender.Report(backend))
-            await Task.Delay(s_ackPoll).ConfigureAwait(false);
-        var missing = Missing(report);
-        if (report.Requested != ToaPlacement.None && missing == ToaPlacement.None)
-            return true;
-        var connection = $"{backend.LocalEndPoint} -> {backend.RemoteEndPoint}";
-        if (report.Requested == ToaPlacement.None)
-            LogNotAttached(_logger, connection);
-        else if ((report.Refused & missing) != 0)
-            LogNoRoom(_logger, ToaPlacementNames.Format(report.Refused & missing), connection, report.OptionBytes);
-        else
-            LogMissing(_logger, ToaPlacementNames.Format(missing), connection);
-        return false;
+        var slot = SlotOf(listener);
+        try
+        {
+            _sender.Attach(backend, [toa.AddressFor(client)], PlacementFor(toa), slot.Index);
+        }
+        catch (Exception e) when (e is BpfException or ObjectDisposedException or ArgumentException)
+        {
+            Interlocked.Increment(ref slot.AttachFailed);
+            LogAttachFailed(_logger, e, listener, client);
+        }
     }
 
-    /// <summary>Moves the process back to its cgroup, detaches the program and removes the sender's cgroup.</summary>
-    public void Dispose() => _sender.Dispose();
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, ToaCounts> Counts() =>
+        _slots.ToDictionary(p => p.Key, p =>
+        {
+            var counts = _sender.Counts(p.Value.Index);
+            return new ToaCounts(counts.Written, counts.Failed + Interlocked.Read(ref p.Value.AttachFailed));
+        });
+
+    /// <summary>Warns of what went without the option since the last look, moves the process back and removes the sender.</summary>
+    public void Dispose()
+    {
+        lock (_warning)
+        {
+            if (_disposed)
+                return;
+            WarnOfFailures();
+            _disposed = true;
+        }
+        _warnings.Dispose();
+        _sender.Dispose();
+    }
 
     /// <summary>Where the option goes: the handshake ACK and first data, and the SYN on request.</summary>
     internal static ToaPlacement PlacementFor(ToaSettings toa) =>
         toa.OnSyn ? ToaPlacement.Default | ToaPlacement.Syn : ToaPlacement.Default;
 
     /// <summary>
-    /// Requested placements that are settled once connect() returned (SYN, handshake ACK) and
-    /// went without the option, and any placement refused so far. The first data segment carries
-    /// the same options as the handshake ACK (timestamps), so it has room whenever the ACK had.
+    /// A listener's slot, taken on its first connection. Names past the program's slots (listeners
+    /// added and renamed by reloads for long) share the last one, and so their counts.
     /// </summary>
-    internal static ToaPlacement Missing(ToaSendReport report) =>
-        report.Missing(ToaPlacement.Syn | ToaPlacement.Ack) | (report.Refused & report.Requested);
+    private Slot SlotOf(string listener) =>
+        _slots.TryGetValue(listener, out var slot) ? slot
+            : _slots.GetOrAdd(listener, _ => new Slot(Math.Min(Interlocked.Increment(ref _slotsTaken), ToaSender.CounterSlots) - 1));
 
-    private static bool AckPending(ToaSendReport report) =>
-        (report.Requested & ~(report.Written | report.Refused) & ToaPlacement.Ack) != 0;
+    private void WarnOfFailures()
+    {
+        lock (_warning)
+        {
+            // A tick that raced Dispose finds the maps gone.
+            if (_disposed)
+                return;
+            foreach (var (listener, slot) in _slots)
+            {
+                var failed = _sender.Counts(slot.Index).Failed;
+                if (failed == slot.Warned)
+                    continue;
+                var last = _sender.LastFailure(slot.Index);
+                LogNotWritten(_logger, failed - slot.Warned, listener,
+                    last is null ? "unknown" : $"{last.Local} -> {last.Remote}", last?.Reason ?? "not recorded yet");
+                slot.Warned = failed;
+            }
+        }
+    }
 
-    [LoggerMessage(EventId = 600, EventName = "ToaNoRoom", Level = LogLevel.Warning,
-        Message = "No room for {Bytes} bytes of TOA in the {Placements} of {Connection}: the backend gets this connection without its client's address")]
-    private static partial void LogNoRoom(ILogger logger, string placements, string connection, int bytes);
+    private sealed class Slot(int index)
+    {
+        public readonly int Index = index;
+        public long AttachFailed;
+        public long Warned;
+    }
 
-    [LoggerMessage(EventId = 601, EventName = "ToaMissing", Level = LogLevel.Warning,
-        Message = "The {Placements} of {Connection} went out without the TOA")]
-    private static partial void LogMissing(ILogger logger, string placements, string connection);
+    [LoggerMessage(EventId = 600, EventName = "ToaNotWritten", Level = LogLevel.Warning,
+        Message = "Listener {Listener}: {Count} backend connection(s) went without the TOA, so their backends see the balancer's address; the last, {Connection}: {Reason}")]
+    private static partial void LogNotWritten(ILogger logger, long count, string listener, string connection, string reason);
 
-    [LoggerMessage(EventId = 602, EventName = "ToaNotAttached", Level = LogLevel.Warning,
-        Message = "{Connection} has no TOA attached: its socket was created before the writer started")]
-    private static partial void LogNotAttached(ILogger logger, string connection);
+    [LoggerMessage(EventId = 601, EventName = "ToaAttachFailed", Level = LogLevel.Warning,
+        Message = "Listener {Listener}: the TOA could not be attached for client {Client}; the connection goes on without it")]
+    private static partial void LogAttachFailed(ILogger logger, Exception exception, string listener, IPEndPoint client);
 }

@@ -37,7 +37,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
         _context = new HostContext(
             options.ToaWriter, options.TimeProvider, options.LoggerFactory, options.HealthProbe,
             options.SchedulingPolicies, options.RandomFactory,
-            new BalancerMetrics(() => AllBackends()), new ConnectionTracker(loops),
+            new BalancerMetrics(() => AllBackends(), options.ToaWriter), new ConnectionTracker(loops),
             options.Splice && Splice.IsSupported ? new PipePool() : null,
             loops);
         _config = options.ConfigProvider.Snapshot.Config;

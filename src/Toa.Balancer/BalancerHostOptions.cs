@@ -14,7 +14,7 @@ public sealed class BalancerHostOptions
     public required IBalancerConfigProvider ConfigProvider { get; init; }
 
     /// <summary>Writes the TOA on backend connections. Default: <see cref="NoToaWriter"/> (none written, each counted as failed).</summary>
-    public IToaWriter ToaWriter { get; init; } = NoToaWriter.Instance;
+    public IToaWriter ToaWriter { get; init; } = new NoToaWriter();
 
     /// <summary>Logging. Default: none.</summary>
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Net;
 using System.Net.Sockets;
 
@@ -7,42 +9,40 @@ namespace Toa.Balancer;
 /// <summary>
 /// Puts the client's address on a backend connection as a TCP option. The relay calls
 /// <see cref="Attach"/> with a socket that is created and bound (to the SNAT source, if any)
-/// but not yet connected, then <see cref="ReportAsync"/> once the connection is established,
-/// beside relaying, and disposes the socket only after the report completed.
+/// but not yet connected; the writer itself tells, through <see cref="Counts"/>, which
+/// connections carried the option, so the relay does not ask after each one.
 /// Only listeners whose TOA is on are passed in. The option is built from the address the
 /// balancer accepted, never from the client's own options, which end at the balancer's socket.
 /// </summary>
 public interface IToaWriter
 {
-    /// <summary>Arranges for <paramref name="client"/> to travel in the connection's TOA.</summary>
+    /// <summary>
+    /// Arranges for <paramref name="client"/> to travel in the connection's TOA. Does not throw:
+    /// a socket the writer cannot prepare is logged and counted as failed for <paramref name="listener"/>.
+    /// </summary>
     /// <param name="backend">The backend socket, bound, not connected.</param>
     /// <param name="client">The real client, IPv4-mapped addresses already unwrapped.</param>
     /// <param name="toa">The listener's settings; <see cref="ToaSettings.Enabled"/> is true.</param>
-    void Attach(Socket backend, IPEndPoint client, ToaSettings toa);
+    /// <param name="listener">The listener's name, under which the outcome is counted.</param>
+    void Attach(Socket backend, IPEndPoint client, ToaSettings toa, string listener);
 
-    /// <summary>
-    /// After connect: whether the option was written (false when it did not fit or the writer is
-    /// missing). It may complete later than connect: the handshake's last ACK can leave a moment
-    /// after connect returned.
-    /// </summary>
-    ValueTask<bool> ReportAsync(Socket backend);
+    /// <summary>Per listener that attached so far: its connections' outcomes since the writer started.</summary>
+    IReadOnlyDictionary<string, ToaCounts> Counts();
 }
 
-/// <summary>Writes nothing and says so: for running without the kernel-side writer.</summary>
+/// <summary>Backend connections whose TOA went out, and those that went without it.</summary>
+public readonly record struct ToaCounts(long Written, long Failed);
+
+/// <summary>Writes nothing and says so (each connection counted as failed): for running without the kernel-side writer.</summary>
 public sealed class NoToaWriter : IToaWriter
 {
-    /// <summary>The one instance.</summary>
-    public static NoToaWriter Instance { get; } = new();
-
-    private NoToaWriter()
-    {
-    }
+    private readonly ConcurrentDictionary<string, StrongBox<long>> _failed = new();
 
     /// <inheritdoc />
-    public void Attach(Socket backend, IPEndPoint client, ToaSettings toa)
-    {
-    }
+    public void Attach(Socket backend, IPEndPoint client, ToaSettings toa, string listener) =>
+        Interlocked.Increment(ref _failed.GetOrAdd(listener, static _ => new StrongBox<long>()).Value);
 
     /// <inheritdoc />
-    public ValueTask<bool> ReportAsync(Socket backend) => ValueTask.FromResult(false);
+    public IReadOnlyDictionary<string, ToaCounts> Counts() =>
+        _failed.ToDictionary(p => p.Key, p => new ToaCounts(0, Interlocked.Read(ref p.Value.Value)));
 }

@@ -13,6 +13,13 @@ internal static class SenderAbi
     public const string Program = "toa_sender";
     public const string StorageMap = "toa_send_map";
     public const string StorageStruct = "toa_send";
+    public const string CountsMap = "toa_send_counts_map";
+    public const string CountsStruct = "toa_send_counts";
+    public const string FailuresMap = "toa_send_failures";
+    public const string FailureStruct = "toa_send_failure";
+
+    /// <summary>TOA_SEND_SLOTS: entries of the counter and failure maps.</summary>
+    public const int Slots = 256;
 
     public const int MaxOptions = 4;
     public const int OptionMaxLength = 20;
@@ -20,6 +27,15 @@ internal static class SenderAbi
 
     public const byte FlagEstablished = 1 << 0;
     public const byte FlagAckSent = 1 << 1;
+
+    /// <summary>Linux's AF_INET6, as toa_send_failure.family holds it (.NET numbers families its own way).</summary>
+    public const uint AfInet6 = 10;
+
+    /// <summary>enum toa_send_outcome: indexes of <see cref="Counts.Outcomes"/>.</summary>
+    public const int OutcomeWritten = 0;
+    public const int OutcomeNoRoom = 1;
+    public const int OutcomeMissing = 2;
+    public const int OutcomeCount = 3;
 
     /// <summary>struct toa_send.</summary>
     [StructLayout(LayoutKind.Sequential)]
@@ -33,7 +49,29 @@ internal static class SenderAbi
         public byte NoSpace;
         public byte Pending;
         public byte Flags;
+        public byte Slot;
         public uint DataUna;
         public uint Packets;
+    }
+
+    /// <summary>struct toa_send_counts (one CPU's).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public unsafe struct Counts
+    {
+        public fixed ulong Outcomes[OutcomeCount];
+    }
+
+    /// <summary>struct toa_send_failure.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public unsafe struct Failure
+    {
+        public uint Family;
+        public fixed byte LocalIp[16];
+        public fixed byte RemoteIp[16];
+        public ushort LocalPort;
+        public ushort RemotePort;
+        public byte Outcome;
+        public byte Placements;
+        public byte TotalLen;
     }
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-using System.Diagnostics;
+using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -23,6 +23,8 @@ public sealed class ToaSender : IDisposable
     private readonly BpfObject _object;
     private readonly BpfLink _link;
     private readonly BpfMap _storage;
+    private readonly BpfMap _counts;
+    private readonly BpfMap _failures;
     private readonly Cgroup _home;
     private readonly ILogger _logger;
     private bool _disposed;
@@ -32,6 +34,8 @@ public sealed class ToaSender : IDisposable
         _object = obj;
         _link = link;
         _storage = obj.Map(SenderAbi.StorageMap);
+        _counts = obj.Map(SenderAbi.CountsMap);
+        _failures = obj.Map(SenderAbi.FailuresMap);
         Cgroup = cgroup;
         _home = home;
         _logger = logger;
@@ -39,6 +43,9 @@ public sealed class ToaSender : IDisposable
 
     /// <summary>The cgroup this process runs in while the sender is active.</summary>
     public Cgroup Cgroup { get; }
+
+    /// <summary>How many counter slots there are: a slot is 0 to <c>CounterSlots - 1</c>.</summary>
+    public static int CounterSlots => SenderAbi.Slots;
 
     /// <summary>
     /// Loads and attaches the sender and moves this process into its cgroup. On a kernel
@@ -75,11 +82,14 @@ public sealed class ToaSender : IDisposable
 
     /// <summary>
     /// Gives <paramref name="socket"/> the options to write; call before <c>Connect</c>.
-    /// The socket must have been created while the sender was running.
+    /// The socket must have been created while the sender was running. Whether its handshake
+    /// carried them is counted in <paramref name="counterSlot"/> (see <see cref="Counts"/>).
     /// </summary>
-    public unsafe void Attach(Socket socket, IReadOnlyList<ToaAddress> options, ToaPlacement placement)
+    public unsafe void Attach(Socket socket, IReadOnlyList<ToaAddress> options, ToaPlacement placement, int counterSlot = 0)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(counterSlot);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(counterSlot, CounterSlots);
         if (options.Count is 0 or > SenderAbi.MaxOptions)
             throw new ArgumentException($"between 1 and {SenderAbi.MaxOptions} options can be sent, not {options.Count}");
         SenderAbi.ToaSend value = default;
@@ -95,7 +105,35 @@ public sealed class ToaSender : IDisposable
         value.OptionCount = (byte)options.Count;
         value.TotalLen = (byte)total;
         value.Placement = (byte)placement;
+        value.Slot = (byte)counterSlot;
         _storage.Update((int)socket.Handle, value);
+    }
+
+    /// <summary>The connections counted in <paramref name="slot"/> so far, summed over every CPU.</summary>
+    public unsafe ToaSendCounts Counts(int slot)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        long written = 0, noRoom = 0, missing = 0;
+        foreach (var cpu in _counts.LookupPerCpu<int, SenderAbi.Counts>(slot))
+        {
+            written += (long)cpu.Outcomes[SenderAbi.OutcomeWritten];
+            noRoom += (long)cpu.Outcomes[SenderAbi.OutcomeNoRoom];
+            missing += (long)cpu.Outcomes[SenderAbi.OutcomeMissing];
+        }
+        return new ToaSendCounts(written, noRoom, missing);
+    }
+
+    /// <summary>The last connection counted in <paramref name="slot"/> that went without its options; null if none did.</summary>
+    public unsafe ToaSendFailure? LastFailure(int slot)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_failures.TryLookup(slot, out SenderAbi.Failure f) || f.Outcome == SenderAbi.OutcomeWritten)
+            return null;
+        var length = f.Family == SenderAbi.AfInet6 ? 16 : 4;
+        var local = new IPAddress(new ReadOnlySpan<byte>(f.LocalIp, length));
+        var remote = new IPAddress(new ReadOnlySpan<byte>(f.RemoteIp, length));
+        return new ToaSendFailure(new IPEndPoint(local, f.LocalPort), new IPEndPoint(remote, f.RemotePort),
+            (ToaSendFailureKind)f.Outcome, (ToaPlacement)f.Placements, f.TotalLen);
     }
 
     /// <summary>What the program has written for <paramref name="socket"/> so far.</summary>

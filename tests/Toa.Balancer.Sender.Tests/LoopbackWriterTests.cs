@@ -19,62 +19,100 @@ public sealed class LoopbackWriterTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public async Task Report_OptionFits_TrueAndNothingLogged(bool onSyn)
+    public async Task Counts_OptionFits_WrittenAndNothingLogged(bool onSyn)
     {
         KernelTest.Require();
         var log = new ListLogger();
-        using var writer = SenderToaWriter.Start(new ListLoggerFactory(log));
-        using var listener = Listen();
+        var writer = SenderToaWriter.Start(new ListLoggerFactory(log));
+        using (writer)
+        {
+            using var listener = Listen(IPAddress.Loopback);
 
-        Assert.True(await ConnectAsync(writer, listener, Client6, new ToaSettings(ToaMode.Tencent, onSyn)));
+            await ConnectAsync(writer, "web", listener, Client6, new ToaSettings(ToaMode.Tencent, onSyn));
+
+            Assert.Equal(new ToaCounts(1, 0), await SettledAsync(writer, "web", 1));
+        }
         Assert.Empty(log.Lines);
     }
 
-    [Fact]
-    public async Task Report_NoRoomInTheSyn_FalseAndLogged()
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("::1")]
+    public async Task Counts_NoRoomInTheSyn_FailedAndTheConnectionNamedInTheWarning(string loopback)
     {
         KernelTest.Require();
         var log = new ListLogger();
-        using var writer = SenderToaWriter.Start(new ListLoggerFactory(log));
-        using var listener = Listen();
-        // With an MD5 signature (20 bytes with padding) the kernel leaves timestamps out; beside
-        // MSS, SACK-permitted and window scale, 8 bytes are left in the SYN: room for 200/8, not 253/20.
-        SetMd5Key(listener);
-        var onSyn = new ToaSettings(ToaMode.Tencent, OnSyn: true);
+        var address = IPAddress.Parse(loopback);
+        var writer = SenderToaWriter.Start(new ListLoggerFactory(log));
+        string failed;
+        using (writer)
+        {
+            using var listener = Listen(address);
+            // With an MD5 signature (20 bytes with padding) the kernel leaves timestamps out; beside
+            // MSS, SACK-permitted and window scale, 8 bytes are left in the SYN: room for 200/8, not 253/20.
+            SetMd5Key(listener, address);
+            var onSyn = new ToaSettings(ToaMode.Tencent, OnSyn: true);
 
-        Assert.False(await ConnectAsync(writer, listener, Client6, onSyn, md5: true));
+            failed = await ConnectAsync(writer, "nat64", listener, Client6, onSyn, md5: true);
+            await ConnectAsync(writer, "snat", listener, Client4, onSyn, md5: true);
+
+            Assert.Equal(new ToaCounts(0, 1), await SettledAsync(writer, "nat64", 1));
+            Assert.Equal(new ToaCounts(1, 0), await SettledAsync(writer, "snat", 1));
+        }
+        // Disposing warns of what the last look had not seen.
         var line = Assert.Single(log.Lines);
-        Assert.StartsWith("Warning ToaNoRoom: No room for 20 bytes of TOA in the syn of 127.0.0.1:", line);
-        Assert.True(await ConnectAsync(writer, listener, Client4, onSyn, md5: true));
+        Assert.Equal($"Warning ToaNotWritten: Listener nat64: 1 backend connection(s) went without the TOA, so their backends see the balancer's address; "
+            + $"the last, {failed}: no room for 20 bytes of TOA in the syn", line);
     }
 
-    /// <summary>Connects as the relay does (attach, connect, report) and returns the report.</summary>
-    private static async Task<bool> ConnectAsync(SenderToaWriter writer, Socket listener, IPEndPoint client, ToaSettings toa, bool md5 = false)
+    /// <summary>
+    /// Connects as the relay does (attach, then connect) and returns the connection as the
+    /// program names it: local, then remote.
+    /// </summary>
+    private static async Task<string> ConnectAsync(SenderToaWriter writer, string name, Socket listener, IPEndPoint client, ToaSettings toa, bool md5 = false)
     {
-        using var backend = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        using var backend = new Socket(listener.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        var server = (IPEndPoint)listener.LocalEndPoint!;
         if (md5)
-            SetMd5Key(backend);
-        writer.Attach(backend, client, toa);
-        await backend.ConnectAsync(listener.LocalEndPoint!);
+            SetMd5Key(backend, server.Address);
+        writer.Attach(backend, client, toa, name);
+        await backend.ConnectAsync(server);
         using var accepted = await listener.AcceptAsync();
-        return await writer.ReportAsync(backend);
+        return $"{backend.LocalEndPoint} -> {backend.RemoteEndPoint}";
     }
 
-    private static Socket Listen()
+    /// <summary>The listener's counts once <paramref name="connections"/> settled (the handshake ACK may leave a moment after connect).</summary>
+    private static async Task<ToaCounts> SettledAsync(SenderToaWriter writer, string name, int connections)
     {
-        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var counts = writer.Counts().GetValueOrDefault(name);
+            if (counts.Written + counts.Failed >= connections || DateTime.UtcNow > deadline)
+                return counts;
+            await Task.Delay(10);
+        }
+    }
+
+    private static Socket Listen(IPAddress loopback)
+    {
+        var listener = new Socket(loopback.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(loopback, 0));
         listener.Listen();
         return listener;
     }
 
-    /// <summary>TCP_MD5SIG for peer 127.0.0.1 (struct tcp_md5sig: sockaddr_storage, flags, prefixlen, keylen, ifindex, key[80]).</summary>
-    private static void SetMd5Key(Socket socket)
+    /// <summary>
+    /// TCP_MD5SIG for <paramref name="peer"/> (struct tcp_md5sig: sockaddr_storage, flags, prefixlen,
+    /// keylen, ifindex, key[80]; the address at offset 4 of sockaddr_in, 8 of sockaddr_in6).
+    /// </summary>
+    private static void SetMd5Key(Socket socket, IPAddress peer)
     {
         const int TcpMd5Sig = 14;
         var value = new byte[216];
-        BinaryPrimitives.WriteUInt16LittleEndian(value, (ushort)AddressFamily.InterNetwork);
-        IPAddress.Loopback.TryWriteBytes(value.AsSpan(4), out _);
+        var v6 = peer.AddressFamily == AddressFamily.InterNetworkV6;
+        BinaryPrimitives.WriteUInt16LittleEndian(value, v6 ? (ushort)10 : (ushort)2);
+        peer.TryWriteBytes(value.AsSpan(v6 ? 8 : 4), out _);
         var key = "toa-test"u8;
         BinaryPrimitives.WriteUInt16LittleEndian(value.AsSpan(130), (ushort)key.Length);
         key.CopyTo(value.AsSpan(136));

@@ -33,7 +33,7 @@ public sealed class BalancerHostTests : IDisposable
     {
         var path = Write("""{ "listeners": [ { "name": "web", "address": "127.0.0.1:0", "backends": [ { "address": "127.0.0.1:1", "weight": -3 } ] } ] }""");
 
-        var e = await Assert.ThrowsAsync<BalancerConfigException>(() => BalancerHost.RunAsync(path, NoToaWriter.Instance, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<BalancerConfigException>(() => BalancerHost.RunAsync(path, new NoToaWriter(), CancellationToken.None));
 
         var problem = Assert.Single(e.Problems);
         Assert.Equal((path, "listeners[0].backends[0].weight", "-3"), (problem.File, problem.Path, problem.Value));
@@ -48,7 +48,7 @@ public sealed class BalancerHostTests : IDisposable
         using var stop = new CancellationTokenSource();
         using var client = new BalancerAdminClient(admin);
 
-        var run = BalancerHost.RunAsync(path, NoToaWriter.Instance, stop.Token);
+        var run = BalancerHost.RunAsync(path, new NoToaWriter(), stop.Token);
         var status = await StatusWhenUpAsync(client);
         Assert.Equal("web", Assert.Single(status.Listeners).Name);
         var listener = IPEndPoint.Parse(status.Listeners[0].Address);

@@ -27,7 +27,7 @@ internal static class TestHosts
         {
             ConfigProvider = provider,
             TimeProvider = time ?? new FakeTimeProvider(),
-            ToaWriter = toa ?? NoToaWriter.Instance,
+            ToaWriter = toa ?? new NoToaWriter(),
             HealthProbe = probe ?? Toa.Balancer.Health.TcpConnectProbe.Instance,
             RandomFactory = () => new Random(1),
             Splice = splice,

@@ -10,13 +10,8 @@ public class SenderAbiTests
     private static BpfObject Open() => BpfObject.OpenEmbedded(typeof(ToaSender).Assembly, SenderAbi.ObjectResource);
 
     [Fact]
-    public void ToaSend_MatchesBtfLayout()
-    {
-        using var obj = Open();
-        var btf = obj.Btf.Struct(SenderAbi.StorageStruct);
-
-        Assert.Equal(btf.Size, Marshal.SizeOf<SenderAbi.ToaSend>());
-        var fields = new Dictionary<string, string>
+    public void ToaSend_MatchesBtfLayout() =>
+        AssertLayout<SenderAbi.ToaSend>(SenderAbi.StorageStruct, new()
         {
             ["options"] = nameof(SenderAbi.ToaSend.Options),
             ["option_count"] = nameof(SenderAbi.ToaSend.OptionCount),
@@ -26,13 +21,28 @@ public class SenderAbiTests
             ["nospace"] = nameof(SenderAbi.ToaSend.NoSpace),
             ["pending"] = nameof(SenderAbi.ToaSend.Pending),
             ["flags"] = nameof(SenderAbi.ToaSend.Flags),
+            ["slot"] = nameof(SenderAbi.ToaSend.Slot),
             ["data_una"] = nameof(SenderAbi.ToaSend.DataUna),
             ["packets"] = nameof(SenderAbi.ToaSend.Packets),
-        };
-        Assert.Equal(fields.Keys.Order(), btf.Members.Keys.Order());
-        foreach (var (c, cs) in fields)
-            Assert.Equal(btf.Members[c].Offset, (int)Marshal.OffsetOf<SenderAbi.ToaSend>(cs));
-    }
+        });
+
+    [Fact]
+    public void Counts_MatchesBtfLayout() =>
+        AssertLayout<SenderAbi.Counts>(SenderAbi.CountsStruct, new() { ["outcomes"] = nameof(SenderAbi.Counts.Outcomes) });
+
+    [Fact]
+    public void Failure_MatchesBtfLayout() =>
+        AssertLayout<SenderAbi.Failure>(SenderAbi.FailureStruct, new()
+        {
+            ["family"] = nameof(SenderAbi.Failure.Family),
+            ["local_ip"] = nameof(SenderAbi.Failure.LocalIp),
+            ["remote_ip"] = nameof(SenderAbi.Failure.RemoteIp),
+            ["local_port"] = nameof(SenderAbi.Failure.LocalPort),
+            ["remote_port"] = nameof(SenderAbi.Failure.RemotePort),
+            ["outcome"] = nameof(SenderAbi.Failure.Outcome),
+            ["placements"] = nameof(SenderAbi.Failure.Placements),
+            ["total_len"] = nameof(SenderAbi.Failure.TotalLen),
+        });
 
     [Fact]
     public void Object_HasTheNamedProgramAndMap()
@@ -41,5 +51,19 @@ public class SenderAbiTests
 
         Assert.NotNull(obj.Program(SenderAbi.Program));
         Assert.NotNull(obj.Map(SenderAbi.StorageMap));
+        Assert.NotNull(obj.Map(SenderAbi.CountsMap));
+        Assert.NotNull(obj.Map(SenderAbi.FailuresMap));
+    }
+
+    /// <summary>The C# struct has the C struct's size and each named member at the C member's offset.</summary>
+    private static void AssertLayout<T>(string cStruct, Dictionary<string, string> fields) where T : struct
+    {
+        using var obj = Open();
+        var btf = obj.Btf.Struct(cStruct);
+
+        Assert.Equal(btf.Size, Marshal.SizeOf<T>());
+        Assert.Equal(fields.Keys.Order(), btf.Members.Keys.Order());
+        foreach (var (c, cs) in fields)
+            Assert.Equal(btf.Members[c].Offset, (int)Marshal.OffsetOf<T>(cs));
     }
 }

@@ -6,8 +6,9 @@ namespace Toa.Balancer.Metrics;
 
 /// <summary>
 /// The balancer's Prometheus metrics, in a registry of their own so that several hosts (tests)
-/// do not mix. Per-backend gauges and choices are read from the pools when scraped rather than
-/// kept in step, so that a relayed connection touches as few shared counters as it can.
+/// do not mix. Per-backend gauges and choices are read from the pools, and TOA outcomes from the
+/// writer, when scraped rather than kept in step, so that a relayed connection touches as few
+/// shared counters as it can.
 /// </summary>
 internal sealed class BalancerMetrics
 {
@@ -27,7 +28,7 @@ internal sealed class BalancerMetrics
     private readonly Gauge _backendState;
     private readonly Counter _reloads;
 
-    public BalancerMetrics(Func<IEnumerable<Backend>> backends)
+    public BalancerMetrics(Func<IEnumerable<Backend>> backends, IToaWriter toa)
     {
         Registry = Prometheus.Metrics.NewCustomRegistry();
         var factory = Prometheus.Metrics.WithCustomRegistry(Registry);
@@ -61,16 +62,25 @@ internal sealed class BalancerMetrics
                         .Set(backend.Status == status ? 1 : 0);
                 }
             }
+            foreach (var (listener, counts) in toa.Counts())
+            {
+                _toaWritten.WithLabels(listener).IncTo(counts.Written);
+                _toaFailed.WithLabels(listener).IncTo(counts.Failed);
+            }
         });
     }
 
     public CollectorRegistry Registry { get; }
 
     /// <summary>The counters one listener's connections touch, resolved once.</summary>
-    public ListenerMetrics For(string listener) => new(
-        _active.WithLabels(listener), _total.WithLabels(listener),
-        _bytes.WithLabels(listener, ToBackend), _bytes.WithLabels(listener, ToClient),
-        _toaWritten.WithLabels(listener), _toaFailed.WithLabels(listener));
+    public ListenerMetrics For(string listener)
+    {
+        // The TOA series show 0 from the start; the writer's counts reach them when scraped.
+        _toaWritten.WithLabels(listener);
+        _toaFailed.WithLabels(listener);
+        return new(_active.WithLabels(listener), _total.WithLabels(listener),
+            _bytes.WithLabels(listener, ToBackend), _bytes.WithLabels(listener, ToClient));
+    }
 
     public void Rejected(string listener, string reason) => _rejected.WithLabels(listener, reason).Inc();
 
@@ -97,5 +107,4 @@ internal sealed class BalancerMetrics
 
 /// <summary>One listener's hot-path counters.</summary>
 internal sealed record ListenerMetrics(
-    Gauge.Child Active, Counter.Child Total, Counter.Child BytesToBackend, Counter.Child BytesToClient,
-    Counter.Child ToaWritten, Counter.Child ToaFailed);
+    Gauge.Child Active, Counter.Child Total, Counter.Child BytesToBackend, Counter.Child BytesToClient);

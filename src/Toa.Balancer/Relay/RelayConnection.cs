@@ -46,8 +46,6 @@ internal sealed partial class RelayConnection : IEventHandler
     private int _backendFd = -1;
     private int _slot = -1;
     private System.Threading.ITimer? _connectTimer;
-    private Task _toaReport = Task.CompletedTask;
-    private bool _toaAttached;
     private State _state;
     private int _flags;
     private Flow _up;   // client → backend
@@ -101,7 +99,7 @@ internal sealed partial class RelayConnection : IEventHandler
             if (_settings.SnatFor(socket.AddressFamily) is { } source)
                 socket.Bind(new IPEndPoint(source, 0));
             if (_settings.Toa.Enabled)
-                _toaAttached = TryAttachToa(socket);
+                _listener.Context.Toa.Attach(socket, _clientEndPoint, _settings.Toa, _listener.Name);
             var nonBlocking = 1;
             if (Libc.Ioctl(_backendFd, Libc.FionBio, &nonBlocking) != 0)
                 throw new IOException($"making the backend socket non-blocking failed: errno {Libc.Errno}");
@@ -196,7 +194,6 @@ internal sealed partial class RelayConnection : IEventHandler
         _connectTimer?.Dispose();
         _state = State.Relaying;
         _listener.Pool.RecordConnect(Backend, ok: true);
-        _toaReport = ReportToaAsync(_backendSocket!);
         Relay();
     }
 
@@ -207,43 +204,6 @@ internal sealed partial class RelayConnection : IEventHandler
         _listener.Context.Metrics.ConnectFailed(Backend);
         _listener.Context.Metrics.Rejected(_listener.Name, "connect_failed");
         Finish(reset: true);
-    }
-
-    /// <summary>
-    /// Counts whether the TOA went out, beside the relay rather than before it: the handshake's
-    /// last ACK may leave a moment after connect returned, and the relay need not wait for it.
-    /// </summary>
-    private async Task ReportToaAsync(Socket backend)
-    {
-        if (!_settings.Toa.Enabled)
-            return;
-        bool written;
-        try
-        {
-            written = _toaAttached && await _listener.Context.Toa.ReportAsync(backend).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            // Closed under the report (a reset), or a writer that failed: not written, as far as anyone can tell.
-            LogToaReportFailed(_listener.Logger, _listener.Name, _clientEndPoint, e.Message);
-            written = false;
-        }
-        (written ? _listener.Metrics.ToaWritten : _listener.Metrics.ToaFailed).Inc();
-    }
-
-    /// <summary>A writer that fails costs the connection its TOA, not the connection itself (it is counted).</summary>
-    private bool TryAttachToa(Socket socket)
-    {
-        try
-        {
-            _listener.Context.Toa.Attach(socket, _clientEndPoint, _settings.Toa);
-            return true;
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            LogToaAttachFailed(_listener.Logger, e, _listener.Name, _clientEndPoint);
-            return false;
-        }
     }
 
     private void Relay()
@@ -446,12 +406,12 @@ internal sealed partial class RelayConnection : IEventHandler
         Libc.Close(_clientFd);
         ReleaseHeld(ref _up);
         ReleaseHeld(ref _down);
-        if (_toaReport.IsCompleted)
-            CloseBackend();
-        else
-            _toaReport.ContinueWith(
-                static (_, state) => ((RelayConnection)state!)._loop.Post(static s => ((RelayConnection)s!).CloseBackend(), state),
-                this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        _backendSocket?.Dispose();
+        if (_slot >= 0)
+            _loop.Unregister(_slot);
+        _listener.Metrics.Active.Dec();
+        Backend.Release();
+        _listener.Context.Connections.Exit();
     }
 
     private void ReleaseHeld(ref Flow flow)
@@ -467,16 +427,6 @@ internal sealed partial class RelayConnection : IEventHandler
                 pipe.Dispose();
         }
         flow = default;
-    }
-
-    private void CloseBackend()
-    {
-        _backendSocket?.Dispose();
-        if (_slot >= 0)
-            _loop.Unregister(_slot);
-        _listener.Metrics.Active.Dec();
-        Backend.Release();
-        _listener.Context.Connections.Exit();
     }
 
     /// <summary>One direction's state: what it holds for a full destination, and how far it got.</summary>
@@ -496,15 +446,7 @@ internal sealed partial class RelayConnection : IEventHandler
         Message = "Listener {Listener}: connecting to backend {Backend} failed: {Reason}")]
     private static partial void LogConnectFailed(ILogger logger, string listener, string backend, string reason);
 
-    [LoggerMessage(EventId = 301, EventName = "ToaAttachFailed", Level = LogLevel.Warning,
-        Message = "Listener {Listener}: the TOA writer failed for client {Client}; the connection goes on without TOA")]
-    private static partial void LogToaAttachFailed(ILogger logger, Exception exception, string listener, IPEndPoint client);
-
     [LoggerMessage(EventId = 302, EventName = "RelayFailed", Level = LogLevel.Error,
         Message = "Listener {Listener}: relaying client {Client} to {Backend} failed unexpectedly")]
     private static partial void LogRelayFailed(ILogger logger, Exception exception, string listener, IPEndPoint client, string backend);
-
-    [LoggerMessage(EventId = 303, EventName = "ToaReportFailed", Level = LogLevel.Debug,
-        Message = "Listener {Listener}: whether client {Client}'s TOA went out could not be read ({Reason}); counted as failed")]
-    private static partial void LogToaReportFailed(ILogger logger, string listener, IPEndPoint client, string reason);
 }

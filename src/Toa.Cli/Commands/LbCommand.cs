@@ -90,7 +90,7 @@ internal static class LbCommand
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         try
         {
-            BalancerHost.RunAsync(path, (IToaWriter?)writer ?? NoToaWriter.Instance, stop.Token, logging, parse.GetValue(Threads)).GetAwaiter().GetResult();
+            BalancerHost.RunAsync(path, (IToaWriter?)writer ?? new NoToaWriter(), stop.Token, logging, parse.GetValue(Threads)).GetAwaiter().GetResult();
         }
         catch (BalancerConfigException e)
         {

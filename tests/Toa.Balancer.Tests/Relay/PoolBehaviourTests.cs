@@ -248,18 +248,22 @@ public class PoolBehaviourTests
         Assert.Contains($"toa_lb_backend_connect_failures_total{{listener=\"web\",backend=\"{dead.Address}\"}} 2", await Metrics(host));
     }
 
-    /// <summary>Records what the relay asked of the TOA writer.</summary>
+    /// <summary>Records what the relay asked of the TOA writer; counts every attach as written or as failed.</summary>
     private sealed class RecordingToaWriter(bool written) : IToaWriter
     {
-        public List<(IPEndPoint Client, ToaSettings Toa, bool Bound, bool Connected)> Attached { get; } = [];
+        public List<(IPEndPoint Client, ToaSettings Toa, string Listener, bool Bound, bool Connected)> Attached { get; } = [];
 
-        public void Attach(Socket backend, IPEndPoint client, ToaSettings toa)
+        public void Attach(Socket backend, IPEndPoint client, ToaSettings toa, string listener)
         {
             lock (Attached)
-                Attached.Add((client, toa, backend.LocalEndPoint is not null, backend.Connected));
+                Attached.Add((client, toa, listener, backend.LocalEndPoint is not null, backend.Connected));
         }
 
-        public ValueTask<bool> ReportAsync(Socket backend) => ValueTask.FromResult(written);
+        public IReadOnlyDictionary<string, ToaCounts> Counts()
+        {
+            lock (Attached)
+                return Attached.GroupBy(a => a.Listener).ToDictionary(g => g.Key, g => written ? new ToaCounts(g.Count(), 0) : new ToaCounts(0, g.Count()));
+        }
     }
 
     [Fact]
@@ -274,6 +278,7 @@ public class PoolBehaviourTests
         using var client = await EchoThroughAsync(host.EndPoint());
 
         var call = Assert.Single(toa.Attached);
+        Assert.Equal("web", call.Listener);
         Assert.Equal(client.LocalEndPoint, call.Client);
         Assert.Equal(new ToaSettings(ToaMode.Tencent, OnSyn: false), call.Toa);
         Assert.True(call.Bound);
@@ -298,6 +303,21 @@ public class PoolBehaviourTests
         Assert.Equal(Toa.Wire.ToaLayout.Dpvs6, call.Toa.AddressFor(call.Client).Layout);
         Assert.True(call.Toa.OnSyn);
         Assert.Contains("toa_lb_toa_failed_total{listener=\"web\"} 1", await Metrics(host));
+    }
+
+    [Fact]
+    public async Task Toa_ListenerOnWithoutAWriter_CountedAsFailed()
+    {
+        await using var server = TestServer.Echo();
+        var listener = TestHosts.Listener("web", server) with { Toa = "tencent" };
+        var (host, _) = TestHosts.Start(TestHosts.Config(listener));
+        await using var _h = host.StopOnDispose();
+
+        using var client = await EchoThroughAsync(host.EndPoint());
+
+        var metrics = await Metrics(host);
+        Assert.Contains("toa_lb_toa_failed_total{listener=\"web\"} 1", metrics);
+        Assert.Contains("toa_lb_toa_written_total{listener=\"web\"} 0", metrics);
     }
 
     [Fact]
