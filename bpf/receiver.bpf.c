@@ -27,8 +27,6 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define TOA_IGNORE 0
 #define TOA_UNTRUSTED (-1)
 
-#define SOL_IP 0
-#define SOL_TCP 6
 #define TCP_BPF_SYN 1005
 #define EINVAL 22
 

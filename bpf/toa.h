@@ -13,10 +13,14 @@
 #define TCP_FLAG_RST 0x04
 #define TCP_FLAG_ACK 0x10
 
-/* Address families, as the programs' context reports them (programs have no libc headers; user space does). */
+/* Address families and socket levels as the kernel numbers them (programs have no libc headers; user space does). */
 #ifndef AF_INET
 #define AF_INET  2
 #define AF_INET6 10
+#endif
+#ifndef SOL_TCP
+#define SOL_IP  0
+#define SOL_TCP 6
 #endif
 
 #endif
