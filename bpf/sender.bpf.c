@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * The sender: writes the TOA options that user space attached to a socket
- * (sk_storage keyed by the socket, set before connect()) into that
- * connection's SYN, handshake ACK and first data segments, and counts per
- * slot whether they went out.
+ * The sender: toa_attach takes the TOA options user space gives a socket
+ * before connect() (piggybacked on its TCP_NODELAY setsockopt) into the
+ * socket's storage; toa_sender writes them into that connection's SYN,
+ * handshake ACK and first data segments, and counts per slot whether they
+ * went out.
  */
 #include <linux/bpf.h>
 #include <linux/tcp.h>
@@ -215,5 +216,36 @@ int toa_sender(struct bpf_sock_ops *skops)
 		write(skops, s);
 		break;
 	}
+	return 1;
+}
+
+SEC("cgroup/setsockopt")
+int toa_attach(struct bpf_sockopt *ctx)
+{
+	struct toa_attach *a = ctx->optval;
+	struct bpf_sock *sk = ctx->sk;
+	struct toa_send *s;
+
+	if (ctx->level != SOL_TCP || ctx->optname != TCP_NODELAY || ctx->optlen != sizeof(*a))
+		return 1;
+	if ((void *)(a + 1) > ctx->optval_end || a->magic != TOA_ATTACH_MAGIC || !sk)
+		return 1;
+	s = bpf_sk_storage_get(&toa_send_map, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s)
+		return 0; /* EPERM: the caller learns the options are not attached */
+	__builtin_memcpy(s->options, a->options, sizeof(s->options));
+	s->option_count = a->option_count;
+	s->total_len = a->total_len;
+	s->placement = a->placement;
+	s->slot = a->slot;
+	/* A socket attached again starts over. */
+	s->written = 0;
+	s->nospace = 0;
+	s->pending = 0;
+	s->flags = 0;
+	s->data_una = 0;
+	s->packets = 0;
+	/* The kernel's TCP_NODELAY reads the leading int; the rest is ours. */
+	ctx->optlen = sizeof(a->nodelay);
 	return 1;
 }

@@ -29,6 +29,26 @@ struct toa_option_bytes {
 #define TOA_SEND_COUNTED     (1 << 2) /* the connection's outcome is in the counters */
 
 /*
+ * How user space attaches options to a socket, before connect():
+ * setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &attach, sizeof attach). The
+ * kernel sets TCP_NODELAY from the leading int as for any such call; the
+ * toa_attach program on the cgroup recognises the rest by its length and
+ * magic and copies it into the socket's toa_send. A call a TCP client makes
+ * anyway carries the options: no bpf(2) call per connection.
+ */
+#define TOA_ATTACH_MAGIC 0x31414f54 /* "TOA1" in memory order */
+
+struct toa_attach {
+	__s32 nodelay;       /* TCP_NODELAY's value */
+	__u32 magic;         /* TOA_ATTACH_MAGIC */
+	struct toa_option_bytes options[TOA_SEND_MAX_OPTIONS];
+	__u8 option_count;
+	__u8 total_len;
+	__u8 placement;
+	__u8 slot;
+};
+
+/*
  * What became of a connection's options, counted once per connection in its
  * slot (toa_send.slot) when the handshake settled: user space reads totals
  * instead of asking after every socket.
@@ -60,9 +80,10 @@ struct toa_send_failure {
 };
 
 /*
- * Sender state for one socket (sk_storage). User space fills the options,
- * their count and length, the placement and the slot before connect(); the
- * program fills the rest, which tells what every placement did.
+ * Sender state for one socket (sk_storage). toa_attach fills the options,
+ * their count and length, the placement and the slot from user space's
+ * struct toa_attach; toa_sender fills the rest, which tells what every
+ * placement did.
  */
 struct toa_send {
 	struct toa_option_bytes options[TOA_SEND_MAX_OPTIONS];

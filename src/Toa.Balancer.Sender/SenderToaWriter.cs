@@ -66,10 +66,11 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
         var slot = SlotOf(listener);
         try
         {
-            _sender.Attach(backend, [toa.AddressFor(client)], PlacementFor(toa), slot.Index);
+            _sender.Attach(backend, [toa.AddressFor(client)], PlacementFor(toa), slot.Index, noDelay: true);
         }
-        catch (Exception e) when (e is BpfException or ObjectDisposedException or ArgumentException)
+        catch (Exception e) when (e is SocketException or BpfException or ObjectDisposedException or ArgumentException)
         {
+            backend.NoDelay = true;
             Interlocked.Increment(ref slot.AttachFailed);
             LogAttachFailed(_logger, e, listener, client);
         }

@@ -17,8 +17,10 @@ namespace Toa.Balancer;
 public interface IToaWriter
 {
     /// <summary>
-    /// Arranges for <paramref name="client"/> to travel in the connection's TOA. Does not throw:
-    /// a socket the writer cannot prepare is logged and counted as failed for <paramref name="listener"/>.
+    /// Arranges for <paramref name="client"/> to travel in the connection's TOA, and turns
+    /// TCP_NODELAY on as the relay does for every backend socket (the kernel-side writer passes
+    /// the option in that very call). Does not throw: a socket the writer cannot prepare is
+    /// logged and counted as failed for <paramref name="listener"/>.
     /// </summary>
     /// <param name="backend">The backend socket, bound, not connected.</param>
     /// <param name="client">The real client, IPv4-mapped addresses already unwrapped.</param>
@@ -39,8 +41,11 @@ public sealed class NoToaWriter : IToaWriter
     private readonly ConcurrentDictionary<string, StrongBox<long>> _failed = new();
 
     /// <inheritdoc />
-    public void Attach(Socket backend, IPEndPoint client, ToaSettings toa, string listener) =>
+    public void Attach(Socket backend, IPEndPoint client, ToaSettings toa, string listener)
+    {
+        backend.NoDelay = true;
         Interlocked.Increment(ref _failed.GetOrAdd(listener, static _ => new StrongBox<long>()).Value);
+    }
 
     /// <inheritdoc />
     public IReadOnlyDictionary<string, ToaCounts> Counts() =>

@@ -4,13 +4,17 @@ using System.Runtime.InteropServices;
 namespace Toa.Sender;
 
 /// <summary>
-/// The C# mirror of bpf/sender.h and the names in bpf/sender.bpf.c. A test checks
-/// it against the BTF of the embedded object.
+/// The C# mirror of bpf/sender.h and the names in bpf/sender.bpf.c. Tests check the
+/// structs against the BTF of the embedded object; struct toa_attach, which only a
+/// program's local variable names (so BTF leaves it out), is checked by use: the program
+/// ignores a call of any other length.
 /// </summary>
 internal static class SenderAbi
 {
     public const string ObjectResource = "sender.bpf.o";
     public const string Program = "toa_sender";
+    public const string AttachProgram = "toa_attach";
+    public const uint AttachMagic = 0x31414f54;
     public const string StorageMap = "toa_send_map";
     public const string StorageStruct = "toa_send";
     public const string CountsMap = "toa_send_counts_map";
@@ -52,6 +56,19 @@ internal static class SenderAbi
         public byte Slot;
         public uint DataUna;
         public uint Packets;
+    }
+
+    /// <summary>struct toa_attach: the TCP_NODELAY value that carries the options to toa_attach.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public unsafe struct Attach
+    {
+        public int NoDelay;
+        public uint Magic;
+        public fixed byte Options[MaxOptions * OptionMaxLength];
+        public byte OptionCount;
+        public byte TotalLen;
+        public byte Placement;
+        public byte Slot;
     }
 
     /// <summary>struct toa_send_counts (one CPU's).</summary>

@@ -21,7 +21,8 @@ public sealed class ToaSender : IDisposable
     private const string CgroupPrefix = "toa-sender-";
 
     private readonly BpfObject _object;
-    private readonly BpfLink _link;
+    private readonly BpfLink _writes;
+    private readonly BpfLink _attaches;
     private readonly BpfMap _storage;
     private readonly BpfMap _counts;
     private readonly BpfMap _failures;
@@ -29,10 +30,11 @@ public sealed class ToaSender : IDisposable
     private readonly ILogger _logger;
     private bool _disposed;
 
-    private ToaSender(BpfObject obj, BpfLink link, Cgroup cgroup, Cgroup home, ILogger logger)
+    private ToaSender(BpfObject obj, BpfLink writes, BpfLink attaches, Cgroup cgroup, Cgroup home, ILogger logger)
     {
         _object = obj;
-        _link = link;
+        _writes = writes;
+        _attaches = attaches;
         _storage = obj.Map(SenderAbi.StorageMap);
         _counts = obj.Map(SenderAbi.CountsMap);
         _failures = obj.Map(SenderAbi.FailuresMap);
@@ -61,19 +63,24 @@ public sealed class ToaSender : IDisposable
         RemoveStale(logger);
         var obj = BpfObject.OpenEmbedded(typeof(ToaSender).Assembly, SenderAbi.ObjectResource);
         Cgroup? cgroup = null;
+        BpfLink? writes = null, attaches = null;
         try
         {
             obj.Load();
             cgroup = Cgroup.RootGroup.CreateChild(CgroupPrefix + pid);
-            BpfLink link;
             using (var dir = cgroup.Open())
-                link = obj.Program(SenderAbi.Program).AttachCgroup(dir);
+            {
+                writes = obj.Program(SenderAbi.Program).AttachCgroup(dir);
+                attaches = obj.Program(SenderAbi.AttachProgram).AttachCgroup(dir);
+            }
             cgroup.AddProcess(pid);
             logger.LogDebug("sender attached to {Cgroup}", cgroup.Path);
-            return new ToaSender(obj, link, cgroup, home, logger);
+            return new ToaSender(obj, writes, attaches, cgroup, home, logger);
         }
         catch
         {
+            attaches?.Dispose();
+            writes?.Dispose();
             cgroup?.Remove();
             obj.Dispose();
             throw;
@@ -84,29 +91,35 @@ public sealed class ToaSender : IDisposable
     /// Gives <paramref name="socket"/> the options to write; call before <c>Connect</c>.
     /// The socket must have been created while the sender was running. Whether its handshake
     /// carried them is counted in <paramref name="counterSlot"/> (see <see cref="Counts"/>).
+    /// The options travel in the socket's TCP_NODELAY setsockopt, which sets TCP_NODELAY to
+    /// <paramref name="noDelay"/> as well: a client that wants it pays no call for the options.
     /// </summary>
-    public unsafe void Attach(Socket socket, IReadOnlyList<ToaAddress> options, ToaPlacement placement, int counterSlot = 0)
+    /// <exception cref="SocketException">The kernel refused (EPERM: no memory for the socket's storage).</exception>
+    public unsafe void Attach(Socket socket, ReadOnlySpan<ToaAddress> options, ToaPlacement placement, int counterSlot = 0, bool noDelay = false)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfNegative(counterSlot);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(counterSlot, CounterSlots);
-        if (options.Count is 0 or > SenderAbi.MaxOptions)
-            throw new ArgumentException($"between 1 and {SenderAbi.MaxOptions} options can be sent, not {options.Count}");
-        SenderAbi.ToaSend value = default;
+        if (options.Length is 0 or > SenderAbi.MaxOptions)
+            throw new ArgumentException($"between 1 and {SenderAbi.MaxOptions} options can be sent, not {options.Length}");
+        SenderAbi.Attach value = default;
         var total = 0;
-        for (var i = 0; i < options.Count; i++)
+        for (var i = 0; i < options.Length; i++)
         {
             var slot = new Span<byte>(value.Options + i * SenderAbi.OptionMaxLength, SenderAbi.OptionMaxLength);
             total += options[i].Encode(slot);
         }
         if (total > SenderAbi.TcpOptionSpace)
             throw new ArgumentException(
-                $"{total} bytes of TOA ({string.Join(" + ", options.Select(o => o.Layout.Describe()))}) exceed the {SenderAbi.TcpOptionSpace} bytes of TCP option space");
-        value.OptionCount = (byte)options.Count;
+                $"{total} bytes of TOA ({string.Join(" + ", options.ToArray().Select(o => o.Layout.Describe()))}) exceed the {SenderAbi.TcpOptionSpace} bytes of TCP option space");
+        value.OptionCount = (byte)options.Length;
         value.TotalLen = (byte)total;
         value.Placement = (byte)placement;
         value.Slot = (byte)counterSlot;
-        _storage.Update((int)socket.Handle, value);
+        value.NoDelay = noDelay ? 1 : 0;
+        value.Magic = SenderAbi.AttachMagic;
+        socket.SetRawSocketOption((int)SocketOptionLevel.Tcp, (int)SocketOptionName.NoDelay,
+            new ReadOnlySpan<byte>(&value, sizeof(SenderAbi.Attach)));
     }
 
     /// <summary>The connections counted in <paramref name="slot"/> so far, summed over every CPU.</summary>
@@ -152,7 +165,8 @@ public sealed class ToaSender : IDisposable
             return;
         _disposed = true;
         _home.AddProcess(Environment.ProcessId);
-        _link.Dispose();
+        _attaches.Dispose();
+        _writes.Dispose();
         _object.Dispose();
         TryRemove(Cgroup, _logger);
     }

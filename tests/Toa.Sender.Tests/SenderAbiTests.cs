@@ -50,6 +50,7 @@ public class SenderAbiTests
         using var obj = Open();
 
         Assert.NotNull(obj.Program(SenderAbi.Program));
+        Assert.NotNull(obj.Program(SenderAbi.AttachProgram));
         Assert.NotNull(obj.Map(SenderAbi.StorageMap));
         Assert.NotNull(obj.Map(SenderAbi.CountsMap));
         Assert.NotNull(obj.Map(SenderAbi.FailuresMap));

@@ -83,7 +83,7 @@ internal sealed partial class RelayConnection : IEventHandler
         Socket socket;
         try
         {
-            socket = new Socket(Backend.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            socket = new Socket(Backend.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             _backendSocket = socket;
             _backendFd = (int)socket.Handle;
         }
@@ -98,8 +98,11 @@ internal sealed partial class RelayConnection : IEventHandler
         {
             if (_settings.SnatFor(socket.AddressFamily) is { } source)
                 socket.Bind(new IPEndPoint(source, 0));
+            // The writer sets TCP_NODELAY along with the option.
             if (_settings.Toa.Enabled)
                 _listener.Context.Toa.Attach(socket, _clientEndPoint, _settings.Toa, _listener.Name);
+            else
+                socket.NoDelay = true;
             var nonBlocking = 1;
             if (Libc.Ioctl(_backendFd, Libc.FionBio, &nonBlocking) != 0)
                 throw new IOException($"making the backend socket non-blocking failed: errno {Libc.Errno}");

@@ -28,6 +28,16 @@ public static class KernelFeatures
         "bpf_sk_storage_get in cgroup getsockopt programs", "5.3",
         () => KernelProbe.Helper(BpfProgramType.CgroupSockopt, BpfAttachType.CgroupGetsockopt, BpfHelper.SkStorageGet));
 
+    /// <summary>cgroup setsockopt programs: the sender takes options from TCP_NODELAY calls.</summary>
+    public static KernelFeature CgroupSetsockopt { get; } = new("cgroup-setsockopt",
+        "cgroup setsockopt programs", "5.3",
+        () => KernelProbe.ProgramType(BpfProgramType.CgroupSockopt, BpfAttachType.CgroupSetsockopt));
+
+    /// <summary>bpf_sk_storage_get from cgroup setsockopt programs.</summary>
+    public static KernelFeature SkStorageFromSetsockopt { get; } = new("sk-storage-setsockopt",
+        "bpf_sk_storage_get in cgroup setsockopt programs", "5.3",
+        () => KernelProbe.Helper(BpfProgramType.CgroupSockopt, BpfAttachType.CgroupSetsockopt, BpfHelper.SkStorageGet));
+
     /// <summary>bpf_link attachments to cgroups (BPF_LINK_CREATE), which pins keep alive.</summary>
     public static KernelFeature CgroupLink { get; } = new("cgroup-link", "bpf_link attachments to cgroups", "5.7",
         KernelProbe.CgroupLink);
@@ -66,16 +76,17 @@ public static class KernelFeatures
     /// <summary>Every feature, oldest first.</summary>
     public static IReadOnlyList<KernelFeature> All { get; } =
     [
-        Btf, SkStorage, SkStorageFromSockOps, CgroupGetsockopt, SkStorageFromGetsockopt, CgroupLink,
-        CgroupGetpeername, SkStorageFromGetpeername, SockOpsHeaderOptions, SockoptRetval,
+        Btf, SkStorage, SkStorageFromSockOps, CgroupGetsockopt, SkStorageFromGetsockopt, CgroupSetsockopt,
+        SkStorageFromSetsockopt, CgroupLink, CgroupGetpeername, SkStorageFromGetpeername, SockOpsHeaderOptions, SockoptRetval,
     ];
 
-    /// <summary>What sending TOA (toa connect) needs.</summary>
+    /// <summary>What sending TOA (toa connect, toa lb) needs.</summary>
     public static IReadOnlyList<KernelFeature> Sender { get; } =
-        [Btf, SkStorage, SkStorageFromSockOps, CgroupLink, SockOpsHeaderOptions];
+        [Btf, SkStorage, SkStorageFromSockOps, CgroupSetsockopt, SkStorageFromSetsockopt, CgroupLink, SockOpsHeaderOptions];
 
-    /// <summary>What the receiver (toa load) cannot do without: every feature but those it has a fallback for.</summary>
-    public static IReadOnlyList<KernelFeature> Receiver { get; } = [.. All.Where(f => f.Fallback is null)];
+    /// <summary>What the receiver (toa load) cannot do without: every feature but the sender's own and those with a fallback.</summary>
+    public static IReadOnlyList<KernelFeature> Receiver { get; } =
+        [.. All.Where(f => f.Fallback is null && f != CgroupSetsockopt && f != SkStorageFromSetsockopt)];
 
     /// <summary>Looks a feature up by <see cref="KernelFeature.Id"/>.</summary>
     public static KernelFeature? Find(string id) => All.FirstOrDefault(f => f.Id == id);

@@ -200,6 +200,7 @@ internal enum BpfAttachType : uint
     CgroupInetIngress = 0,
     CgroupSockOps = 3,
     CgroupGetsockopt = 21,
+    CgroupSetsockopt = 22,
     CgroupInet4Getpeername = 29,
     CgroupInet6Getpeername = 30,
 }

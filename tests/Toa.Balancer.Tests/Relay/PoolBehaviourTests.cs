@@ -255,6 +255,7 @@ public class PoolBehaviourTests
 
         public void Attach(Socket backend, IPEndPoint client, ToaSettings toa, string listener)
         {
+            backend.NoDelay = true;
             lock (Attached)
                 Attached.Add((client, toa, listener, backend.LocalEndPoint is not null, backend.Connected));
         }
