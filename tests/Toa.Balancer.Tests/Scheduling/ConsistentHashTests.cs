@@ -58,15 +58,16 @@ public class ConsistentHashTests
     [Fact]
     public void HashRing_AnyWeights_ShareWithinStatedTolerance()
     {
-        // Stated tolerance: each backend's share of the hash space is within 25% (relative) of its
-        // weight's share; the lightest has 256 points, so that is about four standard deviations.
+        // Stated tolerance: each backend's share of the hash space is within 35% (relative) of its
+        // weight's share. The lightest has 256 points (a standard deviation of about 6%); over
+        // 20,000 generated pools the worst share was 28% off, so 25% failed now and then.
         s_weights.Sample(weights =>
         {
             var shares = new HashRing(Keys(weights.Length), weights).Shares();
             for (var i = 0; i < weights.Length; i++)
             {
                 var expected = (double)weights[i] / weights.Sum();
-                Assert.InRange(shares[i], expected * 0.75, expected * 1.25);
+                Assert.InRange(shares[i], expected * 0.65, expected * 1.35);
             }
         }, iter: 50);
     }
