@@ -165,6 +165,8 @@ internal sealed partial class RelayConnection : IEventHandler
                 _flags |= Writable << tag;
             if (_state == State.Relaying)
                 Relay();
+            else if (tag == ClientSide && (events & (Libc.EpollErr | Libc.EpollHup)) != 0)
+                Finish(reset: true); // the client reset while the backend was connecting: nobody is left to relay for
             else if (tag == BackendSide && (events & (Libc.EpollErr | Libc.EpollHup)) != 0)
                 ConnectFailed();
             else if (tag == BackendSide && (events & Libc.EpollOut) != 0)

@@ -332,6 +332,71 @@ public class PoolBehaviourTests
         Assert.Empty(toa.Attached);
     }
 
+    /// <summary>
+    /// A backend whose SYNs go unanswered: it listens with a backlog of 0 and never accepts, and
+    /// the one connection made here fills its queue, so the kernel drops further SYNs.
+    /// </summary>
+    private static (Socket Listener, Socket Filler) Unanswering()
+    {
+        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(0);
+        var filler = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        filler.Connect(listener.LocalEndPoint!);
+        return (listener, filler);
+    }
+
+    private static ListenerConfig ListenerFor(Socket backend) => new()
+    {
+        Name = "web",
+        Address = "127.0.0.1:0",
+        Backends = [new BackendConfig { Address = backend.LocalEndPoint!.ToString()! }],
+    };
+
+    [Fact]
+    public async Task ConnectTimeout_BackendNeverAnswers_ClientResetAndCounted()
+    {
+        var (backend, filler) = Unanswering();
+        using var _b = backend;
+        using var _f = filler;
+        var time = new FakeTimeProvider();
+        var (host, _) = TestHosts.Start(TestHosts.Config(ListenerFor(backend) with { ConnectTimeout = TimeSpan.FromSeconds(2) }), time);
+        await using var _h = host.StopOnDispose();
+        using var client = await TestClient.ConnectAsync(host.EndPoint());
+        var end = TestClient.ReadEndAsync(client);
+
+        // The connect's timer starts a moment after the accept: step the clock until it fires.
+        await Eventually.True(() =>
+        {
+            time.Advance(TimeSpan.FromMilliseconds(500));
+            return end.IsCompleted;
+        }, "the client's connection ended");
+
+        Assert.Equal(SocketError.ConnectionReset, await end);
+        var metrics = await Metrics(host);
+        Assert.Contains("toa_lb_connections_rejected_total{listener=\"web\",reason=\"connect_failed\"} 1", metrics);
+        Assert.Contains($"toa_lb_backend_connect_failures_total{{listener=\"web\",backend=\"{backend.LocalEndPoint}\"}} 1", metrics);
+    }
+
+    [Fact]
+    public async Task ClientResetsWhileConnecting_ConnectionEndsWithoutWaitingForTheTimeout()
+    {
+        var (backend, filler) = Unanswering();
+        using var _b = backend;
+        using var _f = filler;
+        // The fake clock never moves: the connect timeout cannot be what ends the connection.
+        var (host, _) = TestHosts.Start(TestHosts.Config(ListenerFor(backend)));
+        await using var _h = host.StopOnDispose();
+        var client = await TestClient.ConnectAsync(host.EndPoint());
+        await Eventually.True(() => host.GetStatus().ActiveConnections == 1, "the balancer accepted the client");
+
+        client.LingerState = new LingerOption(true, 0);
+        client.Dispose(); // a reset
+
+        await Eventually.True(() => host.GetStatus().ActiveConnections == 0, "the balancer let go of the connection");
+        Assert.DoesNotContain("reason=\"connect_failed\"} 1", await Metrics(host));
+    }
+
     private static async Task<string> Metrics(BalancerHost host)
     {
         using var stream = new MemoryStream();
