@@ -32,6 +32,39 @@ public sealed class PacketCapture : IAsyncDisposable
     /// <summary>Stops capturing (the file is complete afterwards).</summary>
     public Task StopAsync() => _tcpdump.InterruptAsync(TimeSpan.FromSeconds(10));
 
+    /// <summary>
+    /// Stops capturing once what tcpdump wrote satisfies <paramref name="complete"/> (or after
+    /// 10 s). tcpdump reads packets from the kernel a moment after they pass, and those it has not
+    /// read when stopped are lost: on a loaded machine, right after an exchange, that can be all of it.
+    /// </summary>
+    public async Task StopAsync(Func<IReadOnlyList<string>, bool> complete)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!Holds(complete) && DateTime.UtcNow < deadline)
+            await Task.Delay(20);
+        await StopAsync();
+    }
+
+    private bool Holds(Func<IReadOnlyList<string>, bool> complete)
+    {
+        try
+        {
+            return complete(ReadTcpdump());
+        }
+        catch (InvalidOperationException)
+        {
+            return false; // read while tcpdump was writing a packet
+        }
+    }
+
+    /// <summary>
+    /// A <see cref="StopAsync(Func{IReadOnlyList{string}, bool})"/> condition: <paramref name="count"/>
+    /// connections to <paramref name="port"/> ended (a FIN or a reset towards it).
+    /// </summary>
+    public static Func<IReadOnlyList<string>, bool> Ended(int port, int count = 1) =>
+        packets => packets.Count(p => p.Contains($".{port}: Flags [F", StringComparison.Ordinal)
+            || p.Contains($".{port}: Flags [R", StringComparison.Ordinal)) >= count;
+
     /// <summary>The packets as <c>tcpdump -v -n</c> prints them, each packet's lines joined into one.</summary>
     public IReadOnlyList<string> ReadTcpdump()
     {

@@ -67,7 +67,7 @@ public sealed partial class BalancerAddressTests(BalancerAddressTests.Topology t
         var serverSide = await lab.Hosts.Server.CaptureAsync(lab.Hosts.ServerInterface, $"tcp port {CServerPort}");
 
         var result = await lab.Hosts.Client4.RunToaAsync("hello\n", "connect", $"{lab.Hosts.BalancerFor4}:{ToaPort}", "--as", forged, "--verbose");
-        await Task.WhenAll(clientSide.StopAsync(), serverSide.StopAsync());
+        await Task.WhenAll(clientSide.StopAsync(PacketCapture.Ended(ToaPort)), serverSide.StopAsync(HasDataSegment));
         await using var _ = clientSide;
         await using var __ = serverSide;
 
@@ -122,7 +122,7 @@ public sealed partial class BalancerAddressTests(BalancerAddressTests.Topology t
                 length += n;
             Assert.Equal("hello\n", Encoding.ASCII.GetString(echoed, 0, length));
         }
-        await capture.StopAsync();
+        await capture.StopAsync(HasDataSegment);
         var packets = capture.ReadTcpdump();
         // Health checks send no data: the relayed connection is the one whose segment carries the line.
         var relayed = packets.Select(p => DataSegment().Match(p)).FirstOrDefault(m => m.Success)
@@ -156,6 +156,9 @@ public sealed partial class BalancerAddressTests(BalancerAddressTests.Topology t
         }
         return connections;
     }
+
+    /// <summary>Whether the relayed line reached the server (health checks, which also connect, send none).</summary>
+    private static bool HasDataSegment(IReadOnlyList<string> packets) => packets.Any(p => DataSegment().IsMatch(p));
 
     // The line and the client's FIN may leave in one segment ([FP.]) when the relay forwards both at once.
     [GeneratedRegex(@"(\d+\.\d+\.\d+\.\d+)\.(\d+) > \S+: Flags \[F?P\.\]")]

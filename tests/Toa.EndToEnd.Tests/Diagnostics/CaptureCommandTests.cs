@@ -35,7 +35,7 @@ public sealed class CaptureCommandTests() : TwoHostTests("cap")
                 Assert.True(sent.ExitCode == 0, sent.StandardError);
             }
         }
-        await capture.StopAsync();
+        await capture.StopAsync(PacketCapture.Ended(8000, Formats.Length));
         return capture;
     }
 

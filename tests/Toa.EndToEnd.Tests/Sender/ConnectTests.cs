@@ -42,7 +42,7 @@ public sealed class ConnectTests() : TwoHostTests("conn")
             var result = await Client.RunToaAsync("", "connect", $"{Link.B.Ipv4}:8000", "--as", client, "--format", "dpvs");
             Assert.Equal(0, result.ExitCode);
         }
-        await capture.StopAsync();
+        await capture.StopAsync(PacketCapture.Ended(8000));
         await using var _ = capture;
 
         // tcpdump shows only the magic of an experimental option; tshark gives the raw bytes.
@@ -107,7 +107,7 @@ public sealed class ConnectTests() : TwoHostTests("conn")
             var target = transport == AddressFamily.InterNetworkV6 ? $"[{address}]:8000" : $"{address}:8000";
             result = await Client.RunToaAsync(input, ["connect", target, .. args]);
         }
-        await capture.StopAsync();
+        await capture.StopAsync(PacketCapture.Ended(8000));
 
         return (result, capture.ReadTcpdump().Where(p => p.Contains(" > ", StringComparison.Ordinal)).ToArray());
     }
