@@ -4,11 +4,14 @@
 # interleaved rounds, medians. Measures new connections per second (one HTTP request per
 # connection, wrk), the p99 latency of those requests, the balancer's CPU time per connection, and
 # bulk throughput (one iperf3 stream); toa lb with TOA on and off (two listeners of one process).
-# Usage: bench/lb/run.sh [rounds=5] [seconds=5]
+# Usage: bench/lb/run.sh [rounds=5] [seconds=5] [all|toa]
+# "toa" measures only toa lb's two listeners, TOA on and off, without bulk: more rounds in the same
+# time for the one ratio that needs them (bench/lb/run.sh 30 3 toa).
 # Run by hand as root, not in CI. Everything runs in a network namespace of its own, on its loopback.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-rounds=${1:-5}; seconds=${2:-5}
+rounds=${1:-5}; seconds=${2:-5}; what=${3:-all}
+case $what in all|toa) ;; *) echo "usage: bench/lb/run.sh [rounds] [seconds] [all|toa]"; exit 2;; esac
 for tool in haproxy wrk iperf3; do
   command -v $tool >/dev/null || { echo "needs $tool (apt-get install $tool)"; exit 1; }
 done
@@ -85,6 +88,8 @@ for _ in $(seq 100); do [ "$(grep -c ' accepting on ' "$work/lb.log")" = 4 ] && 
 grep -q 'TOA writer attached' "$work/lb.log" || { echo "toa lb did not start:"; cat "$work/lb.log"; exit 1; }
 
 names=(direct haproxy lb-toa-off lb-toa-on)
+pairs=("lb-toa-off haproxy" "lb-toa-on haproxy" "haproxy direct" "lb-toa-off direct" "lb-toa-on lb-toa-off")
+if [ "$what" = toa ]; then names=(lb-toa-off lb-toa-on); pairs=("lb-toa-on lb-toa-off"); fi
 declare -A web=([direct]=$http [haproxy]=18100 [lb-toa-off]=18200 [lb-toa-on]=18300)
 declare -A pid=([haproxy]=$balancer_pid [lb-toa-off]=$lb_pid [lb-toa-on]=$lb_pid)
 declare -A blk=([direct]=$bulk [haproxy]=18101 [lb-toa-off]=18201 [lb-toa-on]=18301)
@@ -108,13 +113,13 @@ declare -A rate p99 gbit cpu byround
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in $(seq "$rounds"); do
   # Rotate the order each round so drift in the machine's load hits every target alike.
-  for k in 0 1 2 3; do
-    n=${names[$(( (k + i) % 4 ))]}
+  for k in "${!names[@]}"; do
+    n=${names[$(( (k + i) % ${#names[@]} ))]}
     # Direct has no balancer: its CPU column stays "-".
     c=-; [ -n "${pid[$n]:-}" ] && before=$(ticks "${pid[$n]}")
     read -r r p < <(short "${web[$n]}")
     [ -n "${pid[$n]:-}" ] && c=$(per_conn_us $(( $(ticks "${pid[$n]}") - before )) "$r")
-    g=$(stream "${blk[$n]}")
+    g=-; [ "$what" = all ] && g=$(stream "${blk[$n]}")
     rate[$n]+="$r "; p99[$n]+="$p "; gbit[$n]+="$g "; cpu[$n]+="$c "; byround[$i,$n]="$r $p $g $c"
     printf 'round %d %-11s %9s conn/s  p99 %7s ms  %6s Gbit/s  %4s cpu us/conn  (load %s)\n' "$i" "$n" "$r" "$p" "$g" "$c" "$(cut -d' ' -f1 /proc/loadavg)"
   done
@@ -126,27 +131,41 @@ declare -A mr mp mg mc
 echo
 printf '%-11s %12s %10s %10s %14s\n' target "conn/s" "p99 ms" "Gbit/s" "cpu us/conn"
 for n in "${names[@]}"; do
-  mr[$n]=$(median "${rate[$n]}"); mp[$n]=$(median "${p99[$n]}"); mg[$n]=$(median "${gbit[$n]}"); mc[$n]=-; [ -n "${pid[$n]:-}" ] && mc[$n]=$(median "${cpu[$n]}")
+  mr[$n]=$(median "${rate[$n]}"); mp[$n]=$(median "${p99[$n]}"); mg[$n]=-; [ "$what" = all ] && mg[$n]=$(median "${gbit[$n]}")
+  mc[$n]=-; [ -n "${pid[$n]:-}" ] && mc[$n]=$(median "${cpu[$n]}")
   printf '%-11s %12s %10s %10s %14s\n' "$n" "${mr[$n]}" "${mp[$n]}" "${mg[$n]}" "${mc[$n]}"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 # Ratios of the medians, and in brackets the median of each round's own ratio: the machine's load
 # drifts between rounds, and a round's targets ran minutes apart at most.
-paired() {
-  local k=$3 list="" i a b
+round_ratios() {
+  local k=$3 i a b
   for i in $(seq "$rounds"); do
     a=$(cut -d' ' -f"$k" <<<"${byround[$i,$1]}"); b=$(cut -d' ' -f"$k" <<<"${byround[$i,$2]}")
-    list+="$(ratio "$a" "$b") "
+    printf '%s ' "$(ratio "$a" "$b")"
   done
-  median "$list"
+}
+paired() { median "$(round_ratios "$@")"; }
+# The rounds' ratios as mean ± standard error: how far the estimate itself may be off.
+mean_se() {
+  printf '%s\n' $(round_ratios "$@") | awk '{ s += $1; q += $1 * $1; n++ }
+    END { m = s / n; v = n > 1 ? (q - n * m * m) / (n - 1) : 0; printf "%.3f ± %.3f", m, sqrt(v > 0 ? v : 0) / sqrt(n) }'
 }
 echo
-for pair in "lb-toa-off haproxy" "lb-toa-on haproxy" "haproxy direct" "lb-toa-off direct" "lb-toa-on lb-toa-off"; do
+for pair in "${pairs[@]}"; do
   set -- $pair
-  printf '%-22s conn/s %s [%s]  p99 %s [%s]  Gbit/s %s [%s]' "$1 / $2" \
+  printf '%-22s conn/s %s [%s]  p99 %s [%s]' "$1 / $2" \
     "$(ratio "${mr[$1]}" "${mr[$2]}")" "$(paired "$1" "$2" 1)" \
-    "$(ratio "${mp[$1]}" "${mp[$2]}")" "$(paired "$1" "$2" 2)" \
-    "$(ratio "${mg[$1]}" "${mg[$2]}")" "$(paired "$1" "$2" 3)"
+    "$(ratio "${mp[$1]}" "${mp[$2]}")" "$(paired "$1" "$2" 2)"
+  [ "$what" = all ] && printf '  Gbit/s %s [%s]' "$(ratio "${mg[$1]}" "${mg[$2]}")" "$(paired "$1" "$2" 3)"
   [ "$2" != direct ] && printf '  cpu/conn %s [%s]' "$(ratio "${mc[$1]}" "${mc[$2]}")" "$(paired "$1" "$2" 4)"
+  echo
+done
+echo
+echo "rounds' ratios, mean ± standard error:"
+for pair in "${pairs[@]}"; do
+  set -- $pair
+  printf '%-22s conn/s %s' "$1 / $2" "$(mean_se "$1" "$2" 1)"
+  [ "$2" != direct ] && printf '  cpu/conn %s' "$(mean_se "$1" "$2" 4)"
   echo
 done
