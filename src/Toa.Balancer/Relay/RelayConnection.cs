@@ -392,10 +392,7 @@ internal sealed partial class RelayConnection : IEventHandler
 
     private int Fd(int side) => side == ClientSide ? _clientFd : _backendFd;
 
-    /// <summary>
-    /// Closes both sockets, once. The backend's closes only after the TOA report, which finds
-    /// the connection by its descriptor; the slot is freed with it, so events cannot outlive it.
-    /// </summary>
+    /// <summary>Closes both sockets, once, and frees the slot with them, so events cannot outlive the connection.</summary>
     private void Finish(bool reset)
     {
         if (_state == State.Closed)
