@@ -108,7 +108,7 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
     /// </summary>
     private Slot SlotOf(string listener) =>
         _slots.TryGetValue(listener, out var slot) ? slot
-            : _slots.GetOrAdd(listener, _ => new Slot(Math.Min(Interlocked.Increment(ref _slotsTaken), ToaSender.CounterSlots) - 1));
+            : _slots.GetOrAdd(listener, _ => new Slot(Math.Min(Interlocked.Increment(ref _slotsTaken), _sender.CounterSlots) - 1));
 
     private void WarnOfFailures()
     {

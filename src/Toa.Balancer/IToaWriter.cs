@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 
 namespace Toa.Balancer;
 

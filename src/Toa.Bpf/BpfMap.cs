@@ -48,6 +48,10 @@ public sealed unsafe class BpfMap : IDisposable
 
     internal nint Handle => _map;
 
+    /// <summary>An object's map's max_entries, as the program declares it (not known for a pinned map opened alone).</summary>
+    public uint MaxEntries => _map != 0 ? LibBpf.MapMaxEntries(_map)
+        : throw new InvalidOperationException($"map {Name}: opened from a pin, its declaration is not at hand");
+
     /// <summary>The map's fd; -1 for an object's map before load.</summary>
     public int Fd => _fd is not null ? (int)_fd.DangerousGetHandle() : LibBpf.MapFd(_map);
 

@@ -22,9 +22,6 @@ internal static class SenderAbi
     public const string FailuresMap = "toa_send_failures";
     public const string FailureStruct = "toa_send_failure";
 
-    /// <summary>TOA_SEND_SLOTS: entries of the counter and failure maps.</summary>
-    public const int Slots = 256;
-
     public const int MaxOptions = 4;
     public const int OptionMaxLength = 20;
     public const int TcpOptionSpace = 40;

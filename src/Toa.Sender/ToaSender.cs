@@ -46,8 +46,8 @@ public sealed class ToaSender : IDisposable
     /// <summary>The cgroup this process runs in while the sender is active.</summary>
     public Cgroup Cgroup { get; }
 
-    /// <summary>How many counter slots there are: a slot is 0 to <c>CounterSlots - 1</c>.</summary>
-    public static int CounterSlots => SenderAbi.Slots;
+    /// <summary>How many counter slots there are (the program's TOA_SEND_SLOTS): a slot is 0 to <c>CounterSlots - 1</c>.</summary>
+    public int CounterSlots => (int)_counts.MaxEntries;
 
     /// <summary>
     /// Loads and attaches the sender and moves this process into its cgroup. On a kernel

@@ -8,12 +8,16 @@ namespace Toa.Balancer.Tests;
 /// <summary>Balancer hosts for tests: in-memory configuration, loopback only, a fake clock by default.</summary>
 internal static class TestHosts
 {
-    public static ListenerConfig Listener(string name, params TestServer[] backends) => new()
+    public static ListenerConfig Listener(string name, params TestServer[] backends) =>
+        Listener(name, backends.Select(b => b.Address));
+
+    /// <summary>A listener to backends given by address, such as sockets a test made itself.</summary>
+    public static ListenerConfig Listener(string name, IEnumerable<string> backends) => new()
     {
         Name = name,
         Address = "127.0.0.1:0",
         Scheduler = "round-robin",
-        Backends = backends.Select(b => new BackendConfig { Address = b.Address }).ToArray(),
+        Backends = backends.Select(b => new BackendConfig { Address = b }).ToArray(),
     };
 
     public static BalancerConfig Config(params ListenerConfig[] listeners) => new() { Admin = "", Listeners = listeners };

@@ -52,6 +52,6 @@ public sealed class AttachTests
         using var sender = ToaSender.Start();
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
 
-        Assert.Throws<ArgumentOutOfRangeException>(() => sender.Attach(socket, Options, ToaPlacement.Default, ToaSender.CounterSlots));
+        Assert.Throws<ArgumentOutOfRangeException>(() => sender.Attach(socket, Options, ToaPlacement.Default, sender.CounterSlots));
     }
 }

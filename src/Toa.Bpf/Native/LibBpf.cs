@@ -95,6 +95,9 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Lib, EntryPoint = "bpf_map__name")]
     internal static partial byte* MapName(nint map);
 
+    [LibraryImport(Lib, EntryPoint = "bpf_map__max_entries")]
+    internal static partial uint MapMaxEntries(nint map);
+
     [LibraryImport(Lib, EntryPoint = "bpf_map__fd")]
     internal static partial int MapFd(nint map);
 

@@ -346,12 +346,7 @@ public class PoolBehaviourTests
         return (listener, filler);
     }
 
-    private static ListenerConfig ListenerFor(Socket backend) => new()
-    {
-        Name = "web",
-        Address = "127.0.0.1:0",
-        Backends = [new BackendConfig { Address = backend.LocalEndPoint!.ToString()! }],
-    };
+    private static ListenerConfig ListenerFor(Socket backend) => TestHosts.Listener("web", [backend.LocalEndPoint!.ToString()!]);
 
     [Fact]
     public async Task ConnectTimeout_BackendNeverAnswers_ClientResetAndCounted()
