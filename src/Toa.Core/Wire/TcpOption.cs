@@ -36,7 +36,10 @@ public enum TcpOptionType
     ToaNotAccepted,
     /// <summary>A well-bounded option of a kind this scanner does not know.</summary>
     Unknown,
-    /// <summary>Something wrong, named by <see cref="TcpOption.Problem"/>.</summary>
+    /// <summary>
+    /// Something wrong, named by <see cref="TcpOption.Problem"/>, that makes the whole block
+    /// <see cref="ToaVerdict.Malformed"/>: a receiver uses nothing in it.
+    /// </summary>
     Malformed,
 }
 
@@ -51,11 +54,16 @@ public enum TcpOptionProblem
     LengthTooSmall,
     /// <summary>The length runs past the end of the block. Scanning stops.</summary>
     PastEnd,
-    /// <summary>A known kind with a length its specification forbids, e.g. MSS with length 5.</summary>
+    /// <summary>
+    /// A known option other than a TOA with a length its specification forbids, e.g. MSS with
+    /// length 5. The option keeps its type and the block is not malformed: its length is sound, so
+    /// the walk goes on, and a receiver ignores it as Linux's TCP does.
+    /// </summary>
     WrongLength,
     /// <summary>
-    /// A TOA kind (28, 200, 253, 254) whose length matches no layout. Another experiment sharing the
-    /// RFC 4727 experimental kinds 253 and 254 lands here too: not a TOA either way.
+    /// Kind 200 or 253, which only TOAs use, at a length no layout has. (Kind 254 is shared by
+    /// RFC 6994 experiments and kind 28 by the user timeout option: at other lengths they are
+    /// someone else's option, not a broken TOA.)
     /// </summary>
     NoLayoutForLength,
     /// <summary>An Alibaba CDN layout whose version byte is not <see cref="ToaAddress.AlibabaCdnVersion"/>.</summary>

@@ -8,10 +8,11 @@ public static class TcpOptions
 {
     /// <summary>
     /// Lists every option of <paramref name="block"/>, the bytes after the 20-byte fixed TCP header
-    /// (at most 40 on the wire; longer input is scanned as given). Scanning stops at EOL, whose
-    /// padding may hold stale bytes, and at a length that cannot be trusted (0 or 1, past the end,
-    /// missing): nothing after it is reported. A malformed option with a sound length is listed and
-    /// scanning goes on. Never throws.
+    /// (at most 40 on the wire; longer input is scanned as given), and concludes what a receiver
+    /// believes by docs/receiver.md's "Parsing rules", the kernel parser's rules too. Scanning stops at
+    /// EOL, whose padding may hold stale bytes, and at a length that cannot be trusted (0 or 1, past
+    /// the end, missing): nothing after it is reported. A malformed option with a sound length is
+    /// listed and scanning goes on. Never throws.
     /// </summary>
     /// <param name="block">The options block, kind byte of the first option first.</param>
     /// <param name="accepted">The TOA layouts a receiver honours; others are listed as
@@ -75,12 +76,12 @@ public static class TcpOptions
             34 => TcpOptionType.FastOpen,
             _ => TcpOptionType.Unknown,
         };
-        if (type == TcpOptionType.Unknown && ToaLayoutInfo.IsToaKind(kind))
+        if (type == TcpOptionType.Unknown && ToaLayoutInfo.IsToaOnlyKind(kind))
             return new TcpOption(offset, kind, length, TcpOptionType.Malformed, TcpOptionProblem.NoLayoutForLength);
         return Known(offset, kind, length, type);
     }
 
-    /// <summary>A known option, or malformed when its specification forbids its length.</summary>
+    /// <summary>A known option, flagged <see cref="TcpOptionProblem.WrongLength"/> when its specification forbids its length.</summary>
     private static TcpOption Known(int offset, byte kind, int length, TcpOptionType type)
     {
         var fits = type switch
@@ -96,7 +97,7 @@ public static class TcpOptions
         };
         return fits
             ? new TcpOption(offset, kind, length, type)
-            : new TcpOption(offset, kind, length, TcpOptionType.Malformed, TcpOptionProblem.WrongLength);
+            : new TcpOption(offset, kind, length, type, TcpOptionProblem.WrongLength);
     }
 
     // RFC 7413 §4.1.1: a cookie is 4 to 16 bytes and the option's length is even.
@@ -115,8 +116,19 @@ public sealed class TcpOptionScan
         HasMalformed = options.Any(o => o.Type == TcpOptionType.Malformed);
         var ofAcceptedLayouts = options.Where(o => o.Layout is { } l && (accepted & l.AsSet()) != 0).ToArray();
         HasDuplicates = ofAcceptedLayouts.Length > 1;
-        Selected = ofAcceptedLayouts.FirstOrDefault().Address;
+        Verdict = HasMalformed || HasDuplicates ? ToaVerdict.Malformed
+            : ofAcceptedLayouts.Length == 1 ? ToaVerdict.Found
+            : ToaVerdict.None;
+        Selected = Verdict == ToaVerdict.Found ? ofAcceptedLayouts[0].Address : null;
     }
+
+    /// <summary>
+    /// What a receiver concludes from the block (docs/receiver.md, "Parsing rules"), as the kernel's
+    /// parser does: <see cref="ToaVerdict.Malformed"/> when an option is
+    /// <see cref="TcpOptionType.Malformed"/> or two options have an honoured layout;
+    /// <see cref="ToaVerdict.Found"/> with exactly one; else <see cref="ToaVerdict.None"/>.
+    /// </summary>
+    public ToaVerdict Verdict { get; }
 
     /// <summary>Every option up to and including EOL or the first untrustworthy length, in order.</summary>
     public ImmutableArray<TcpOption> Options { get; }
@@ -140,10 +152,9 @@ public sealed class TcpOptionScan
     public bool HasDuplicates { get; }
 
     /// <summary>
-    /// The client a receiver should use: the first option of an accepted layout decides, as in the
-    /// kernel modules, which stop at the first match. Null when there is none or when that first
-    /// one is malformed: a receiver does not fall back to a later option of a header that carries a
-    /// bad TOA.
+    /// The client a receiver uses: the one honoured TOA when <see cref="Verdict"/> is
+    /// <see cref="ToaVerdict.Found"/>, else null. A receiver never picks one of two TOAs, nor falls
+    /// back to a good TOA in a block that also carries a bad one.
     /// </summary>
     public ToaAddress? Selected { get; }
 }

@@ -24,9 +24,10 @@ public readonly record struct ToaAddress(ToaLayout Layout, IPEndPoint Client)
     /// <item>kind 254 followed by <see cref="FastOpenMagic"/> is TCP Fast Open, never a TOA. So a DPVS
     /// client on port 63881 (0xF989) cannot be represented, as in the kernel modules;</item>
     /// <item>Alibaba CDN's version byte must be <see cref="AlibabaCdnVersion"/>;</item>
-    /// <item>the address must pass <see cref="IsPlausibleClient"/>: an all-zero address (0.0.0.0, ::)
-    /// is rejected, unlike the kernel modules, which take any bytes. Port 0 is accepted and means the
-    /// port is unknown, as for the Alibaba CDN layouts, which carry none.</item>
+    /// <item>the address must pass <see cref="IsPlausibleClient"/> (unspecified, loopback,
+    /// multicast, broadcast and IPv4 inside an IPv6 layout are refused), unlike the kernel modules,
+    /// which take any bytes. Port 0 is accepted and means the port is unknown, as for the Alibaba CDN
+    /// layouts, which carry none.</item>
     /// </list>
     /// </summary>
     /// <returns>True with the client in <paramref name="address"/>; false with <c>default</c>.</returns>
@@ -41,19 +42,23 @@ public readonly record struct ToaAddress(ToaLayout Layout, IPEndPoint Client)
     }
 
     /// <summary>
-    /// Whether <paramref name="address"/> could be the source of a TCP connection: not unspecified
-    /// (0.0.0.0, ::), not multicast, not the IPv4 limited broadcast 255.255.255.255 (RFC 1122
-    /// §3.2.1.3), and not IPv4-mapped IPv6 (<c>::ffff:a.b.c.d</c>), which an IPv4 client's own
-    /// layout carries instead. Loopback and private addresses pass: tests and internal networks use them.
+    /// Whether <paramref name="address"/> may be believed as a TCP client (docs/receiver.md,
+    /// "Parsing rules"). Refused: IPv4 0.0.0.0/8 (unspecified, "this network"), 127.0.0.0/8
+    /// (loopback), 224.0.0.0/4 (multicast) and 255.255.255.255 (broadcast), which Linux itself drops
+    /// as martian sources; IPv6 ::/96 (unspecified ::, loopback ::1 and the deprecated
+    /// IPv4-compatible ::a.b.c.d), ::ffff:0:0/96 (IPv4-mapped: an IPv4 client has a layout of its own)
+    /// and ff00::/8 (multicast). Private and link-local addresses pass: internal networks use them.
     /// </summary>
     public static bool IsPlausibleClient(IPAddress address)
     {
-        if (address.AddressFamily == AddressFamily.InterNetworkV6)
-            return !address.Equals(IPAddress.IPv6Any) && !address.IsIPv6Multicast && !address.IsIPv4MappedToIPv6;
-        Span<byte> bytes = stackalloc byte[4];
-        return address.TryWriteBytes(bytes, out var written) && written == 4
-            && !address.Equals(IPAddress.Any) && !address.Equals(IPAddress.Broadcast)
-            && bytes[0] is not (>= 224 and <= 239);
+        Span<byte> bytes = stackalloc byte[16];
+        if (!address.TryWriteBytes(bytes, out var written))
+            return false;
+        if (written == 4)
+            return bytes[0] is not (0 or 127 or (>= 224 and <= 239)) && bytes[..4].IndexOfAnyExcept((byte)0xff) >= 0;
+        var v4Inside = bytes[..10].IndexOfAnyExcept((byte)0) < 0
+            && (bytes[10], bytes[11]) is (0, 0) or (0xff, 0xff);
+        return bytes[0] != 0xff && !v4Inside;
     }
 
     /// <summary>

@@ -141,6 +141,13 @@ public static class ToaLayoutInfo
     public static bool IsToaKind(byte kind) => Layouts.Any(l => l.Kind() == kind);
 
     /// <summary>
+    /// Whether only TOAs use option kind <paramref name="kind"/> (200, 253), so that any other length
+    /// is a broken TOA. Kind 28 is also the user timeout option and kind 254 is shared by RFC 6994's
+    /// experiments (TCP Fast Open among them).
+    /// </summary>
+    public static bool IsToaOnlyKind(byte kind) => kind is 200 or 253;
+
+    /// <summary>
     /// The layout <paramref name="format"/> uses for a client of <paramref name="family"/>;
     /// false when the format cannot carry that family.
     /// </summary>

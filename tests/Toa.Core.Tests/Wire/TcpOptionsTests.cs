@@ -44,21 +44,38 @@ public class TcpOptionsTests
     [InlineData("0201c80810e1cb007107", "0:LengthTooSmall")]
     [InlineData("c80910e1cb007107", "0:PastEnd")]
     [InlineData("020405b4 08ff", "0:MaximumSegmentSize,4:PastEnd")]
-    [InlineData("020505b400 c80810e1cb007107", "0:WrongLength,5:Toa")]
-    [InlineData("0302 040300 080c00000000000000000000 0508000000000000", "0:WrongLength,2:WrongLength,5:WrongLength,17:WrongLength")]
-    [InlineData("1c08000000000000 220300 22040000", "0:WrongLength,8:WrongLength,11:WrongLength")]
-    [InlineData("fe06f9890000 fe0bf98900000000000000", "0:WrongLength,6:WrongLength")]
     [InlineData("c80a10e1cb007107aabb", "0:NoLayoutForLength")]
-    [InlineData("fe0600010203 fd0400000101", "0:NoLayoutForLength,6:NoLayoutForLength,10:NoOperation,11:NoOperation")]
+    [InlineData("fe0600010203 fd0400000101", "0:Unknown,6:NoLayoutForLength,10:NoOperation,11:NoOperation")]
     [InlineData("1c0702cb007107", "0:BadVersion")]
     [InlineData("c80810e100000000", "0:ImplausibleAddress")]
+    [InlineData("c80810e17f000001", "0:ImplausibleAddress")]
     [InlineData("fd1408ae00000000000000000000ffffcb007107", "0:ImplausibleAddress")]
+    [InlineData("fd1408ae000000000000000000000000cb007107", "0:ImplausibleAddress")]
+    [InlineData("fd1408ae00000000000000000000000000000001", "0:ImplausibleAddress")]
     public void Scan_MalformedOption_ReportsWhyAndWhereItStopped(string hex, string shape)
     {
         var scan = Scan(hex, ToaLayouts.All);
 
         Assert.Equal(shape, Shape(scan));
         Assert.True(scan.HasMalformed);
+        Assert.Equal(ToaVerdict.Malformed, scan.Verdict);
+        Assert.Null(scan.Selected);
+    }
+
+    // Sound lengths the walk can step over: a receiver ignores them, as Linux's TCP does.
+    [Theory]
+    [InlineData("020505b400 c80810e1cb007107", "0:WrongLength,5:Toa", ToaVerdict.Found)]
+    [InlineData("0302 040300 080c00000000000000000000 0508000000000000", "0:WrongLength,2:WrongLength,5:WrongLength,17:WrongLength", ToaVerdict.None)]
+    [InlineData("1c08000000000000 220300 22040000", "0:WrongLength,8:WrongLength,11:WrongLength", ToaVerdict.None)]
+    [InlineData("fe06f9890000 fe0bf98900000000000000", "0:WrongLength,6:WrongLength", ToaVerdict.None)]
+    [InlineData("fe0a12340011223344550101 c80810e1cb007107", "0:Unknown,10:NoOperation,11:NoOperation,12:Toa", ToaVerdict.Found)]
+    public void Scan_KnownOptionOfWrongLength_ListedAndIgnored(string hex, string shape, ToaVerdict verdict)
+    {
+        var scan = Scan(hex, ToaLayouts.All);
+
+        Assert.Equal(shape, Shape(scan));
+        Assert.False(scan.HasMalformed);
+        Assert.Equal(verdict, scan.Verdict);
     }
 
     [Fact]
@@ -97,14 +114,25 @@ public class TcpOptionsTests
     }
 
     [Fact]
-    public void Scan_TwoTencent4_FirstIsSelectedAndDuplicatesReported()
+    public void Scan_TwoTencent4_MalformedAndNothingSelected()
     {
         var second = Client4 with { Client = IPEndPoint.Parse("198.51.100.9:80") };
         var scan = TcpOptions.Scan([.. Client4.Encode(), .. second.Encode()]);
 
         Assert.True(scan.HasDuplicates);
-        Assert.Equal(Client4, scan.Selected);
+        Assert.Equal(ToaVerdict.Malformed, scan.Verdict);
+        Assert.Null(scan.Selected);
         Assert.Equal([Client4, second], scan.Addresses);
+    }
+
+    [Fact]
+    public void Scan_AlibabaOfVersion2NotAccepted_IgnoredAndTheAcceptedOneSelected()
+    {
+        var scan = Scan("1c0702cb007107 01 c80810e1cb007107");
+
+        Assert.Equal("0:ToaNotAccepted,7:NoOperation,8:Toa", Shape(scan));
+        Assert.Equal(ToaVerdict.Found, scan.Verdict);
+        Assert.Equal(Client4, scan.Selected);
     }
 
     [Fact]
@@ -112,6 +140,7 @@ public class TcpOptionsTests
     {
         var scan = Scan("c80810e100000000 c80810e1cb007107");
 
+        Assert.Equal(ToaVerdict.Malformed, scan.Verdict);
         Assert.True(scan.HasDuplicates);
         Assert.True(scan.HasMalformed);
         Assert.Null(scan.Selected);
@@ -129,22 +158,24 @@ public class TcpOptionsTests
     }
 
     [Fact]
-    public void Scan_Tencent4AndTencent6_MatchesBothAndSelectsFirst()
+    public void Scan_Tencent4AndTencent6_MatchesBothAndSelectsNothing()
     {
         var scan = TcpOptions.Scan([.. Client6.Encode(), .. Client4.Encode()]);
 
         Assert.Equal(ToaLayouts.Tencent4 | ToaLayouts.Tencent6, scan.Matched);
-        Assert.Equal(Client6, scan.Selected);
+        Assert.Equal(ToaVerdict.Malformed, scan.Verdict);
+        Assert.Null(scan.Selected);
         Assert.True(scan.HasDuplicates);
     }
 
     [Fact]
-    public void Scan_GoodToaThenUntrustworthyLength_KeepsTheToa()
+    public void Scan_GoodToaThenUntrustworthyLength_SelectsNothing()
     {
         var scan = Scan("c80810e1cb007107 0800 c80810e1c6336409");
 
         Assert.Equal("0:Toa,8:LengthTooSmall", Shape(scan));
-        Assert.Equal(Client4, scan.Selected);
+        Assert.Equal(ToaVerdict.Malformed, scan.Verdict);
+        Assert.Null(scan.Selected);
     }
 
     [Fact]
@@ -207,6 +238,7 @@ public class TcpOptionsTests
             var option = Assert.Single(scan.Options, o => o.Type == TcpOptionType.Toa);
             Assert.Equal((e.Offset, e.Toa), (option.Offset, option.Address));
             Assert.Equal(e.Toa, scan.Selected);
+            Assert.Equal(ToaVerdict.Found, scan.Verdict);
             Assert.False(scan.HasMalformed);
             Assert.False(scan.HasDuplicates);
         }, iter: 5_000);
@@ -256,7 +288,7 @@ public class TcpOptionsTests
             var scan = TcpOptions.Scan(block, ToaLayouts.All);
 
             Assert.Empty(scan.Addresses);
-            Assert.True(scan.Options[0].Type is TcpOptionType.FastOpenExperimental or TcpOptionType.Malformed);
+            Assert.Equal(TcpOptionType.FastOpenExperimental, scan.Options[0].Type);
         });
     }
 
@@ -288,6 +320,8 @@ public class TcpOptionsTests
                 Assert.Equal(block.Length, next);
             Assert.Equal(scan.Options.Where(o => o.Address is not null).Select(o => o.Address!.Value), scan.Addresses);
             Assert.True(scan.Selected is null || scan.Selected == scan.Addresses[0]);
+            Assert.Equal(scan.Verdict == ToaVerdict.Found, scan.Selected is not null);
+            Assert.Equal(scan.HasMalformed || scan.HasDuplicates, scan.Verdict == ToaVerdict.Malformed);
         }, iter: 20_000);
     }
 

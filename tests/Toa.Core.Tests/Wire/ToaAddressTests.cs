@@ -40,7 +40,9 @@ public class ToaAddressTests
     [InlineData("1c130120010db8000000000000000000000007", ToaLayout.AlibabaCdn6, "[2001:db8::7]:0")]
     [InlineData("fd0810e1cb007107", ToaLayout.UCloud4, "203.0.113.7:4321")]
     [InlineData("c80800000a000001", ToaLayout.Tencent4, "10.0.0.1:0")]
-    [InlineData("c80810e17f000001", ToaLayout.Tencent4, "127.0.0.1:4321")]
+    [InlineData("c8081f90fe800000", ToaLayout.Tencent4, "254.128.0.0:8080")]
+    [InlineData("fd1408ae00000000000000000001000000000001", ToaLayout.Tencent6, "[::1:0:0:1]:2222")]
+    [InlineData("fd1408ae0064ff9b0000000000000000cb007107", ToaLayout.Tencent6, "[64:ff9b::cb00:7107]:2222")]
     [InlineData("c80810e1cb0071070101080a", ToaLayout.Tencent4, "203.0.113.7:4321")]
     public void TryDecode_HandComputedBytes_GivesClient(string hex, ToaLayout layout, string client)
     {
@@ -63,6 +65,11 @@ public class ToaAddressTests
     [InlineData("1c0700cb007107", "Alibaba CDN version 0")]
     [InlineData("1c04012c", "28/4, the user timeout option")]
     [InlineData("c80810e100000000", "0.0.0.0")]
+    [InlineData("c80810e100010203", "0.1.2.3, this network")]
+    [InlineData("c80810e17f000001", "loopback 127.0.0.1")]
+    [InlineData("fe0810e17fffffff", "loopback 127.255.255.255")]
+    [InlineData("fd1408ae00000000000000000000000000000001", "loopback ::1")]
+    [InlineData("fd1408ae000000000000000000000000cb007107", "IPv4-compatible ::203.0.113.7")]
     [InlineData("fd1408ae00000000000000000000000000000000", "::")]
     [InlineData("fd1408ae00000000000000000000ffffcb007107", "IPv4-mapped ::ffff:203.0.113.7")]
     [InlineData("fe1408ae00000000000000000000ffffcb007107", "IPv4-mapped in DPVS")]
