@@ -128,12 +128,9 @@ static __always_inline int toa_layout_of(const struct toa_tcp_header *h, __u32 o
 			return TOA_NOT_TOA;
 		return len == 8 ? TOA_LAYOUT_DPVS4 : len == 20 ? TOA_LAYOUT_DPVS6 : TOA_NOT_TOA;
 	case TCPOPT_TOA_ALIBABA:
-		/* Kind 28 is also the User Timeout Option (length 4). */
-		if (len != 7 && len != 19)
-			return TOA_NOT_TOA;
-		if (TOA_BYTE(h, off + 2) != TOA_ALIBABA_VERSION)
-			return TOA_BROKEN;
-		return len == 7 ? TOA_LAYOUT_ALIBABA_CDN4 : TOA_LAYOUT_ALIBABA_CDN6;
+		/* Kind 28 is also the User Timeout Option (length 4); its version
+		 * byte is checked only when the layout is honoured (toa_parse). */
+		return len == 7 ? TOA_LAYOUT_ALIBABA_CDN4 : len == 19 ? TOA_LAYOUT_ALIBABA_CDN6 : TOA_NOT_TOA;
 	}
 	return TOA_NOT_TOA;
 }
@@ -142,6 +139,31 @@ static __always_inline int toa_layout_is_v6(__u8 layout)
 {
 	return layout == TOA_LAYOUT_TENCENT6 || layout == TOA_LAYOUT_DPVS6 ||
 	       layout == TOA_LAYOUT_ALIBABA_CDN6;
+}
+
+/*
+ * Whether the client in `r` may be believed (docs/receiver.md, "Parsing
+ * rules"; ToaAddress.IsPlausibleClient is the same rule in C#). IPv4 clients
+ * (kept as ::ffff:a.b.c.d): not 0.0.0.0/8, 127.0.0.0/8, 224.0.0.0/4 or
+ * 255.255.255.255, sources Linux itself drops as martian. IPv6: not ::/96
+ * (unspecified, loopback, IPv4-compatible), ::ffff:0:0/96 (IPv4-mapped) or
+ * ff00::/8 (multicast). ORs instead of a loop of branches: cheaper to verify.
+ */
+static __always_inline int toa_is_client(const struct toa_parse_result *r, int v6)
+{
+	const __u8 *a = r->client;
+	__u8 high = 0;
+	int i;
+
+	if (!v6)
+		return a[12] != 0 && a[12] != 127 && (a[12] & 0xf0) != 0xe0 &&
+		       (a[12] & a[13] & a[14] & a[15]) != 0xff;
+#pragma unroll
+	for (i = 0; i < 10; i++)
+		high |= a[i];
+	if (!high && ((a[10] | a[11]) == 0 || (a[10] & a[11]) == 0xff))
+		return 0;
+	return a[0] != 0xff;
 }
 
 /* Reads the address (and port) of a TOA of `layout` at `off` into `r`. */
@@ -178,9 +200,12 @@ static __always_inline void toa_decode(const struct toa_tcp_header *h, __u32 off
 
 /*
  * Walks the options of the header in `h` (`avail` bytes of it exist) and
- * stores the verdict in r->verdict. Only layouts in `formats`
- * count as TOA. Strict: a truncated option, a length of 0 or 1, a length past
- * the header, a TOA kind with a length no layout has, or a second TOA makes
+ * stores the verdict in r->verdict, by docs/receiver.md's "Parsing rules"
+ * (TcpOptions.Scan in C# applies the same; a differential test holds them
+ * together). Only layouts in `formats` count as TOA. Strict: a truncated
+ * option, a length of 0 or 1, a length past the header, kind 200 or 253 with a
+ * length no layout has, a second honoured TOA, or an honoured TOA whose
+ * Alibaba version is not 1 or whose client is not one (toa_is_client) makes
  * the whole header MALFORMED, and nothing in it is used. Options after an
  * end-of-list are not read. `w` holds the walk's position (see toa_walk):
  * volatile, or clang would keep it in registers after all.
@@ -189,7 +214,7 @@ static __always_inline int toa_parse(const struct toa_tcp_header *h, __u32 avail
 				     struct toa_parse_result *r, volatile struct toa_walk *w)
 {
 	__u32 len = (TOA_BYTE(h, 12) >> 4) * 4, off;
-	int i;
+	int i, found;
 
 	r->verdict = TOA_VERDICT_MALFORMED;
 	if (len < 20 || len > avail || len > TOA_TCP_HEADER_MAX)
@@ -233,7 +258,13 @@ static __always_inline int toa_parse(const struct toa_tcp_header *h, __u32 avail
 		r->verdict = TOA_VERDICT_NONE;
 		return r->verdict;
 	}
-	toa_decode(h, off, w->layout, r);
+	found = w->layout;
+	if ((found == TOA_LAYOUT_ALIBABA_CDN4 || found == TOA_LAYOUT_ALIBABA_CDN6) &&
+	    TOA_BYTE(h, off + 2) != TOA_ALIBABA_VERSION)
+		return r->verdict;
+	toa_decode(h, off, found, r);
+	if (!toa_is_client(r, toa_layout_is_v6(found)))
+		return r->verdict;
 	r->verdict = TOA_VERDICT_FOUND;
 	return r->verdict;
 }

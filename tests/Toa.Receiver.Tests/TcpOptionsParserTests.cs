@@ -18,6 +18,7 @@ public sealed class TcpOptionsParserTests(TcpOptionsParserTests.LoadedParser par
     public sealed class LoadedParser : IDisposable
     {
         private readonly BpfObject? _object;
+        private readonly BpfProgram? _program;
 
         public LoadedParser()
         {
@@ -25,21 +26,35 @@ public sealed class TcpOptionsParserTests(TcpOptionsParserTests.LoadedParser par
                 return;
             _object = BpfObject.OpenEmbedded(typeof(ToaReceiver).Assembly, ReceiverAbi.ParserTestResource);
             _object.Load();
-            Program = _object.Program(ReceiverAbi.ParseFixtureProgram);
+            _program = _object.Program(ReceiverAbi.ParseFixtureProgram);
         }
 
-        public BpfProgram? Program { get; }
-
-        public void Dispose() => _object?.Dispose();
-    }
-
-    private BpfProgram Program
-    {
-        get
+        /// <summary>
+        /// Runs the kernel's parser on a header of 20 bytes plus <paramref name="options"/> (whole
+        /// words, at most 40 bytes), of which the first <paramref name="cutTo"/> bytes exist.
+        /// </summary>
+        internal unsafe ReceiverAbi.ParseResult Parse(ReadOnlySpan<byte> options, ToaLayouts formats, int? cutTo = null)
         {
             KernelTest.Require();
-            return parser.Program!;
+            Assert.True(options.Length % 4 == 0 && options.Length <= 40, $"options must be whole words: {options.Length} bytes");
+            var fixture = new ReceiverAbi.ParseFixture { Formats = (uint)formats };
+            var headerLength = 20 + options.Length;
+            fixture.HeaderLen = (uint)(cutTo ?? headerLength);
+            fixture.Header[12] = (byte)(headerLength / 4 << 4);
+            fixture.Header[13] = 0x10; // ACK
+            for (var i = 0; i < options.Length; i++)
+                fixture.Header[20 + i] = options[i];
+            var input = MemoryMarshal.AsBytes(new Span<ReceiverAbi.ParseFixture>(ref fixture));
+            Span<byte> output = stackalloc byte[input.Length];
+
+            var verdict = _program!.TestRun(input, output, out var length);
+
+            Assert.Equal(2u, verdict); // XDP_PASS: the program got its fixture
+            Assert.Equal(input.Length, length);
+            return MemoryMarshal.Read<ReceiverAbi.ParseFixture>(output).Result;
         }
+
+        public void Dispose() => _object?.Dispose();
     }
 
     public static TheoryData<OptionLayout> Layouts => new(OptionLayouts.All);
@@ -103,25 +118,8 @@ public sealed class TcpOptionsParserTests(TcpOptionsParserTests.LoadedParser par
             Assert.NotEqual((byte)OptionVerdict.Found, Parse([a, b, c, d], ToaLayouts.All).Verdict);
     }
 
-    private unsafe ReceiverAbi.ParseResult Parse(byte[] options, ToaLayouts formats, int? cutTo = null)
-    {
-        Assert.True(options.Length % 4 == 0 && options.Length <= 40, $"options must be whole words: {options.Length} bytes");
-        var fixture = new ReceiverAbi.ParseFixture { Formats = (uint)formats };
-        var headerLength = 20 + options.Length;
-        fixture.HeaderLen = (uint)(cutTo ?? headerLength);
-        fixture.Header[12] = (byte)(headerLength / 4 << 4);
-        fixture.Header[13] = 0x10; // ACK
-        for (var i = 0; i < options.Length; i++)
-            fixture.Header[20 + i] = options[i];
-        var input = MemoryMarshal.AsBytes(new ReadOnlySpan<ReceiverAbi.ParseFixture>(ref fixture)).ToArray();
-        var output = new byte[input.Length];
-
-        var verdict = Program.TestRun(input, output, out var length);
-
-        Assert.Equal(2u, verdict); // XDP_PASS: the program got its fixture
-        Assert.Equal(input.Length, length);
-        return MemoryMarshal.Read<ReceiverAbi.ParseFixture>(output).Result;
-    }
+    private ReceiverAbi.ParseResult Parse(byte[] options, ToaLayouts formats, int? cutTo = null) =>
+        parser.Parse(options, formats, cutTo);
 
     private static unsafe IPEndPoint ClientOf(ReceiverAbi.ParseResult result)
     {

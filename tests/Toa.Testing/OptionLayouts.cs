@@ -56,6 +56,8 @@ public static class OptionLayouts
         new("40 bytes: 32 NOPs then 200/8", string.Concat(Enumerable.Repeat(Nops4, 8)) + Toa4, OptionVerdict.Found, Client4),
         new("a TFO cookie (254/20 with magic F989) then 200/8", "fe 14 f989 00112233445566778899aabbccddeeff " + Toa4, OptionVerdict.Found, Client4),
         new("253/20 then 200/8 of NOPs: only one TOA", Toa6 + " " + Nops4 + Nops4, OptionVerdict.Found, Client6),
+        new("254/10 (another RFC 6994 experiment) then 200/8", "fe 0a 1234 001122334455 0101 " + Toa4, OptionVerdict.Found, Client4),
+        new("28/7 of version 2, not honoured by default, then 200/8", "1c 07 02 cb007107 01 " + Toa4, OptionVerdict.Found, Client4),
     ];
 
     /// <summary>Blocks that must give no address.</summary>
@@ -77,6 +79,16 @@ public static class OptionLayouts
         new("an unknown option running past the header", "1e 30 0000 " + Toa4, OptionVerdict.Malformed),
         new("a zero-length SACK before 200/8", "0500 0101 " + Toa4, OptionVerdict.Malformed),
         new("200/8 then a truncated option", Toa4 + " 010101fe", OptionVerdict.Malformed),
+        new("200/8 from 0.0.0.0", "c8 08 10e1 00000000", OptionVerdict.Malformed),
+        new("200/8 from 0.1.2.3 (this network)", "c8 08 10e1 00010203", OptionVerdict.Malformed),
+        new("200/8 from loopback 127.0.0.1", "c8 08 10e1 7f000001", OptionVerdict.Malformed),
+        new("254/8 from multicast 224.0.0.1", "fe 08 10e1 e0000001", OptionVerdict.Malformed),
+        new("200/8 from broadcast 255.255.255.255", "c8 08 10e1 ffffffff", OptionVerdict.Malformed),
+        new("253/20 from ::", "fd 14 08ae 00000000000000000000000000000000", OptionVerdict.Malformed),
+        new("253/20 from loopback ::1", "fd 14 08ae 00000000000000000000000000000001", OptionVerdict.Malformed),
+        new("253/20 from IPv4-compatible ::203.0.113.7", "fd 14 08ae 000000000000000000000000cb007107", OptionVerdict.Malformed),
+        new("254/20 from IPv4-mapped ::ffff:203.0.113.7", "fe 14 08ae 00000000000000000000ffffcb007107", OptionVerdict.Malformed),
+        new("253/20 from multicast ff02::1", "fd 14 08ae ff020000000000000000000000000001", OptionVerdict.Malformed),
         new("TOA after end-of-list", "00010101 " + Toa4, OptionVerdict.None),
         new("254/8 with the TFO magic", "fe 08 f989 cb007107", OptionVerdict.None),
         new("254/20 with the TFO magic", "fe 14 f989 20010db8000000000000000000000007", OptionVerdict.None),
