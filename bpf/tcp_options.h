@@ -142,28 +142,30 @@ static __always_inline int toa_layout_is_v6(__u8 layout)
 }
 
 /*
- * Whether the client in `r` may be believed (docs/receiver.md, "Parsing
- * rules"; ToaAddress.IsPlausibleClient is the same rule in C#). IPv4 clients
- * (kept as ::ffff:a.b.c.d): not 0.0.0.0/8, 127.0.0.0/8, 224.0.0.0/4 or
+ * Whether the client address at `addr` of `h` (IPv6 when `v6`, else IPv4) may
+ * be believed (docs/receiver.md, "Parsing rules"; ToaAddress.IsPlausibleClient
+ * is the same rule in C#). IPv4: not 0.0.0.0/8, 127.0.0.0/8, 224.0.0.0/4 or
  * 255.255.255.255, sources Linux itself drops as martian. IPv6: not ::/96
  * (unspecified, loopback, IPv4-compatible), ::ffff:0:0/96 (IPv4-mapped) or
- * ff00::/8 (multicast). ORs instead of a loop of branches: cheaper to verify.
+ * ff00::/8 (multicast). Read from the header before it is decoded, and ORed
+ * rather than branched on: fewer live values, so less stack (5.10 counts every
+ * frame's against 512 bytes) and fewer states to verify.
  */
-static __always_inline int toa_is_client(const struct toa_parse_result *r, int v6)
+static __always_inline int toa_is_client(const struct toa_tcp_header *h, __u32 addr, int v6)
 {
-	const __u8 *a = r->client;
-	__u8 high = 0;
+	__u8 first = TOA_BYTE(h, addr), high = 0;
 	int i;
 
 	if (!v6)
-		return a[12] != 0 && a[12] != 127 && (a[12] & 0xf0) != 0xe0 &&
-		       (a[12] & a[13] & a[14] & a[15]) != 0xff;
+		return first != 0 && first != 127 && (first & 0xf0) != 0xe0 &&
+		       (first & TOA_BYTE(h, addr + 1) & TOA_BYTE(h, addr + 2) & TOA_BYTE(h, addr + 3)) != 0xff;
 #pragma unroll
 	for (i = 0; i < 10; i++)
-		high |= a[i];
-	if (!high && ((a[10] | a[11]) == 0 || (a[10] & a[11]) == 0xff))
+		high |= TOA_BYTE(h, addr + i);
+	if (!high && ((TOA_BYTE(h, addr + 10) | TOA_BYTE(h, addr + 11)) == 0 ||
+		      (TOA_BYTE(h, addr + 10) & TOA_BYTE(h, addr + 11)) == 0xff))
 		return 0;
-	return a[0] != 0xff;
+	return first != 0xff;
 }
 
 /* Reads the address (and port) of a TOA of `layout` at `off` into `r`. */
@@ -259,12 +261,14 @@ static __always_inline int toa_parse(const struct toa_tcp_header *h, __u32 avail
 		return r->verdict;
 	}
 	found = w->layout;
-	if ((found == TOA_LAYOUT_ALIBABA_CDN4 || found == TOA_LAYOUT_ALIBABA_CDN6) &&
-	    TOA_BYTE(h, off + 2) != TOA_ALIBABA_VERSION)
+	if (found == TOA_LAYOUT_ALIBABA_CDN4 || found == TOA_LAYOUT_ALIBABA_CDN6) {
+		if (TOA_BYTE(h, off + 2) != TOA_ALIBABA_VERSION ||
+		    !toa_is_client(h, off + 3, found == TOA_LAYOUT_ALIBABA_CDN6))
+			return r->verdict;
+	} else if (!toa_is_client(h, off + 4, toa_layout_is_v6(found))) {
 		return r->verdict;
+	}
 	toa_decode(h, off, found, r);
-	if (!toa_is_client(r, toa_layout_is_v6(found)))
-		return r->verdict;
 	r->verdict = TOA_VERDICT_FOUND;
 	return r->verdict;
 }
