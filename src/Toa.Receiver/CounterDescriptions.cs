@@ -18,7 +18,7 @@ public static class CounterDescriptions
         ["ip6_address_free"] = "Records of an IPv6 (NAT64) client released when their connection closed.",
         ["toa_from_syn"] = "TOAs taken from the SYN because the handshake ACK had none.",
         ["toa_from_data"] = "TOAs taken from the first data segment because the handshake had none.",
-        ["toa_malformed"] = "Packets whose options were broken or held two TOAs.",
+        ["toa_malformed"] = "Packets whose options were broken, held two TOAs, or a TOA whose address no client has.",
         ["toa_untrusted"] = "TOAs ignored because the peer is outside the trust list.",
         ["getname_toa_bypass"] = "getpeername() of a NAT64 connection that kept the load balancer's (SNAT) address.",
     };
