@@ -15,12 +15,16 @@ public sealed unsafe class BpfLink : SafeHandle
     /// <inheritdoc />
     public override bool IsInvalid => handle == 0;
 
-    /// <summary>Opens a pinned link.</summary>
+    /// <summary>Opens a pinned link; a pin of anything else is refused.</summary>
     public static BpfLink OpenPinned(string path)
     {
-        var link = LibBpf.LinkOpen(path);
-        BpfException.CheckPointer(link, $"link {path}: open");
-        return new BpfLink(link);
+        var link = new BpfLink(BpfException.CheckPointer(LibBpf.LinkOpen(path), $"link {path}: open"));
+        if (BpfFs.KindOf(LibBpf.LinkFd(link.handle)) is var kind && kind != "bpf-link")
+        {
+            link.Dispose();
+            throw new BpfException($"link {path}: open: the pin holds a {kind}", LinuxErrno.EINVAL);
+        }
+        return link;
     }
 
     /// <summary>Pins the link at <paramref name="path"/> on a bpf filesystem.</summary>

@@ -59,8 +59,26 @@ public sealed unsafe class BpfMap : IDisposable
     public static BpfMap OpenPinned(string path, bool readOnly = false)
     {
         var opts = new LibBpf.ObjGetOptions { Size = (nuint)sizeof(LibBpf.ObjGetOptions), FileFlags = readOnly ? BPF_F_RDONLY : 0 };
-        var fd = BpfException.Check(LibBpf.ObjGetOpts(path, &opts), $"map {path}: open pin");
-        return new BpfMap(new SafeFileHandle(fd, ownsHandle: true), path);
+        var handle = new SafeFileHandle(BpfException.Check(LibBpf.ObjGetOpts(path, &opts), $"map {path}: open pin"), ownsHandle: true);
+        if (BpfFs.KindOf((int)handle.DangerousGetHandle()) is var kind && kind != "bpf-map")
+        {
+            handle.Dispose();
+            throw new BpfException($"map {path}: open pin: the pin holds a {kind}", LinuxErrno.EINVAL);
+        }
+        return new BpfMap(handle, path);
+    }
+
+    /// <summary>The map's kernel id.</summary>
+    public uint Id
+    {
+        get
+        {
+            // struct bpf_map_info begins with type and id; the kernel fills as much as it is given.
+            var info = stackalloc uint[2];
+            var len = (uint)(2 * sizeof(uint));
+            BpfException.Check(LibBpf.ObjGetInfoByFd(Fd, info, &len), $"map {Name}: info");
+            return info[1];
+        }
     }
 
     /// <summary>Makes this (not yet loaded) object map use an existing map instead of creating one.</summary>

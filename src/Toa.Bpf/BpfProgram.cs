@@ -132,6 +132,23 @@ public sealed record BpfProgramInfo(uint Id, uint Type, string Name, DateTimeOff
         return new BpfProgramInfo(raw.Id, raw.Type, name, DateTimeOffset.Now - sinceLoad, raw.RunTimeNs, raw.RunCnt);
     }
 
+    /// <summary>The ids of the maps the program behind <paramref name="fd"/> uses.</summary>
+    public static unsafe uint[] ReadMapIds(int fd, string what)
+    {
+        Raw raw = default;
+        var len = (uint)sizeof(Raw);
+        BpfException.Check(LibBpf.ObjGetInfoByFd(fd, &raw, &len), $"{what}: info");
+        var ids = new uint[raw.NrMapIds];
+        fixed (uint* buffer = ids)
+        {
+            // A second call with room for them; any other array it could fill stays unasked for.
+            raw = new Raw { NrMapIds = (uint)ids.Length, MapIds = (ulong)buffer };
+            len = (uint)sizeof(Raw);
+            BpfException.Check(LibBpf.ObjGetInfoByFd(fd, &raw, &len), $"{what}: map ids");
+        }
+        return ids[..(int)Math.Min(raw.NrMapIds, (uint)ids.Length)];
+    }
+
     /// <summary>Opens a program by its kernel id.</summary>
     public static SafeFileHandle OpenById(uint id)
     {

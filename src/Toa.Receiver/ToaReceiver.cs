@@ -70,6 +70,11 @@ public static class ToaReceiver
         (Pins.TraceEvents, ReceiverAbi.EventsMap),
     ];
 
+    private static readonly string[] MapPins = [.. KeptMaps.Select(m => m.Pin), Pins.Trust, Pins.Config];
+
+    // The kernel keeps BPF_OBJ_NAME_LEN - 1 characters of a program's name.
+    private const int KernelNameLength = 15;
+
     /// <summary>Whether a receiver is pinned at <paramref name="pinDirectory"/>.</summary>
     public static bool IsLoaded(string pinDirectory) => File.Exists(LinkPin(pinDirectory, Hooks[0].Hook));
 
@@ -78,7 +83,8 @@ public static class ToaReceiver
     /// <paramref name="force"/>, which swaps in new programs and settings atomically
     /// (the links stay, so does every live connection's record). On a kernel without a
     /// feature the receiver needs it throws <see cref="MissingKernelFeatureException"/>
-    /// before touching anything.
+    /// before touching anything; on a pin directory someone other than root could write (or
+    /// one above it), <see cref="InvalidOperationException"/>, with or without a receiver there.
     /// </summary>
     public static ReceiverLoadOutcome Load(ReceiverOptions options, bool force, ILogger? logger = null)
     {
@@ -87,6 +93,7 @@ public static class ToaReceiver
         var pins = options.PinDirectory;
         if (pins.StartsWith(BpfFs.DefaultMount + "/", StringComparison.Ordinal) && BpfFs.EnsureMounted())
             logger.LogInformation("mounted the bpf filesystem at {Mount}", BpfFs.DefaultMount);
+        RequireRootOnly(pins);
         var cgroup = options.Cgroup is null ? Cgroup.RootGroup : Cgroup.At(options.Cgroup);
         if (IsLoaded(pins))
         {
@@ -105,27 +112,42 @@ public static class ToaReceiver
         using var obj = Open(options);
         obj.Load();
         FillTrust(obj.Map(ReceiverAbi.TrustMap), options.Trust);
-        Directory.CreateDirectory(pins);
+        BpfFs.CreateDirectory(pins);
+        // Again as it is now, made here or there before: a directory raced in by someone else is theirs.
+        RequireRootOnly(pins);
+        // A failed load takes back what it pinned, and only that: the directory may hold others' pins.
+        var pinned = new List<string>();
         try
         {
-            foreach (var (pin, map) in KeptMaps)
+            foreach (var (pin, map) in KeptMaps.Append((Pins.Trust, ReceiverAbi.TrustMap)).Append((Pins.Config, ".rodata")))
+            {
                 MapOf(obj, map).Pin(Path.Join(pins, pin), PinMode(pin));
-            obj.Map(ReceiverAbi.TrustMap).Pin(Path.Join(pins, Pins.Trust));
-            MapOf(obj, ".rodata").Pin(Path.Join(pins, Pins.Config));
+                pinned.Add(Path.Join(pins, pin));
+            }
             using var dir = cgroup.Open();
             // sock_ops last: records appear only once the hooks that read them are attached.
             foreach (var (hook, program) in Hooks.Reverse())
             {
                 using var link = obj.Program(program).AttachCgroup(dir);
                 link.Pin(LinkPin(pins, hook));
+                pinned.Add(LinkPin(pins, hook));
             }
             logger.LogInformation("attached to {Cgroup}, pinned under {Pins}", cgroup.Path, pins);
         }
         catch
         {
-            RemovePins(pins);
+            pinned.Reverse();
+            Remove(pinned, pins);
             throw;
         }
+    }
+
+    // Whoever can write the pin directory (or one above it) can remove the links' pins, which detaches the receiver.
+    private static void RequireRootOnly(string pins)
+    {
+        if (RootOnlyPath.Problem(pins) is { } problem)
+            throw new InvalidOperationException($"pin directory {pins}: {problem}: someone other than root could remove the "
+                + "receiver's pins there and so detach it; make it root's alone (chown root, chmod go-w) or remove it, or choose another --pin-dir");
     }
 
     private static void Replace(ReceiverOptions options, Cgroup cgroup, ILogger logger)
@@ -172,14 +194,76 @@ public static class ToaReceiver
         logger.LogInformation("replaced the programs attached to {Cgroup}", cgroup.Path);
     }
 
-    /// <summary>Detaches and unpins everything under <paramref name="pinDirectory"/>; false if nothing was loaded.</summary>
+    /// <summary>
+    /// Detaches the receiver at <paramref name="pinDirectory"/> by removing its pins: the links whose
+    /// programs are the receiver's, and the maps those programs use. Anything else there (others' pins,
+    /// links, directories) stays, and so does the directory unless it is left empty. False, touching
+    /// nothing, when no receiver's link is pinned there.
+    /// </summary>
     public static bool Unload(string pinDirectory)
     {
-        if (!Directory.Exists(pinDirectory))
+        var links = new List<string>();
+        var maps = new HashSet<uint>();
+        foreach (var (hook, program) in Hooks)
+        {
+            var path = LinkPin(pinDirectory, hook);
+            if (ProgramBehind(path) is var (name, mapIds) && name == program[..Math.Min(program.Length, KernelNameLength)])
+            {
+                links.Add(path);
+                maps.UnionWith(mapIds);
+            }
+        }
+        if (links.Count == 0)
             return false;
-        var loaded = IsLoaded(pinDirectory);
-        RemovePins(pinDirectory);
-        return loaded;
+        var mapPins = MapPins.Select(p => Path.Join(pinDirectory, p)).Where(p => MapIdAt(p) is { } id && maps.Contains(id));
+        // Maps first, links last: an unload cut short leaves a receiver that the next one finds. sock_ops is
+        // the first link: no new records once the hooks that read them go.
+        Remove([.. mapPins, .. links], pinDirectory);
+        return true;
+    }
+
+    // The program a link pin attaches and the maps it uses; null when the path holds no link pinned there (a
+    // symbolic link is not the receiver's pin, whatever it points to).
+    private static (string Name, uint[] MapIds)? ProgramBehind(string linkPin)
+    {
+        if (new FileInfo(linkPin) is not { Exists: true, LinkTarget: null })
+            return null;
+        try
+        {
+            using var link = BpfLink.OpenPinned(linkPin);
+            var programId = link.Info.ProgramId;
+            using var program = BpfProgramInfo.OpenById(programId);
+            var fd = (int)program.DangerousGetHandle();
+            return (BpfProgramInfo.Read(fd, $"program {programId}").Name, BpfProgramInfo.ReadMapIds(fd, $"program {programId}"));
+        }
+        catch (BpfException e) when (e.Errno is LinuxErrno.EINVAL or LinuxErrno.ENOENT)
+        {
+            return null;
+        }
+    }
+
+    private static uint? MapIdAt(string mapPin)
+    {
+        if (new FileInfo(mapPin) is not { Exists: true, LinkTarget: null })
+            return null;
+        try
+        {
+            using var map = BpfMap.OpenPinned(mapPin, readOnly: true);
+            return map.Id;
+        }
+        catch (BpfException e) when (e.Errno is LinuxErrno.EINVAL or LinuxErrno.ENOENT)
+        {
+            return null;
+        }
+    }
+
+    // Removing a link's last pin detaches it; maps go once no program uses them. The directory goes once empty.
+    private static void Remove(IEnumerable<string> pins, string pinDirectory)
+    {
+        foreach (var pin in pins)
+            File.Delete(pin);
+        if (Directory.Exists(pinDirectory) && !Directory.EnumerateFileSystemEntries(pinDirectory).Any())
+            Directory.Delete(pinDirectory);
     }
 
     /// <summary>What is loaded at <paramref name="pinDirectory"/>, or null if nothing is.</summary>
@@ -312,16 +396,6 @@ public static class ToaReceiver
     {
         File.Delete(path);
         map.Pin(path);
-    }
-
-    // Removing a link's last pin detaches it; maps go once no program uses them.
-    private static void RemovePins(string pinDirectory)
-    {
-        foreach (var (hook, _) in Hooks)
-            File.Delete(LinkPin(pinDirectory, hook));
-        foreach (var file in Directory.EnumerateFiles(pinDirectory))
-            File.Delete(file);
-        Directory.Delete(pinDirectory);
     }
 
     private static string LinkPin(string pinDirectory, string hook) => Path.Join(pinDirectory, "link-" + hook.Replace('_', '-'));

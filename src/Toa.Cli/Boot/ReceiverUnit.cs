@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
+using System.Diagnostics;
 using System.Text;
+using Toa.Cli.CommandLine;
 
 namespace Toa.Cli.Boot;
 
@@ -19,7 +21,17 @@ internal static class ReceiverUnit
     /// <summary>What <c>systemctl enable</c> links, for <c>WantedBy=multi-user.target</c>.</summary>
     private const string WantedBy = "multi-user.target";
 
-    /// <summary>The unit file's text.</summary>
+    // Root reads the unit and runs its lines at boot: no one else may write it, whatever the umask.
+    private const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+    private const UnixFileMode DirectoryMode = FileMode | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+
+    private enum Word { Executable, Argument, Environment }
+
+    /// <summary>
+    /// The unit file's text. Throws <see cref="CliException"/> (a usage error) for a word no unit can
+    /// carry: a control character (a line break would end the directive and begin another), or a
+    /// backslash or quote in the executable's path, which systemd refuses to run.
+    /// </summary>
     public static string Render(ToaExecutable toa, IReadOnlyList<string> loadArguments, IReadOnlyList<string> unloadArguments)
     {
         var text = new StringBuilder();
@@ -33,7 +45,7 @@ internal static class ReceiverUnit
         text.AppendLine("Type=oneshot");
         text.AppendLine("RemainAfterExit=yes");
         if (toa.DotnetRoot is not null)
-            text.AppendLine($"Environment={Quote($"DOTNET_ROOT={toa.DotnetRoot}", variables: false)}");
+            text.AppendLine($"Environment={Quote($"DOTNET_ROOT={toa.DotnetRoot}", Word.Environment)}");
         text.AppendLine($"ExecStart={CommandLine([.. toa.Command, "load", .. loadArguments])}");
         text.AppendLine($"ExecStop={CommandLine([.. toa.Command, "unload", .. unloadArguments])}");
         text.AppendLine();
@@ -42,14 +54,23 @@ internal static class ReceiverUnit
         return text.ToString();
     }
 
-    /// <summary>Writes the unit into <paramref name="directory"/> and links it from multi-user.target.wants, as <c>systemctl enable</c> does.</summary>
+    /// <summary>
+    /// Writes the unit into <paramref name="directory"/> (mode 0644, replacing one there in a single
+    /// step) and links it from multi-user.target.wants, as <c>systemctl enable</c> does.
+    /// </summary>
     public static string Install(string directory, string unit)
     {
+        Debug.Assert(OperatingSystem.IsLinux());
         var path = Path.Join(directory, Name);
-        Directory.CreateDirectory(directory);
-        File.WriteAllText(path, unit);
+        Directory.CreateDirectory(directory, DirectoryMode);
+        var written = path + ".new";
+        File.Delete(written);
+        var options = new FileStreamOptions { Mode = System.IO.FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = FileMode };
+        using (var writer = new StreamWriter(written, options))
+            writer.Write(unit);
+        File.Move(written, path, overwrite: true);
         var wants = Path.Join(directory, $"{WantedBy}.wants");
-        Directory.CreateDirectory(wants);
+        Directory.CreateDirectory(wants, DirectoryMode);
         var link = Path.Join(wants, Name);
         if (new FileInfo(link) is { Exists: true } or { LinkTarget: not null })
             File.Delete(link);
@@ -72,14 +93,26 @@ internal static class ReceiverUnit
         return removed;
     }
 
-    /// <summary>Arguments as systemd splits an Exec line: quoted where needed, its specifiers (%) and variables ($) escaped.</summary>
-    public static string CommandLine(IEnumerable<string> arguments) => string.Join(' ', arguments.Select(a => Quote(a)));
+    /// <summary>
+    /// A command as systemd splits an Exec line (systemd.service(5)): each word quoted where needed,
+    /// specifiers (%) escaped everywhere and variables ($) in the arguments, the only words systemd
+    /// expands them in.
+    /// </summary>
+    public static string CommandLine(IReadOnlyList<string> command) =>
+        string.Join(' ', command.Select((word, i) => Quote(word, i == 0 ? Word.Executable : Word.Argument)));
 
-    /// <summary>One word of a unit file; Exec lines expand $VARIABLES, Environment= lines do not.</summary>
-    private static string Quote(string argument, bool variables = true)
+    private static string Quote(string word, Word kind)
     {
-        var escaped = argument.Replace("%", "%%", StringComparison.Ordinal);
-        if (variables)
+        if (word.Any(char.IsControl) || kind == Word.Executable && word.Any(c => c is '\\' or '"' or '\''))
+        {
+            var shown = string.Concat(word.Select(c => char.IsControl(c) ? $"\\x{(int)c:x2}" : c.ToString()));
+            throw new CliException(kind == Word.Executable
+                ? $"the unit file cannot run '{shown}': systemd refuses an executable whose path holds a control character, a backslash or a quote"
+                : $"'{shown}' cannot be written into a unit file: a control character such as a line break would end the directive there",
+                ReturnCode.UsageError);
+        }
+        var escaped = word.Replace("%", "%%", StringComparison.Ordinal);
+        if (kind == Word.Argument)
             escaped = escaped.Replace("$", "$$", StringComparison.Ordinal);
         if (escaped.Length > 0 && !escaped.Any(c => char.IsWhiteSpace(c) || c is '"' or '\'' or '\\' or ';'))
             return escaped;

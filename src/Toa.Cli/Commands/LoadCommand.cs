@@ -21,7 +21,9 @@ internal static class LoadCommand
             "Load the receiver: eBPF programs that give servers the real client addresses carried in TOA, as toa.ko does "
             + "(accept() and getpeername() return the client; getsockopt(IPPROTO_IP, 4096) the NAT64 client). Mounts the bpf "
             + "filesystem if needed, attaches to a cgroup, pins under /sys/fs/bpf/toa (so it stays after this command) and "
-            + "writes 'TOA: load success' to the kernel log. Needs root.\n\n"
+            + "writes 'TOA: load success' to the kernel log. Needs root. The pin directory must be root's alone: one that "
+            + "someone else could write, or one above it, is refused with exit code 1, since whoever can remove the pins "
+            + "can detach the receiver.\n\n"
             + "Example: toa load --trust 10.0.0.0/8")
         {
             Force,

@@ -15,8 +15,10 @@ internal static class UnloadCommand
     {
         var command = new Command("unload",
             "Unload the receiver: detach its programs and remove its pins, then write 'TOA unloaded' to the kernel log. "
-            + "Running servers keep running; their connections show the load balancer's (SNAT) addresses again. "
-            + "Needs root.\n\nExample: toa unload")
+            + "Only the receiver's own pins go (its links and the maps its programs use); anything else in the pin directory "
+            + "stays, and so does the directory unless it is left empty. Running servers keep running; their connections show "
+            + "the load balancer's (SNAT) addresses again. Exit code 1 when no receiver is pinned there. Needs root.\n\n"
+            + "Examples:\n  toa unload\n  toa unload --pin-dir /sys/fs/bpf/toa-staging")
         {
             PinDir,
         };

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+using Toa.Bpf;
 using Toa.Lab;
 using Toa.Receiver;
 using Toa.Testing;
@@ -8,19 +9,34 @@ namespace Toa.EndToEnd.Tests.Receiver;
 /// <summary>
 /// <c>toa load</c>, <c>status</c>, <c>stats</c>, <c>table</c>, <c>load --force</c> and
 /// <c>unload</c> as an operator runs them, each test with a cgroup and pin directory of
-/// its own; bpftool and the kernel log are the oracles.
+/// its own; bpftool and the kernel log are the oracles. Also who may touch the pins: only
+/// the receiver's own are removed, and only root may write where they live.
 /// </summary>
 public sealed class ReceiverCommandTests : IDisposable
 {
     private const int Port = 8000;
     private readonly ReceiverLab _lab = new(load: false);
+    private readonly List<string> _directories = [];
 
-    public void Dispose() => _lab.Dispose();
+    public void Dispose()
+    {
+        _lab.Dispose();
+        // Foreign pins, links and directories the tests made (pins are files to unlink, on bpffs too).
+        foreach (var path in _directories)
+        {
+            if (new FileInfo(path).LinkTarget is not null)
+                File.Delete(path);
+            else if (Directory.Exists(path))
+                Directory.Delete(path, recursive: true);
+        }
+    }
 
     private Task<ProcessResult> ToaAsync(params string[] args) => ToaIn(_lab.Server, args);
 
-    private Task<ProcessResult> ToaIn(Host host, params string[] args) =>
-        host.RunToaAsync("", [.. args, "--pin-dir", _lab.PinDirectory]);
+    private Task<ProcessResult> ToaIn(Host host, params string[] args) => ToaAt(host, _lab.PinDirectory, args);
+
+    private static Task<ProcessResult> ToaAt(Host host, string pins, params string[] args) =>
+        host.RunToaAsync("", [.. args, "--pin-dir", pins]);
 
     private Task<ProcessResult> LoadAsync(params string[] args) => ToaAsync(["load", "--cgroup", _lab.Cgroup.Path, .. args]);
 
@@ -198,6 +214,124 @@ public sealed class ReceiverCommandTests : IDisposable
         Assert.Equal(1, result.ExitCode);
         Assert.Equal($"toa: TOA is not loaded (nothing pinned at {_lab.PinDirectory})", result.StandardError.Trim());
     }
+
+    [Fact]
+    public async Task Unload_ForeignPins_RemovesOnlyWhatTheReceiverPinned()
+    {
+        BpfFs.EnsureMounted();
+        // Someone else's directory whose pins bear the receiver's names: it holds no receiver, so nothing goes.
+        var foreign = MakeDirectory(_lab.PinDirectory + "-foreign");
+        PinForeignMap(Path.Join(foreign, "link-sock-ops"));
+        PinForeignMap(Path.Join(foreign, "stats"));
+
+        var notThere = await ToaAt(_lab.Server, foreign, "unload");
+
+        Assert.Equal(1, notThere.ExitCode);
+        Assert.Equal(["link-sock-ops", "stats"], Entries(foreign));
+
+        // A receiver pinned beside someone else's map and a link to the other directory's: unload takes only its own.
+        MakeDirectory(_lab.PinDirectory);
+        PinForeignMap(Path.Join(_lab.PinDirectory, "neighbour"));
+        File.CreateSymbolicLink(Path.Join(_lab.PinDirectory, "alias"), Path.Join(foreign, "stats"));
+        var load = await LoadAsync();
+        Assert.True(load.ExitCode == 0, load.StandardError);
+
+        var unload = await ToaAsync("unload");
+
+        Assert.Equal(0, unload.ExitCode);
+        Assert.Equal(["alias", "neighbour"], Entries(_lab.PinDirectory));
+        Assert.Equal(["link-sock-ops", "stats"], Entries(foreign));
+        Assert.Empty(AttachedPrograms());
+    }
+
+    [Fact]
+    public async Task Load_PinDirectoryOthersCouldWrite_RefusedNamingIt()
+    {
+        BpfFs.EnsureMounted();
+        var pins = MakeDirectory(_lab.PinDirectory);
+        var inner = Path.Join(pins, "inner");
+        var alias = _lab.PinDirectory + "-alias";
+        _directories.Add(alias);
+        File.CreateSymbolicLink(alias, pins);
+        Shell.Run("chown", "-h", "1000", alias);
+        var cases = new (string Setup, string PinDir, string Says)[]
+        {
+            ("1000 755", pins, $"{pins} is owned by uid 1000"),
+            ("0 777", pins, $"{pins} is writable by others"),
+            ("0 777", inner, $"{pins} is writable by others"),
+            ("0 755", alias, $"{alias} is owned by uid 1000"),
+        };
+
+        foreach (var (setup, pinDir, says) in cases)
+        {
+            var (owner, mode) = (setup.Split(' ')[0], setup.Split(' ')[1]);
+            Shell.Run("chown", owner, pins);
+            Shell.Run("chmod", mode, pins);
+            var load = await ToaAt(_lab.Server, pinDir, "load", "--cgroup", _lab.Cgroup.Path);
+
+            Assert.True(load.ExitCode == 1, $"{setup} {pinDir}: exit {load.ExitCode} {load.StandardOutput}");
+            Assert.Contains(says, load.StandardError.Split('\n')[0]);
+            Assert.Empty(Entries(pins));
+            Assert.Empty(AttachedPrograms());
+        }
+
+        // A receiver whose directory became writable by others is not replaced there either.
+        Shell.Run("chmod", "755", pins);
+        Assert.Equal(0, (await LoadAsync()).ExitCode);
+        var before = ToaReceiver.Status(pins)!.Programs;
+        Shell.Run("chmod", "777", pins);
+        var force = await LoadAsync("--force");
+        Shell.Run("chmod", "755", pins);
+
+        Assert.Equal(1, force.ExitCode);
+        Assert.Contains($"{pins} is writable by others", force.StandardError);
+        Assert.Equal(before, ToaReceiver.Status(pins)!.Programs);
+    }
+
+    [Fact]
+    public void Load_MountingTheBpfFilesystem_OnlyRootCreatesThereAndServersStillReachTheRecords()
+    {
+        // In a mount namespace of its own, without a bpf filesystem: toa load mounts one there. The pins go
+        // with the namespace, so a failure leaves nothing attached.
+        const string script = """
+            set -e
+            cgroup=$1 pins=$2; shift 2
+            while mountpoint -q /sys/fs/bpf; do umount /sys/fs/bpf; done
+            "$@" load --cgroup "$cgroup" --pin-dir "$pins" >&2
+            stat -c 'mount %a %u' /sys/fs/bpf
+            stat -c 'pins %a %u' "$pins"
+            echo "options $(grep ' /sys/fs/bpf ' /proc/self/mountinfo | cut -d' ' -f6)"
+            setpriv --reuid=65534 --regid=65534 --clear-groups stat -c 'records %a' "$pins/records"
+            if setpriv --reuid=65534 --regid=65534 --clear-groups mkdir /sys/fs/bpf/nobody 2>/dev/null; then echo 'nobody created'; else echo 'nobody refused'; fi
+            "$@" unload --pin-dir "$pins" >&2
+            """;
+
+        var result = Shell.TryRun("unshare", ["--mount", "--propagation", "private", "sh", "-c", script, "sh",
+            _lab.Cgroup.Path, _lab.PinDirectory, .. ToaCli.Command()]);
+
+        Assert.True(result.ExitCode == 0, result.StandardError);
+        var lines = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        // The kernel keeps the sticky bit on the root whatever the mode asked.
+        Assert.Equal("mount 1755 0", lines[0]);
+        Assert.Equal("pins 755 0", lines[1]);
+        Assert.Equal(["nodev", "noexec", "nosuid"], lines[2]["options ".Length..].Split(',').Where(o => o.StartsWith("no", StringComparison.Ordinal)).Order());
+        Assert.Equal("records 644", lines[3]);
+        Assert.Equal("nobody refused", lines[4]);
+        Assert.Empty(AttachedPrograms());
+    }
+
+    private string MakeDirectory(string path)
+    {
+        Directory.CreateDirectory(path);
+        _directories.Add(path);
+        return path;
+    }
+
+    private static void PinForeignMap(string path) =>
+        Shell.Run("bpftool", "map", "create", path, "type", "array", "key", "4", "value", "4", "entries", "1", "name", "foreign");
+
+    private static string[] Entries(string directory) =>
+        [.. Directory.EnumerateFileSystemEntries(directory).Select(e => Path.GetFileName(e)).Order(StringComparer.Ordinal)];
 
     // bpftool, an oracle we did not write: the links attached to the test's cgroup (whose id is
     // its directory's inode). Not "bpftool cgroup show": Debian 12's bpftool asks the kernel for
