@@ -12,7 +12,9 @@ namespace Toa.AspNetCore;
 /// Kestrel connection middleware: before the rest of the pipeline runs, sets the
 /// connection's remote endpoint to the real client, so every request on it (HTTP/1.1
 /// keep-alive and HTTP/2 included) and any connection handler see it. The original
-/// endpoint comes back when the connection ends.
+/// endpoint comes back when the connection ends. A connection our receiver holds no TOA for
+/// yet (it may take one from the first data segment) is resolved again when its feature is
+/// first read, which the request middleware <c>AddToa</c> registers does for every request.
 /// </summary>
 public sealed partial class ToaConnectionMiddleware
 {
@@ -40,20 +42,17 @@ public sealed partial class ToaConnectionMiddleware
     public async Task OnConnectionAsync(ConnectionContext connection)
     {
         var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket;
-        if (socket is null || socket.ProtocolType != ProtocolType.Tcp)
+        if (socket is null || socket.ProtocolType != ProtocolType.Tcp || Resolve(connection.ConnectionId, socket) is not { } real)
         {
             await _next(connection);
             return;
         }
-        RealClient real;
-        try
+        if (real.Pending)
         {
-            real = _resolver.Resolve(socket);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or ArgumentException)
-        {
-            // The client may already be gone; the connection goes on with what Kestrel knows.
-            LogResolveFailed(_logger, connection.ConnectionId, e.Message);
+            // The kernel's peer stands until the client's first bytes: the remote endpoint keeps it.
+            LogAwaitingData(_logger, connection.ConnectionId);
+            var atOpen = new ToaFeature(real.Client, real.Source, real.Peer, Trusted: true);
+            connection.Features.Set<IToaFeature>(new LateToaFeature(() => ResolveLate(connection.ConnectionId, socket, atOpen)));
             await _next(connection);
             return;
         }
@@ -70,6 +69,24 @@ public sealed partial class ToaConnectionMiddleware
             connection.RemoteEndPoint = original;
         }
     }
+
+    private RealClient? Resolve(string connectionId, Socket socket)
+    {
+        try
+        {
+            return _resolver.Resolve(socket);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or ArgumentException)
+        {
+            // The client may already be gone; the connection goes on with what Kestrel knows.
+            LogResolveFailed(_logger, connectionId, e.Message);
+            return null;
+        }
+    }
+
+    // Once data has arrived the receiver's answer is final: no record now means no TOA at all.
+    private ToaFeature ResolveLate(string connectionId, Socket socket, ToaFeature atOpen) =>
+        Resolve(connectionId, socket) is { } real ? Decide(connectionId, real) : atOpen;
 
     private ToaFeature Decide(string connectionId, RealClient real)
     {
@@ -109,6 +126,10 @@ public sealed partial class ToaConnectionMiddleware
     [LoggerMessage(EventId = 3, EventName = "Unverifiable", Level = LogLevel.Debug,
         Message = "Connection {ConnectionId}: client {Client} comes from the kernel's rewrite; the wire peer is unknown, so the allowed networks cannot be checked")]
     private static partial void LogUnverifiable(ILogger logger, string connectionId, IPEndPoint client);
+
+    [LoggerMessage(EventId = 5, EventName = "AwaitingData", Level = LogLevel.Debug,
+        Message = "Connection {ConnectionId}: the receiver holds no TOA yet; the client is resolved again once the first request has arrived")]
+    private static partial void LogAwaitingData(ILogger logger, string connectionId);
 
     [LoggerMessage(EventId = 4, EventName = "ResolveFailed", Level = LogLevel.Debug,
         Message = "Connection {ConnectionId}: the real client could not be read ({Reason}); keeping the peer address")]

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections.Features;
 using Toa.Sockets;
+using Toa.Wire;
 
 namespace Toa.AspNetCore.Tests;
 
@@ -38,6 +39,27 @@ internal sealed class NoReceiverCalls : IToaSocketCalls
     }
 
     public int GetNat64Peer(Socket socket, Span<byte> peer) => 92;
+}
+
+/// <summary>
+/// Answers as our receiver on a connection whose TOA came with the first data: no record at the
+/// first lookup (the connection's opening), 203.0.113.7:4321 from the second on.
+/// </summary>
+internal sealed class DataBorneCalls : IToaSocketCalls
+{
+    public static readonly ToaConnection Record = new(new IPEndPoint(IPAddress.Loopback, 8000), new IPEndPoint(IPAddress.Parse("10.0.0.1"), 40000),
+        new IPEndPoint(IPAddress.Parse("203.0.113.7"), 4321), ToaLayout.Tencent4, ToaSource.Data, TimeSpan.Zero);
+    private int _lookups;
+
+    public int Lookups => _lookups;
+
+    public int GetReceiverRecord(Socket socket, out ToaConnection? record)
+    {
+        record = Interlocked.Increment(ref _lookups) == 1 ? null : Record;
+        return record is null ? 2 : 0;
+    }
+
+    public int GetNat64Peer(Socket socket, Span<byte> peer) => 22;
 }
 
 internal sealed class SocketFeature(Socket socket) : IConnectionSocketFeature

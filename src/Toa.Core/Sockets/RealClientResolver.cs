@@ -29,8 +29,8 @@ public sealed class RealClientResolver(IToaSocketCalls calls)
             case 0:
                 return new RealClient(AsSocketSees(record!.Client, socket), ClientAddressSource.ReceiverRecord, AsSocketSees(record.Peer, socket));
             case ENOENT:
-                // Our receiver is loaded and this connection carried no TOA it honoured.
-                return new RealClient(peer, ClientAddressSource.None, peer);
+                // Our receiver is loaded and this connection carried no TOA it honoured, so far.
+                return new RealClient(peer, ClientAddressSource.None, peer) { Pending = true };
         }
         Span<byte> nat64 = stackalloc byte[ToaSocketOption.Nat64PeerSize];
         switch (calls.GetNat64Peer(socket, nat64))

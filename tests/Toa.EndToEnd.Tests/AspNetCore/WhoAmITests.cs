@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Toa.EndToEnd.Tests.Receiver;
 using Toa.Lab;
+using Toa.Testing;
 
 namespace Toa.EndToEnd.Tests.AspNetCore;
 
@@ -64,6 +65,27 @@ public sealed partial class WhoAmITests
         Assert.All(answers, a => AssertClient(a, "2001:db8::7", 2222, "ReceiverRecord"));
         var peer = port == DualMode ? $"[::ffff:{lab.Link.A.Ipv4}]:" : $"{lab.Link.A.Ipv4}:";
         Assert.All(answers, a => Assert.StartsWith(peer, a.GetProperty("snatPeer").GetString()));
+    }
+
+    [Fact]
+    public async Task DataBorneToa_BothKeepAliveRequestsSeeClientAndWirePeerStaysKnown()
+    {
+        using var lab = new ReceiverLab();
+        await using var server = await WhoAmISample.StartAsync(lab.Server, lab.Cgroup, lab.PinDirectory,
+            $"http://[::]:{DualMode}", "--Logging:LogLevel:Toa.AspNetCore=Debug");
+        var connect = ToaCli.Command("connect", $"{lab.ServerAddress()}:{DualMode}", "--keep-open", "--in", "data", "--as", "[2001:db8::7]:2222");
+        await using var client = lab.Client.Start(connect[0], connect.Skip(1));
+
+        // The requests (and with them the TOA) leave only once the server has handled the connection's opening.
+        await server.WaitForLineAsync(l => l.StartsWith("dbug: Toa.AspNetCore.", StringComparison.Ordinal), TimeSpan.FromSeconds(20));
+        await client.StandardInput.WriteAsync(TwoRequests);
+        client.StandardInput.Close();
+        var result = await client.WaitAsync(TimeSpan.FromSeconds(60));
+
+        var answers = Answers(result.StandardOutput);
+        Assert.True(answers.Count == 2, $"two answers expected; toa connect exited {result.ExitCode} and printed:\n{result.StandardOutput}\n{result.StandardError}");
+        Assert.All(answers, a => AssertClient(a, "2001:db8::7", 2222, "ReceiverRecord"));
+        Assert.All(answers, a => Assert.StartsWith($"[::ffff:{lab.Link.A.Ipv4}]:", a.GetProperty("snatPeer").GetString()));
     }
 
     [Fact]
