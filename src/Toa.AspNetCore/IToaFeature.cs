@@ -22,7 +22,10 @@ public interface IToaFeature
     /// <summary>The address the connection came from on the wire (the load balancer's SNAT address), when known.</summary>
     IPEndPoint? Peer { get; }
 
-    /// <summary>False when the peer was outside <see cref="ToaOptions.AllowedNetworks"/> and its TOA was ignored.</summary>
+    /// <summary>
+    /// False when the peer was outside <see cref="ToaOptions.AllowedNetworks"/> and its TOA was ignored,
+    /// or when the wire peer could not be learned to check it (the client is then the unspecified address).
+    /// </summary>
     bool Trusted { get; }
 }
 

@@ -22,6 +22,7 @@ public sealed partial class ToaConnectionMiddleware
     private readonly ToaOptions _options;
     private readonly RealClientResolver _resolver;
     private readonly ILogger _logger;
+    private int _warnedUnverifiable;
 
     /// <summary>Creates the middleware; the options are checked here so bad settings fail at startup.</summary>
     public ToaConnectionMiddleware(ConnectionDelegate next, ToaOptions options, RealClientResolver resolver, ILogger<ToaConnectionMiddleware> logger)
@@ -90,15 +91,19 @@ public sealed partial class ToaConnectionMiddleware
 
     private ToaFeature Decide(string connectionId, RealClient real)
     {
-        if (_options.AllowedNetworks.Count == 0 || !real.FromToa)
+        if (_options.AllowedNetworks.Count == 0 || (real.Peer is not null && !real.FromToa))
         {
             LogRealClient(_logger, connectionId, real.Client, real.Source, real.Peer);
             return new ToaFeature(real.Client, real.Source, real.Peer, Trusted: true);
         }
         if (real.Peer is null)
         {
-            LogUnverifiable(_logger, connectionId, real.Client);
-            return new ToaFeature(real.Client, real.Source, null, Trusted: true);
+            // The address may be a claim rewritten in by the kernel, from anyone: believe none of it.
+            var unknown = new IPEndPoint(real.Client.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+            if (Interlocked.Exchange(ref _warnedUnverifiable, 1) == 0)
+                LogUnverifiablePeers(_logger, _options.ReceiverPinDirectory, unknown);
+            LogUnverifiable(_logger, connectionId, real.Client, unknown);
+            return new ToaFeature(unknown, real.Source, null, Trusted: false);
         }
         if (IsAllowed(real.Peer.Address))
         {
@@ -124,8 +129,14 @@ public sealed partial class ToaConnectionMiddleware
     private static partial void LogUntrustedPeer(ILogger logger, string connectionId, IPEndPoint peer, IPEndPoint client);
 
     [LoggerMessage(EventId = 3, EventName = "Unverifiable", Level = LogLevel.Debug,
-        Message = "Connection {ConnectionId}: client {Client} comes from the kernel's rewrite; the wire peer is unknown, so the allowed networks cannot be checked")]
-    private static partial void LogUnverifiable(ILogger logger, string connectionId, IPEndPoint client);
+        Message = "Connection {ConnectionId}: the wire peer is unknown, so {Client} (possibly the kernel's rewrite) cannot be checked against the allowed networks; reporting {Unknown}, untrusted")]
+    private static partial void LogUnverifiable(ILogger logger, string connectionId, IPEndPoint client, IPEndPoint unknown);
+
+    [LoggerMessage(EventId = 6, EventName = "UnverifiablePeers", Level = LogLevel.Warning,
+        Message = "ToaOptions.AllowedNetworks is set but a connection's wire peer cannot be verified: the receiver's records under {PinDirectory} "
+            + "cannot be read (not mounted in this container, or bpf(2) refused) and the kernel's peer address may be a TOA's claim. "
+            + "Such connections report {Unknown} and are not trusted. Make the records readable to this process. Logged once.")]
+    private static partial void LogUnverifiablePeers(ILogger logger, string pinDirectory, IPEndPoint unknown);
 
     [LoggerMessage(EventId = 5, EventName = "AwaitingData", Level = LogLevel.Debug,
         Message = "Connection {ConnectionId}: the receiver holds no TOA yet; the client is resolved again once the first request has arrived")]

@@ -2,6 +2,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.Extensions.Logging;
 using Toa.Sockets;
 using Toa.Wire;
 
@@ -60,6 +61,39 @@ internal sealed class DataBorneCalls : IToaSocketCalls
     }
 
     public int GetNat64Peer(Socket socket, Span<byte> peer) => 22;
+}
+
+/// <summary>
+/// Answers as a server that cannot read our receiver's records (a container without /sys/fs/bpf,
+/// unprivileged bpf disabled) while a receiver answers getsockopt 4096 with <paramref name="nat64Errno"/>.
+/// </summary>
+internal sealed class UnreadableRecordsCalls(int recordErrno, int nat64Errno) : IToaSocketCalls
+{
+    public int GetReceiverRecord(Socket socket, out ToaConnection? record)
+    {
+        record = null;
+        return recordErrno;
+    }
+
+    public int GetNat64Peer(Socket socket, Span<byte> peer) => nat64Errno;
+}
+
+/// <summary>Keeps what is logged: level, event and message.</summary>
+internal sealed class ListLogger<T> : ILogger<T>
+{
+    private readonly List<(LogLevel Level, EventId Event, string Message)> _entries = [];
+
+    public IReadOnlyList<(LogLevel Level, EventId Event, string Message)> Entries { get { lock (_entries) return [.. _entries]; } }
+
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => true;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        lock (_entries)
+            _entries.Add((logLevel, eventId, formatter(state, exception)));
+    }
 }
 
 internal sealed class SocketFeature(Socket socket) : IConnectionSocketFeature

@@ -9,8 +9,8 @@ public interface IToaSocketCalls
 {
     /// <summary>
     /// Our receiver's record for the socket: 0 when found, ENOENT when the receiver holds none (the
-    /// connection carried no TOA it honoured), any other errno when no records are readable (no
-    /// receiver of ours is loaded, or its pin cannot be opened).
+    /// connection carried no TOA it honoured), ENODEV when no receiver of ours is in sight (no pin),
+    /// any other errno when its records are there but cannot be read (the pin's open refused).
     /// </summary>
     int GetReceiverRecord(Socket socket, out ToaConnection? record);
 
@@ -28,11 +28,12 @@ public interface IToaSocketCalls
 /// </summary>
 public sealed partial class SystemSocketCalls(string receiverPinDirectory = ReceiverRecords.DefaultPinDirectory) : IToaSocketCalls, IDisposable
 {
-    private const int ENODEV = 19;
+    private const int ENOENT = 2, ENODEV = 19;
     private static readonly TimeSpan s_retryOpen = TimeSpan.FromSeconds(5);
 
     private readonly Lock _lock = new();
     private ReceiverRecords? _records;
+    private int _openErrno = ENOENT;
     private long _nextOpen;
 
     /// <summary>Calls for the receiver pinned at the default place.</summary>
@@ -43,7 +44,12 @@ public sealed partial class SystemSocketCalls(string receiverPinDirectory = Rece
     {
         record = null;
         var records = Records();
-        return records is null ? ENODEV : records.Lookup(socket, out record);
+        if (records is null)
+        {
+            var errno = Volatile.Read(ref _openErrno);
+            return errno == ENOENT ? ENODEV : errno;
+        }
+        return records.Lookup(socket, out record);
     }
 
     /// <inheritdoc />
@@ -63,7 +69,7 @@ public sealed partial class SystemSocketCalls(string receiverPinDirectory = Rece
         {
             if (_records is null && now >= _nextOpen)
             {
-                _records = ReceiverRecords.TryOpen(receiverPinDirectory);
+                _records = ReceiverRecords.TryOpen(receiverPinDirectory, out _openErrno);
                 _nextOpen = now + (long)s_retryOpen.TotalMilliseconds;
             }
             return _records;

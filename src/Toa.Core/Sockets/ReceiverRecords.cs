@@ -28,13 +28,17 @@ public sealed partial class ReceiverRecords : IDisposable
     private ReceiverRecords(SafeHandle map) => _map = map;
 
     /// <summary>Opens the records pinned under <paramref name="pinDirectory"/>; null when there are none to read.</summary>
-    public static unsafe ReceiverRecords? TryOpen(string pinDirectory = DefaultPinDirectory)
+    public static ReceiverRecords? TryOpen(string pinDirectory = DefaultPinDirectory) => TryOpen(pinDirectory, out _);
+
+    /// <summary>The same, with the errno of a refusal: ENOENT when there is no pin.</summary>
+    internal static unsafe ReceiverRecords? TryOpen(string pinDirectory, out int errno)
     {
         var path = Encoding.UTF8.GetBytes(Path.Join(pinDirectory, RecordsPin) + "\0");
         fixed (byte* p = path)
         {
             var attr = new ObjGetAttr { Pathname = (ulong)p, FileFlags = BPF_F_RDONLY };
             var fd = Bpf(BPF_OBJ_GET, &attr, (uint)sizeof(ObjGetAttr));
+            errno = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
             return fd < 0 ? null : new ReceiverRecords(new Microsoft.Win32.SafeHandles.SafeFileHandle((nint)fd, ownsHandle: true));
         }
     }
