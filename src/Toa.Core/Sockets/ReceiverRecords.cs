@@ -19,7 +19,7 @@ public sealed partial class ReceiverRecords : IDisposable
     /// <summary>The records map's pin name inside the pin directory.</summary>
     public const string RecordsPin = "records";
 
-    private const int BPF_MAP_LOOKUP_ELEM = 1, BPF_OBJ_GET = 7;
+    private const int BPF_MAP_LOOKUP_ELEM = 1, BPF_OBJ_GET = 7, BPF_OBJ_GET_INFO_BY_FD = 15;
     private const uint BPF_F_RDONLY = 1 << 3;
     private const int ENOENT = 2;
 
@@ -41,6 +41,37 @@ public sealed partial class ReceiverRecords : IDisposable
             errno = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
             return fd < 0 ? null : new ReceiverRecords(new Microsoft.Win32.SafeHandles.SafeFileHandle((nint)fd, ownsHandle: true));
         }
+    }
+
+    /// <summary>The id of the map these records were opened from: a restarted receiver's map has another.</summary>
+    internal uint MapId()
+    {
+        var added = false;
+        try
+        {
+            _map.DangerousAddRef(ref added);
+            return MapIdOf((int)_map.DangerousGetHandle());
+        }
+        finally
+        {
+            if (added)
+                _map.DangerousRelease();
+        }
+    }
+
+    /// <summary>The id of the map pinned under <paramref name="pinDirectory"/> now; 0 when none can be opened.</summary>
+    internal static uint PinnedMapId(string pinDirectory)
+    {
+        using var records = TryOpen(pinDirectory, out _);
+        return records?.MapId() ?? 0;
+    }
+
+    // struct bpf_map_info begins with its type and its id; the kernel fills only the bytes asked for.
+    private static unsafe uint MapIdOf(int fd)
+    {
+        var info = stackalloc uint[2];
+        var attr = new InfoAttr { BpfFd = (uint)fd, InfoLen = 2 * sizeof(uint), Info = (ulong)info };
+        return Bpf(BPF_OBJ_GET_INFO_BY_FD, &attr, (uint)sizeof(InfoAttr)) == 0 ? info[1] : 0;
     }
 
     /// <summary>What the receiver holds for <paramref name="socket"/>; false when its connection carried no TOA.</summary>
@@ -87,6 +118,14 @@ public sealed partial class ReceiverRecords : IDisposable
         public ulong Pathname;
         public uint BpfFd;
         public uint FileFlags;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct InfoAttr
+    {
+        public uint BpfFd;
+        public uint InfoLen;
+        public ulong Info;
     }
 
     [StructLayout(LayoutKind.Sequential)]
