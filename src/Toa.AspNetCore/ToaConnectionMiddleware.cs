@@ -13,8 +13,9 @@ namespace Toa.AspNetCore;
 /// connection's remote endpoint to the real client, so every request on it (HTTP/1.1
 /// keep-alive and HTTP/2 included) and any connection handler see it. The original
 /// endpoint comes back when the connection ends. A connection our receiver holds no TOA for
-/// yet (it may take one from the first data segment) is resolved again when its feature is
-/// first read, which the request middleware <c>AddToa</c> registers does for every request.
+/// yet (it may take one from the first data segment) keeps its endpoint and is resolved again
+/// when its <see cref="IToaFeature"/> is first read: the request middleware that <c>AddToa</c>
+/// registers reads it for every request and shows the client there.
 /// </summary>
 public sealed partial class ToaConnectionMiddleware
 {

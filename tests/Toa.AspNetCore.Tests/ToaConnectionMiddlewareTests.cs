@@ -113,6 +113,43 @@ public class ToaConnectionMiddlewareTests
     }
 
     [Fact]
+    public async Task OnConnection_NoRecordYet_KeepsPeerUntilFeatureReadThenResolvesOnce()
+    {
+        var calls = new DataBorneCalls();
+        IToaFeature? feature = null;
+
+        var (seen, _, _) = await RunAsync(calls, inner: c =>
+        {
+            Assert.Equal(1, calls.Lookups); // nothing read yet: nothing asked again
+            feature = c.Features.Get<IToaFeature>();
+            Assert.Equal(DataBorneCalls.Record.Client, feature!.Client);
+            Assert.Equal(DataBorneCalls.Record.Peer, feature.Peer);
+            Assert.Equal(ClientAddressSource.ReceiverRecord, feature.Source);
+            return Task.CompletedTask;
+        });
+
+        Assert.Equal(IPAddress.Loopback, seen!.Address); // the connection's endpoint stays the kernel's
+        Assert.True(feature!.Trusted);
+        Assert.Equal(2, calls.Lookups);
+    }
+
+    [Fact]
+    public async Task OnConnection_NoRecordYetAndClientGoneBeforeFirstRead_KeepsAnswerAtOpening()
+    {
+        IToaFeature? feature = null;
+
+        await RunAsync(new DataBorneCalls(), inner: c =>
+        {
+            feature = c.Features.Get<IToaFeature>();
+            return Task.CompletedTask;
+        });
+
+        // RunAsync has closed the sockets: resolving again fails and the opening's answer stands.
+        Assert.Equal(ClientAddressSource.None, feature!.Source);
+        Assert.Equal(IPAddress.Loopback, feature.Client.Address);
+    }
+
+    [Fact]
     public async Task OnConnection_NoSocketFeature_LeavesConnectionAlone()
     {
         var calls = new Nat64Calls();
