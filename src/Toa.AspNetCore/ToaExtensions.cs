@@ -29,7 +29,10 @@ public static class ToaExtensions
         });
     }
 
-    /// <summary>Registers <see cref="ToaOptions"/> (and the resolver) for <see cref="UseToa(ListenOptions)"/>.</summary>
+    /// <summary>
+    /// Registers <see cref="ToaOptions"/> (and the resolver) for <see cref="UseToa(ListenOptions)"/>, and the
+    /// request middleware that shows requests a client whose TOA came with the connection's first data.
+    /// </summary>
     public static IServiceCollection AddToa(this IServiceCollection services, Action<ToaOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
@@ -37,6 +40,7 @@ public static class ToaExtensions
         if (configure is not null)
             options.Configure(configure);
         services.TryAddSingleton(sp => ResolverFor(sp.GetRequiredService<IOptions<ToaOptions>>().Value));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, ToaRequestStartupFilter>());
         return services;
     }
 

@@ -14,9 +14,11 @@ public sealed class ToaOptions
     /// server directly.
     /// </summary>
     /// <remarks>
-    /// A receiver that rewrites IPv4 peers in the kernel (toa.ko) leaves no trace of the wire
-    /// peer, so such connections cannot be checked; they keep the kernel's address and a debug
-    /// message says so. NAT64 lookups and our receiver's records can be checked.
+    /// The check needs the wire peer. Our receiver's records give it, and NAT64 lookups on IPv4
+    /// sockets. A receiver that rewrites peers in the kernel (toa.ko, or ours when its records
+    /// cannot be read: a container without /sys/fs/bpf, bpf(2) refused) leaves no trace of it, so
+    /// such connections fail closed: they report the unspecified address (0.0.0.0:0 or [::]:0),
+    /// untrusted, and a warning says so once.
     /// </remarks>
     public IList<IPNetwork> AllowedNetworks { get; } = [];
 

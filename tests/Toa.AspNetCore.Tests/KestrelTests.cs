@@ -51,6 +51,28 @@ public class KestrelTests
         Assert.Equal(1, calls.Calls);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Http11KeepAlive_ToaInFirstData_EveryRequestSeesClientResolvedOnce(bool oneLine)
+    {
+        var calls = new DataBorneCalls();
+        var (app, address) = await StartAsync(calls, k => k.Listen(IPAddress.Loopback, 0, l =>
+        {
+            if (!oneLine)
+                l.UseToa();
+        }), oneLine);
+        await using var _ = app;
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1 }) { BaseAddress = address };
+
+        var answers = new List<string>();
+        for (var i = 0; i < 3; i++)
+            answers.Add(await http.GetStringAsync("/"));
+
+        Assert.All(answers, a => Assert.Equal("203.0.113.7 4321 ReceiverRecord", a));
+        Assert.Equal(2, calls.Lookups);
+    }
+
     [Fact]
     public async Task Http2_EveryStreamSeesRealClient()
     {

@@ -32,6 +32,13 @@ public enum ClientAddressSource
 /// </param>
 public sealed record RealClient(IPEndPoint Client, ClientAddressSource Source, IPEndPoint? Peer)
 {
+    /// <summary>
+    /// Our receiver holds no TOA for the connection yet. It takes one from the first data segment
+    /// when the handshake carried none, so resolving again once the client's first bytes have
+    /// arrived may find the client.
+    /// </summary>
+    public bool Pending { get; init; }
+
     /// <summary>Whether the client differs from the wire peer, i.e. a TOA spoke for it.</summary>
     public bool FromToa => Source is ClientAddressSource.Nat64Lookup or ClientAddressSource.ReceiverRecord
         || (Source == ClientAddressSource.KernelPeer && Peer is not null && !Peer.Equals(Client));

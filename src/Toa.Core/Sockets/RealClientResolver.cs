@@ -14,7 +14,7 @@ namespace Toa.Sockets;
 /// </summary>
 public sealed class RealClientResolver(IToaSocketCalls calls)
 {
-    private const int ENOENT = 2, ENOPROTOOPT = 92;
+    private const int ENOENT = 2, ENODEV = 19, ENOPROTOOPT = 92;
 
     /// <summary>A resolver making the real system calls, for the receiver pinned at the default place.</summary>
     public static RealClientResolver System { get; } = new(SystemSocketCalls.Default);
@@ -24,13 +24,14 @@ public sealed class RealClientResolver(IToaSocketCalls calls)
     {
         var peer = socket.RemoteEndPoint as IPEndPoint
             ?? throw new ArgumentException("the socket is not connected over IP", nameof(socket));
-        switch (calls.GetReceiverRecord(socket, out var record))
+        var recordErrno = calls.GetReceiverRecord(socket, out var record);
+        switch (recordErrno)
         {
             case 0:
                 return new RealClient(AsSocketSees(record!.Client, socket), ClientAddressSource.ReceiverRecord, AsSocketSees(record.Peer, socket));
             case ENOENT:
-                // Our receiver is loaded and this connection carried no TOA it honoured.
-                return new RealClient(peer, ClientAddressSource.None, peer);
+                // Our receiver is loaded and this connection carried no TOA it honoured, so far.
+                return new RealClient(peer, ClientAddressSource.None, peer) { Pending = true };
         }
         Span<byte> nat64 = stackalloc byte[ToaSocketOption.Nat64PeerSize];
         switch (calls.GetNat64Peer(socket, nat64))
@@ -39,8 +40,12 @@ public sealed class RealClientResolver(IToaSocketCalls calls)
                 var client = Nat64Peer.Parse(nat64);
                 // On AF_INET6 sockets a receiver may have rewritten the peer to the client itself.
                 return new RealClient(client, ClientAddressSource.Nat64Lookup, peer.Address.Equals(client.Address) ? null : peer);
-            case ENOPROTOOPT:
+            case ENOPROTOOPT when recordErrno == ENODEV:
                 return new RealClient(peer, ClientAddressSource.None, peer);
+            case ENOPROTOOPT:
+                // Our receiver's pin is there but unreadable, and before 5.18 its refusal looks like
+                // nothing answering: the peer may be its rewrite.
+                return new RealClient(peer, ClientAddressSource.KernelPeer, null);
             default:
                 // A receiver answered "not NAT64": the peer address is its word, rewritten or not.
                 return new RealClient(peer, ClientAddressSource.KernelPeer, null);

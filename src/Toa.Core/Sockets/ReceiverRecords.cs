@@ -19,7 +19,7 @@ public sealed partial class ReceiverRecords : IDisposable
     /// <summary>The records map's pin name inside the pin directory.</summary>
     public const string RecordsPin = "records";
 
-    private const int BPF_MAP_LOOKUP_ELEM = 1, BPF_OBJ_GET = 7;
+    private const int BPF_MAP_LOOKUP_ELEM = 1, BPF_OBJ_GET = 7, BPF_OBJ_GET_INFO_BY_FD = 15;
     private const uint BPF_F_RDONLY = 1 << 3;
     private const int ENOENT = 2;
 
@@ -28,15 +28,50 @@ public sealed partial class ReceiverRecords : IDisposable
     private ReceiverRecords(SafeHandle map) => _map = map;
 
     /// <summary>Opens the records pinned under <paramref name="pinDirectory"/>; null when there are none to read.</summary>
-    public static unsafe ReceiverRecords? TryOpen(string pinDirectory = DefaultPinDirectory)
+    public static ReceiverRecords? TryOpen(string pinDirectory = DefaultPinDirectory) => TryOpen(pinDirectory, out _);
+
+    /// <summary>The same, with the errno of a refusal: ENOENT when there is no pin.</summary>
+    internal static unsafe ReceiverRecords? TryOpen(string pinDirectory, out int errno)
     {
         var path = Encoding.UTF8.GetBytes(Path.Join(pinDirectory, RecordsPin) + "\0");
         fixed (byte* p = path)
         {
             var attr = new ObjGetAttr { Pathname = (ulong)p, FileFlags = BPF_F_RDONLY };
             var fd = Bpf(BPF_OBJ_GET, &attr, (uint)sizeof(ObjGetAttr));
+            errno = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
             return fd < 0 ? null : new ReceiverRecords(new Microsoft.Win32.SafeHandles.SafeFileHandle((nint)fd, ownsHandle: true));
         }
+    }
+
+    /// <summary>The id of the map these records were opened from: a restarted receiver's map has another.</summary>
+    internal uint MapId()
+    {
+        var added = false;
+        try
+        {
+            _map.DangerousAddRef(ref added);
+            return MapIdOf((int)_map.DangerousGetHandle());
+        }
+        finally
+        {
+            if (added)
+                _map.DangerousRelease();
+        }
+    }
+
+    /// <summary>The id of the map pinned under <paramref name="pinDirectory"/> now; 0 when none can be opened.</summary>
+    internal static uint PinnedMapId(string pinDirectory)
+    {
+        using var records = TryOpen(pinDirectory, out _);
+        return records?.MapId() ?? 0;
+    }
+
+    // struct bpf_map_info begins with its type and its id; the kernel fills only the bytes asked for.
+    private static unsafe uint MapIdOf(int fd)
+    {
+        var info = stackalloc uint[2];
+        var attr = new InfoAttr { BpfFd = (uint)fd, InfoLen = 2 * sizeof(uint), Info = (ulong)info };
+        return Bpf(BPF_OBJ_GET_INFO_BY_FD, &attr, (uint)sizeof(InfoAttr)) == 0 ? info[1] : 0;
     }
 
     /// <summary>What the receiver holds for <paramref name="socket"/>; false when its connection carried no TOA.</summary>
@@ -83,6 +118,14 @@ public sealed partial class ReceiverRecords : IDisposable
         public ulong Pathname;
         public uint BpfFd;
         public uint FileFlags;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct InfoAttr
+    {
+        public uint BpfFd;
+        public uint InfoLen;
+        public ulong Info;
     }
 
     [StructLayout(LayoutKind.Sequential)]

@@ -105,6 +105,29 @@ public class RealClientResolverTests
         Assert.False(client.FromToa);
     }
 
+    [Fact]
+    public async Task Resolve_RecordsUnreadableAndNothingAnswers4096_KernelPeerWithoutWirePeer()
+    {
+        using var pair = await LoopbackPair.CreateAsync();
+
+        // EACCES: our receiver's pin is there but cannot be opened; before 5.18 its refusal is ENOPROTOOPT.
+        var client = new RealClientResolver(new FakeCalls(92, recordErrno: 13)).Resolve(pair.Accepted);
+
+        Assert.Equal(ClientAddressSource.KernelPeer, client.Source);
+        Assert.Equal(pair.Accepted.RemoteEndPoint, client.Client);
+        Assert.Null(client.Peer);
+    }
+
+    [Fact]
+    public async Task GetReceiverRecord_NoPin_NoReceiverInSight()
+    {
+        using var pair = await LoopbackPair.CreateAsync();
+        using var calls = new SystemSocketCalls(Path.Combine(Path.GetTempPath(), $"toa-no-pin-{Guid.NewGuid():N}"));
+
+        Assert.Equal(19, calls.GetReceiverRecord(pair.Accepted, out var record)); // ENODEV
+        Assert.Null(record);
+    }
+
     [Theory]
     [InlineData(22)] // EINVAL: DPVS-style "no TOA on this connection"
     [InlineData(2)]  // ENOENT

@@ -9,14 +9,15 @@ internal static class WhoAmISample
 {
     /// <summary>
     /// Starts it in <paramref name="host"/> inside the receiver's <paramref name="cgroup"/>, reading the
-    /// receiver pinned in <paramref name="pinDirectory"/>, listening on <paramref name="urls"/>; waits until it serves.
+    /// receiver pinned in <paramref name="pinDirectory"/>, listening on <paramref name="urls"/>, with
+    /// <paramref name="settings"/> added to its command line; waits until it serves.
     /// </summary>
-    public static async Task<LabProcess> StartAsync(Host host, Cgroup cgroup, string pinDirectory, string urls)
+    public static async Task<LabProcess> StartAsync(Host host, Cgroup cgroup, string pinDirectory, string urls, params string[] settings)
     {
         var server = host.Start("dotnet",
             [Path.Combine(AppContext.BaseDirectory, "whoami", "WhoAmI.dll"), "--urls", urls,
              "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information",
-             $"--Toa:ReceiverPinDirectory={pinDirectory}"],
+             $"--Toa:ReceiverPinDirectory={pinDirectory}", .. settings],
             cgroup.Path);
         await server.WaitForLineAsync(l => l.Contains("Application started", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
         return server;

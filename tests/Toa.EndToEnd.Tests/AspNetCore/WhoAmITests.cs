@@ -3,6 +3,9 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Toa.EndToEnd.Tests.Receiver;
 using Toa.Lab;
+using Toa.Receiver;
+using Toa.Sockets;
+using Toa.Testing;
 
 namespace Toa.EndToEnd.Tests.AspNetCore;
 
@@ -64,6 +67,50 @@ public sealed partial class WhoAmITests
         Assert.All(answers, a => AssertClient(a, "2001:db8::7", 2222, "ReceiverRecord"));
         var peer = port == DualMode ? $"[::ffff:{lab.Link.A.Ipv4}]:" : $"{lab.Link.A.Ipv4}:";
         Assert.All(answers, a => Assert.StartsWith(peer, a.GetProperty("snatPeer").GetString()));
+    }
+
+    [Fact]
+    public async Task DataBorneToa_BothKeepAliveRequestsSeeClientAndWirePeerStaysKnown()
+    {
+        using var lab = new ReceiverLab();
+        await using var server = await WhoAmISample.StartAsync(lab.Server, lab.Cgroup, lab.PinDirectory,
+            $"http://[::]:{DualMode}", "--Logging:LogLevel:Toa.AspNetCore=Debug");
+        var connect = ToaCli.Command("connect", $"{lab.ServerAddress()}:{DualMode}", "--keep-open", "--in", "data", "--as", "[2001:db8::7]:2222");
+        await using var client = lab.Client.Start(connect[0], connect.Skip(1));
+
+        // The requests (and with them the TOA) leave only once the server has handled the connection's opening.
+        await server.WaitForLineAsync(l => l.StartsWith("dbug: Toa.AspNetCore.", StringComparison.Ordinal), TimeSpan.FromSeconds(20));
+        await client.StandardInput.WriteAsync(TwoRequests);
+        client.StandardInput.Close();
+        var result = await client.WaitAsync(TimeSpan.FromSeconds(60));
+
+        var answers = Answers(result.StandardOutput);
+        Assert.True(answers.Count == 2, $"two answers expected; toa connect exited {result.ExitCode} and printed:\n{result.StandardOutput}\n{result.StandardError}");
+        Assert.All(answers, a => AssertClient(a, "2001:db8::7", 2222, "ReceiverRecord"));
+        Assert.All(answers, a => Assert.StartsWith($"[::ffff:{lab.Link.A.Ipv4}]:", a.GetProperty("snatPeer").GetString()));
+    }
+
+    [Fact]
+    public async Task ReceiverRestartedUnderRunningServer_NewNat64ConnectionsResolveAgain()
+    {
+        using var lab = new ReceiverLab();
+        await using var server = await StartWhoAmIAsync(lab);
+        var before = await lab.ConnectAsync(Ipv4Only, TwoRequests, "--keep-open", "--as", "[2001:db8::7]:2222");
+
+        // What restarting the receiver's service does; the server keeps running.
+        ToaReceiver.Unload(lab.PinDirectory);
+        ToaReceiver.Load(lab.Options, force: false);
+        // A server looks at the pin again at most once per interval, after a lookup found nothing.
+        await Task.Delay(SystemSocketCalls.RecheckInterval);
+        var after = await lab.ConnectAsync(Ipv4Only, TwoRequests, "--keep-open", "--as", "[2001:db8::8]:3333");
+
+        foreach (var (result, client, port) in new[] { (before, "2001:db8::7", 2222), (after, "2001:db8::8", 3333) })
+        {
+            var answers = Answers(result.StandardOutput);
+            Assert.True(answers.Count == 2, $"two answers expected; toa connect exited {result.ExitCode} and printed:\n{result.StandardOutput}\n{result.StandardError}");
+            Assert.All(answers, a => AssertClient(a, client, port, "ReceiverRecord"));
+            Assert.All(answers, a => Assert.StartsWith($"{lab.Link.A.Ipv4}:", a.GetProperty("snatPeer").GetString()));
+        }
     }
 
     [Fact]
