@@ -10,9 +10,10 @@ using Toa.Balancer.Scheduling;
 namespace Toa.Balancer.Relay;
 
 /// <summary>
-/// One listening socket and its pool: accepts clients on every event loop (the kernel wakes one
-/// loop per new connection), picks a backend for each, and runs the client's
-/// <see cref="RelayConnection"/> on the loop that accepted it.
+/// One listener and its pool: accepts clients on every event loop (the kernel wakes one loop per
+/// new connection), picks a backend for each, and runs the client's <see cref="RelayConnection"/>
+/// on the loop that accepted it. The listening socket belongs to the host, which keeps it by
+/// address across reloads and hands it to whichever listener has that address next.
 /// </summary>
 internal sealed partial class ListenerRuntime : IAsyncDisposable
 {
@@ -28,8 +29,8 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
     private volatile ListenerSettings _settings;
     private volatile ISchedulingPolicy _policy;
 
-    /// <summary>Binds and listens; throws <see cref="SocketException"/> when the address is taken.</summary>
-    public ListenerRuntime(ListenerSettings settings, HostContext context)
+    /// <summary>A listener on <paramref name="socket"/>, which listens already and is non-blocking.</summary>
+    public ListenerRuntime(ListenerSettings settings, Socket socket, HostContext context)
     {
         Context = context;
         Name = settings.Name;
@@ -39,9 +40,7 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
         _random = context.RandomFactory();
         _settings = settings;
         _policy = SchedulingPolicies.Find(context.Policies, settings.Scheduler);
-        _socket = ListenSockets.Listen(settings.EndPoint, backlog: 1024);
-        // Accepting on a loop must never block it: another loop may take the connection first.
-        _socket.Blocking = false;
+        _socket = socket;
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
         _acceptors = [.. context.Loops.Select(loop => new Acceptor(this, loop))];
         Pool.Apply(settings);
@@ -131,14 +130,12 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
     }
 
     /// <summary>
-    /// Closes the listening socket once no loop is accepting on it; established connections are
-    /// not touched. When this completes, no client of this listener is dispatched any more.
+    /// Stops accepting on every loop; established connections are not touched, and the socket
+    /// stays open for the host to close or hand on. The loops stop watching in the order of their
+    /// work, so a listener started on the same socket after this call watches it after them. When
+    /// this completes, no client of this listener is dispatched any more.
     /// </summary>
-    public async Task StopAcceptingAsync()
-    {
-        await Task.WhenAll(_acceptors.Select(a => a.Loop.InvokeAsync(a.Unwatch))).ConfigureAwait(false);
-        _socket.Dispose();
-    }
+    public Task StopAcceptingAsync() => Task.WhenAll(_acceptors.Select(a => a.Loop.InvokeAsync(a.Unwatch)));
 
     public async ValueTask DisposeAsync()
     {

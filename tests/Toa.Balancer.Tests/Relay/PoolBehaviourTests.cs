@@ -248,25 +248,6 @@ public class PoolBehaviourTests
         Assert.Contains($"toa_lb_backend_connect_failures_total{{listener=\"web\",backend=\"{dead.Address}\"}} 2", await Metrics(host));
     }
 
-    /// <summary>Records what the relay asked of the TOA writer; counts every attach as written or as failed.</summary>
-    private sealed class RecordingToaWriter(bool written) : IToaWriter
-    {
-        public List<(IPEndPoint Client, ToaSettings Toa, string Listener, bool Bound, bool Connected)> Attached { get; } = [];
-
-        public void Attach(Socket backend, IPEndPoint client, ToaSettings toa, string listener)
-        {
-            backend.NoDelay = true;
-            lock (Attached)
-                Attached.Add((client, toa, listener, backend.LocalEndPoint is not null, backend.Connected));
-        }
-
-        public IReadOnlyDictionary<string, ToaCounts> Counts()
-        {
-            lock (Attached)
-                return Attached.GroupBy(a => a.Listener).ToDictionary(g => g.Key, g => written ? new ToaCounts(g.Count(), 0) : new ToaCounts(0, g.Count()));
-        }
-    }
-
     [Fact]
     public async Task Toa_ListenerOn_WriterGetsTheClientBeforeConnectAndIsCounted()
     {
