@@ -66,6 +66,13 @@ public sealed record ListenerConfig
     /// <summary>A connection that moves no byte either way for this long is closed. Null: <see cref="ConfigDefaults.IdleTimeout"/>.</summary>
     public TimeSpan? IdleTimeout { get; init; }
 
+    /// <summary>
+    /// How many other backends a client is sent to when connecting to its backend fails (refused,
+    /// reset, timed out), before the client sees anything; a backend that failed is not tried
+    /// again for that client. 0 resets the client at the first failure. Null: <see cref="ConfigDefaults.Retries"/>.
+    /// </summary>
+    public int? Retries { get; init; }
+
     /// <summary>Active and passive health checking of this listener's backends. Null: every default.</summary>
     public HealthConfig? Health { get; init; }
 
@@ -83,6 +90,7 @@ public sealed record ListenerConfig
         && Equals(Snat, other.Snat)
         && ConnectTimeout == other.ConnectTimeout
         && IdleTimeout == other.IdleTimeout
+        && Retries == other.Retries
         && Equals(Health, other.Health)
         && Sequences.Equal(Backends, other.Backends);
 
@@ -154,6 +162,9 @@ public static class ConfigDefaults
 
     /// <summary>Idle timeout of a relayed connection.</summary>
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromMinutes(10);
+
+    /// <summary>Other backends tried after a failed connect, as HAProxy's <c>retries 3</c> with <c>option redispatch</c>.</summary>
+    public const int Retries = 3;
 
     /// <summary>Time between health checks.</summary>
     public static readonly TimeSpan HealthInterval = TimeSpan.FromSeconds(2);

@@ -120,6 +120,19 @@ internal sealed class SnatValidator : IListenerValidator
     }
 }
 
+/// <summary>Retries after failed backend connects: none or a few.</summary>
+internal sealed class RetriesValidator : IListenerValidator
+{
+    /// <summary>More would keep a client waiting through a whole pool of dead backends, each for <c>connectTimeout</c>.</summary>
+    public const int Max = 100;
+
+    public void Validate(ListenerConfig listener, string path, ConfigProblems problems)
+    {
+        if (listener.Retries is < 0 or > Max)
+            problems.Add($"{path}.retries", listener.Retries, $"must be 0 (no retry) to {Max}");
+    }
+}
+
 /// <summary>Timeouts are positive.</summary>
 internal sealed class TimeoutValidator : IListenerValidator
 {

@@ -14,6 +14,7 @@ internal sealed record ListenerSettings(
     IPAddress? Snat6,
     TimeSpan ConnectTimeout,
     TimeSpan IdleTimeout,
+    int Retries,
     HealthSettings Health,
     IReadOnlyList<BackendSettings> Backends)
 {
@@ -31,6 +32,7 @@ internal sealed record ListenerSettings(
             config.Snat?.Ipv6 is { } v6 ? IPAddress.Parse(v6) : null,
             config.ConnectTimeout ?? ConfigDefaults.ConnectTimeout,
             config.IdleTimeout ?? ConfigDefaults.IdleTimeout,
+            config.Retries ?? ConfigDefaults.Retries,
             new HealthSettings(
                 health.Interval ?? ConfigDefaults.HealthInterval,
                 health.Timeout ?? ConfigDefaults.HealthTimeout,

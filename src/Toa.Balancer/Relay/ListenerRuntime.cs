@@ -91,7 +91,7 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
         string reason;
         // The policy and its randomness are used from one thread at a time.
         lock (_choosing)
-            (backend, reason) = Choose(clientEndPoint);
+            (backend, reason) = Choose(clientEndPoint, Pool.Available);
         if (backend is null)
         {
             Context.Connections.Exit();
@@ -107,9 +107,8 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
     /// there are candidates). Consistent hashing keeps choosing the same backend, so a full one
     /// refuses the client rather than breaking affinity.
     /// </summary>
-    private (Backend? Backend, string Reason) Choose(IPEndPoint client)
+    private (Backend? Backend, string Reason) Choose(IPEndPoint client, BackendSet candidates)
     {
-        var candidates = Pool.Available;
         var policy = _policy;
         for (var attempt = 0; attempt < Math.Max(1, candidates.Count); attempt++)
         {
@@ -119,6 +118,19 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
                 return (backend, "");
         }
         return (null, "backend_limit");
+    }
+
+    /// <summary>
+    /// Another backend, acquired, for a client whose connects to <paramref name="tried"/> failed;
+    /// null when the pool has no other that can take it.
+    /// </summary>
+    public Backend? Redispatch(IPEndPoint client, IReadOnlyList<Backend> tried)
+    {
+        lock (_choosing)
+        {
+            var others = new BackendSet(Pool.Available.Where(b => !tried.Contains(b)));
+            return others.Count == 0 ? null : Choose(client, others).Backend;
+        }
     }
 
     private void Refuse(int fd, IPEndPoint client, string reason)
