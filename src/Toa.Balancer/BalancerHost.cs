@@ -210,7 +210,8 @@ public sealed partial class BalancerHost : IAsyncDisposable
     private List<IAsyncDisposable> Apply(BalancerConfig config, bool initial)
     {
         var retired = new List<IAsyncDisposable>();
-        _context.Connections.MaxConnections = config.MaxConnections ?? 0;
+        _context.Connections.MaxConnections = config.MaxConnections ?? ConnectionLimits.DefaultMaxConnections(ConnectionLimits.DescriptorLimit());
+        _context.Connections.MaxConnectionsPerSource = config.MaxConnectionsPerSource ?? 0;
         var wanted = (config.Listeners ?? []).Select(ListenerSettings.From).ToDictionary(l => l.Name, StringComparer.Ordinal);
         lock (_listeners)
         {

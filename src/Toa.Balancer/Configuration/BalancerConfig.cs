@@ -17,8 +17,15 @@ public sealed record BalancerConfig
     /// </summary>
     public string? Admin { get; init; }
 
-    /// <summary>Most client connections relayed at once over all listeners; 0 or null means no limit.</summary>
+    /// <summary>
+    /// Most client connections relayed at once over all listeners; beyond it new clients are reset.
+    /// 0 means no limit. Null: what the descriptor limit allows (RLIMIT_NOFILE, two descriptors
+    /// per connection, an eighth and at least 64 kept spare).
+    /// </summary>
     public int? MaxConnections { get; init; }
+
+    /// <summary>Most client connections relayed at once from one client address, over all listeners; 0 or null means no limit.</summary>
+    public int? MaxConnectionsPerSource { get; init; }
 
     /// <summary>How long a graceful shutdown waits for established connections before it resets them. Null: <see cref="ConfigDefaults.ShutdownTimeout"/>.</summary>
     public TimeSpan? ShutdownTimeout { get; init; }
@@ -31,12 +38,13 @@ public sealed record BalancerConfig
         other is not null
         && Admin == other.Admin
         && MaxConnections == other.MaxConnections
+        && MaxConnectionsPerSource == other.MaxConnectionsPerSource
         && ShutdownTimeout == other.ShutdownTimeout
         && Sequences.Equal(Listeners, other.Listeners);
 
     /// <inheritdoc />
     public override int GetHashCode() =>
-        HashCode.Combine(Admin, MaxConnections, ShutdownTimeout, Sequences.Hash(Listeners));
+        HashCode.Combine(Admin, MaxConnections, MaxConnectionsPerSource, ShutdownTimeout, Sequences.Hash(Listeners));
 }
 
 /// <summary>One listening address and the pool of backends it forwards to.</summary>
@@ -73,6 +81,12 @@ public sealed record ListenerConfig
     /// </summary>
     public int? Retries { get; init; }
 
+    /// <summary>
+    /// A client that sends no byte for this long after it connected is reset, backend connection
+    /// and all (for protocols where the client speaks first). Null: no such timeout.
+    /// </summary>
+    public TimeSpan? FirstByteTimeout { get; init; }
+
     /// <summary>Active and passive health checking of this listener's backends. Null: every default.</summary>
     public HealthConfig? Health { get; init; }
 
@@ -91,6 +105,7 @@ public sealed record ListenerConfig
         && ConnectTimeout == other.ConnectTimeout
         && IdleTimeout == other.IdleTimeout
         && Retries == other.Retries
+        && FirstByteTimeout == other.FirstByteTimeout
         && Equals(Health, other.Health)
         && Sequences.Equal(Backends, other.Backends);
 

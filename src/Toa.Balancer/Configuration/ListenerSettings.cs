@@ -15,6 +15,7 @@ internal sealed record ListenerSettings(
     TimeSpan ConnectTimeout,
     TimeSpan IdleTimeout,
     int Retries,
+    TimeSpan? FirstByteTimeout,
     HealthSettings Health,
     IReadOnlyList<BackendSettings> Backends)
 {
@@ -33,6 +34,7 @@ internal sealed record ListenerSettings(
             config.ConnectTimeout ?? ConfigDefaults.ConnectTimeout,
             config.IdleTimeout ?? ConfigDefaults.IdleTimeout,
             config.Retries ?? ConfigDefaults.Retries,
+            config.FirstByteTimeout,
             new HealthSettings(
                 health.Interval ?? ConfigDefaults.HealthInterval,
                 health.Timeout ?? ConfigDefaults.HealthTimeout,

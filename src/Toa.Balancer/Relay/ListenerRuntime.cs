@@ -22,6 +22,9 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
 
     private static readonly TimeSpan s_acceptPause = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>How often running out of descriptors is logged, at most, per listener.</summary>
+    internal static readonly TimeSpan DescriptorWarningInterval = TimeSpan.FromSeconds(10);
+
     private readonly Socket _socket;
     private readonly Random _random;
     private readonly Lock _choosing = new();
@@ -44,7 +47,11 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
         _acceptors = [.. context.Loops.Select(loop => new Acceptor(this, loop))];
         Pool.Apply(settings);
+        OutOfDescriptors = new WarningThrottle(context.Time, DescriptorWarningInterval);
     }
+
+    /// <summary>Counts the accepts and backend sockets that failed for want of descriptors, and says when to log them.</summary>
+    public WarningThrottle OutOfDescriptors { get; }
 
     public HostContext Context { get; }
 
@@ -81,9 +88,9 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
     {
         Metrics.Total.Inc();
         var clientEndPoint = Endpoints.Unmap(accepted);
-        if (!Context.Connections.TryEnter())
+        if (Context.Connections.TryEnter(clientEndPoint.Address, out var sourceCounted) is { } limit)
         {
-            Refuse(fd, clientEndPoint, "limit");
+            Refuse(fd, clientEndPoint, limit);
             return;
         }
         var settings = _settings;
@@ -94,12 +101,12 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
             (backend, reason) = Choose(clientEndPoint, Pool.Available);
         if (backend is null)
         {
-            Context.Connections.Exit();
+            Context.Connections.Exit(clientEndPoint.Address, sourceCounted);
             Refuse(fd, clientEndPoint, reason);
             return;
         }
         Metrics.Active.Inc();
-        new RelayConnection(this, settings, loop, fd, clientEndPoint, backend).Start();
+        new RelayConnection(this, settings, loop, fd, clientEndPoint, sourceCounted, backend).Start();
     }
 
     /// <summary>
@@ -232,10 +239,17 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
             return true;
         }
 
-        /// <summary>Out of descriptors and the like: log, and watch again once the cause may have passed.</summary>
+        /// <summary>
+        /// Out of descriptors and the like: stop watching for a moment (the clients wait in the
+        /// backlog) and watch again once the cause may have passed. Out of descriptors is logged
+        /// at most once per interval with its count, whichever loop hit it; other errors each time.
+        /// </summary>
         private void Pause(int errno)
         {
-            LogAcceptFailed(listener.Logger, new SocketException(errno), listener.Name);
+            if (errno is not (Libc.EMFILE or Libc.ENFILE))
+                LogAcceptFailed(listener.Logger, new SocketException(errno), listener.Name);
+            else if (listener.OutOfDescriptors.Count() is var count and > 0)
+                LogOutOfDescriptors(listener.Logger, listener.Name, count, DescriptorWarningInterval, new SocketException(errno).Message);
             loop.Remove(Fd);
             _pause?.Dispose();
             _pause = listener.Context.Time.CreateTimer(
@@ -246,6 +260,10 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
 
     [LoggerMessage(EventId = 310, EventName = "AcceptFailed", Level = LogLevel.Error, Message = "Listener {Listener}: accept failed")]
     private static partial void LogAcceptFailed(ILogger logger, Exception exception, string listener);
+
+    [LoggerMessage(EventId = 312, EventName = "OutOfDescriptors", Level = LogLevel.Warning,
+        Message = "Listener {Listener}: {Count} accept(s) or backend socket(s) failed for want of descriptors within {Interval}: {Reason}; accepting pauses 100 ms each time, clients wait in the backlog. Raise the descriptor limit (LimitNOFILE=, ulimit -n) or lower maxConnections")]
+    internal static partial void LogOutOfDescriptors(ILogger logger, string listener, long count, TimeSpan interval, string reason);
 
     [LoggerMessage(EventId = 311, EventName = "ClientRefused", Level = LogLevel.Debug,
         Message = "Listener {Listener}: refused client {Client}: {Reason}")]

@@ -53,6 +53,8 @@ internal sealed partial class RelayConnection : IEventHandler
     private readonly int _clientFd;
     private readonly IPEndPoint _clientEndPoint;
     private readonly TimeProvider _time;
+    private readonly bool _sourceCounted;
+    private System.Threading.ITimer? _firstByteTimer; // until the client's first byte, under firstByteTimeout
     private Socket? _backendSocket;
     private List<Backend>? _tried; // backends whose connect failed, once one has
     private int _backendFd = -1;
@@ -64,8 +66,10 @@ internal sealed partial class RelayConnection : IEventHandler
     private Flow _down; // backend → client
     private long _lastActivity;
 
-    public RelayConnection(ListenerRuntime listener, ListenerSettings settings, EventLoop loop, int clientFd, IPEndPoint clientEndPoint, Backend backend)
+    public RelayConnection(
+        ListenerRuntime listener, ListenerSettings settings, EventLoop loop, int clientFd, IPEndPoint clientEndPoint, bool sourceCounted, Backend backend)
     {
+        _sourceCounted = sourceCounted;
         _listener = listener;
         _settings = settings;
         _loop = loop;
@@ -97,6 +101,12 @@ internal sealed partial class RelayConnection : IEventHandler
         {
             Libc.SetSocketOption(_clientFd, Libc.IpProtoTcp, Libc.TcpNoDelay, 1);
             _loop.Add(_clientFd, Watched, _slot, ClientSide);
+            if (_settings.FirstByteTimeout is { } silence)
+            {
+                _firstByteTimer = _time.CreateTimer(
+                    static state => ((RelayConnection)state!)._loop.Post(static s => ((RelayConnection)s!).FirstByteTimedOut(), state),
+                    this, silence, Timeout.InfiniteTimeSpan);
+            }
         }
         catch (IOException e)
         {
@@ -119,8 +129,17 @@ internal sealed partial class RelayConnection : IEventHandler
         }
         catch (SocketException e)
         {
-            // Out of descriptors, say: this host's trouble, not the backend's.
-            LogRelayFailed(_listener.Logger, e, _listener.Name, _clientEndPoint, Backend.Key);
+            // This host's trouble, not the backend's: out of descriptors is logged at most once per interval.
+            if (e.SocketErrorCode == SocketError.TooManyOpenSockets)
+            {
+                if (_listener.OutOfDescriptors.Count() is var count and > 0)
+                    ListenerRuntime.LogOutOfDescriptors(_listener.Logger, _listener.Name, count, ListenerRuntime.DescriptorWarningInterval, e.Message);
+                _listener.Context.Metrics.Rejected(_listener.Name, "no_descriptors");
+            }
+            else
+            {
+                LogRelayFailed(_listener.Logger, e, _listener.Name, _clientEndPoint, Backend.Key);
+            }
             Finish(reset: true);
             return;
         }
@@ -212,6 +231,15 @@ internal sealed partial class RelayConnection : IEventHandler
         if (Libc.GetSocketOption(_backendFd, Libc.SolSocket, Libc.SoError, &error, &length) != 0)
             error = Libc.Errno;
         ConnectFailed(error != 0 ? new SocketException(error).Message : "the connection was closed during the handshake");
+    }
+
+    /// <summary>The client sent nothing within firstByteTimeout: it holds two descriptors for nothing.</summary>
+    private void FirstByteTimedOut()
+    {
+        if (_state == State.Closed || _firstByteTimer is null)
+            return;
+        _listener.Context.Metrics.Rejected(_listener.Name, "first_byte_timeout");
+        Finish(reset: true);
     }
 
     private void ConnectTimedOut(Socket socket)
@@ -314,6 +342,11 @@ internal sealed partial class RelayConnection : IEventHandler
                     {
                         flow.Eof = true;
                         continue;
+                    }
+                    if (source == ClientSide && _firstByteTimer is not null)
+                    {
+                        _firstByteTimer.Dispose();
+                        _firstByteTimer = null;
                     }
                     // A short read emptied the socket (epoll tells when more comes), unless a FIN
                     // is known to be waiting behind the data.
@@ -451,6 +484,7 @@ internal sealed partial class RelayConnection : IEventHandler
             return;
         _state = State.Closed;
         _connectTimer?.Dispose();
+        _firstByteTimer?.Dispose();
         if (reset)
         {
             Libc.SetAbortiveClose(_clientFd);
@@ -465,7 +499,7 @@ internal sealed partial class RelayConnection : IEventHandler
             _loop.Unregister(_slot);
         _listener.Metrics.Active.Dec();
         Backend.Release();
-        _listener.Context.Connections.Exit();
+        _listener.Context.Connections.Exit(_clientEndPoint.Address, _sourceCounted);
     }
 
     private void ReleaseHeld(ref Flow flow)
