@@ -79,6 +79,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
 
     /// <summary>Binds every listener and the admin endpoint, starts health checks, and follows configuration changes.</summary>
     /// <exception cref="SocketException">A listener or the admin endpoint cannot bind; nothing is left running.</exception>
+    /// <exception cref="Exception">A listener writes TOA and <see cref="IToaWriter.Prepare"/> failed: its exception.</exception>
     public static BalancerHost Start(BalancerHostOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -205,14 +206,28 @@ public sealed partial class BalancerHost : IAsyncDisposable
     /// Brings listeners, pools, limits and the admin endpoint to <paramref name="config"/>. A listener
     /// keeps its connections while its name and address stay; a listening socket stays while any
     /// listener has its address. Returns what to dispose (removed listeners' pools, removed
-    /// backends' checkers, sockets no listener has) once the swap is done.
+    /// backends' checkers, sockets no listener has) once the swap is done. A reload in which a
+    /// listener writes TOA while the writer cannot start changes nothing.
     /// </summary>
     private List<IAsyncDisposable> Apply(BalancerConfig config, bool initial)
     {
         var retired = new List<IAsyncDisposable>();
+        var wanted = (config.Listeners ?? []).Select(ListenerSettings.From).ToDictionary(l => l.Name, StringComparer.Ordinal);
+        if (wanted.Values.FirstOrDefault(l => l.Toa.Enabled) is { } writing)
+        {
+            try
+            {
+                _context.Toa.Prepare();
+            }
+            catch (Exception e) when (!initial && e is not OutOfMemoryException)
+            {
+                // Relaying without the option would silently hand backends the balancer's address.
+                LogToaWriterUnavailable(_logger, e, writing.Name);
+                return retired;
+            }
+        }
         _context.Connections.MaxConnections = config.MaxConnections ?? ConnectionLimits.DefaultMaxConnections(ConnectionLimits.DescriptorLimit());
         _context.Connections.MaxConnectionsPerSource = config.MaxConnectionsPerSource ?? 0;
-        var wanted = (config.Listeners ?? []).Select(ListenerSettings.From).ToDictionary(l => l.Name, StringComparer.Ordinal);
         lock (_listeners)
         {
             var stopping = new List<Task>();
@@ -373,4 +388,8 @@ public sealed partial class BalancerHost : IAsyncDisposable
 
     [LoggerMessage(EventId = 505, EventName = "BackendAdminState", Level = LogLevel.Information, Message = "Backend {Listener}/{Backend} is now {State}")]
     private static partial void LogAdminState(ILogger logger, string listener, string backend, BackendAdminState state);
+
+    [LoggerMessage(EventId = 506, EventName = "ToaWriterUnavailable", Level = LogLevel.Error,
+        Message = "Reload refused: listener {Listener} writes TOA but the TOA writer cannot start; the running configuration stays")]
+    private static partial void LogToaWriterUnavailable(ILogger logger, Exception exception, string listener);
 }

@@ -4,10 +4,24 @@ using System.Net.Sockets;
 
 namespace Toa.Balancer.Tests;
 
-/// <summary>Records what the relay asked of the TOA writer; counts every attach as written or as failed.</summary>
-internal sealed class RecordingToaWriter(bool written = true) : IToaWriter
+/// <summary>
+/// Records what the relay asked of the TOA writer; counts every attach as written or as failed.
+/// With <c>cannotStart</c>, <see cref="Prepare"/> throws it, as a writer without root would.
+/// </summary>
+internal sealed class RecordingToaWriter(bool written = true, Exception? cannotStart = null) : IToaWriter
 {
     public List<(IPEndPoint Client, ToaSettings Toa, string Listener, bool Bound, bool Connected)> Attached { get; } = [];
+
+    /// <summary>Calls of <see cref="Prepare"/>, and the attaches made before the first.</summary>
+    public (int Calls, int AttachedBefore) Prepared { get; private set; }
+
+    public void Prepare()
+    {
+        if (cannotStart is not null)
+            throw cannotStart;
+        lock (Attached)
+            Prepared = (Prepared.Calls + 1, Prepared.Calls == 0 ? Attached.Count : Prepared.AttachedBefore);
+    }
 
     public void Attach(Socket backend, IPEndPoint client, ToaSettings toa, string listener)
     {

@@ -150,4 +150,51 @@ public class ReloadListenerTests
         Assert.True(toa.Attached.Count >= 5);
         Assert.All(toa.Attached, a => Assert.Equal(("toa", ToaMode.Dpvs), (a.Listener, a.Toa.Mode)));
     }
+
+    [Fact]
+    public async Task Reload_ToaTurnedOnWithoutAnyToaListenerBefore_WriterPreparedBeforeItsFirstConnection()
+    {
+        await using var server = TestServer.Echo();
+        var toa = new RecordingToaWriter();
+        var web = TestHosts.Listener("web", server);
+        var (host, _) = TestHosts.Start(TestHosts.Config(web), toa: toa);
+        await using var _h = host.StopOnDispose();
+        var before = toa.Prepared.Calls;
+
+        await host.ApplyAsync(TestHosts.Config(web with { Toa = "tencent" }));
+        var address = host.EndPoint();
+        Assert.True(await EchoOnceAsync(address));
+
+        Assert.Equal(0, before);
+        Assert.Equal((1, 0), toa.Prepared);
+        Assert.Equal("web", Assert.Single(toa.Attached).Listener);
+    }
+
+    [Fact]
+    public async Task Reload_ToaTurnedOnButTheWriterCannotStart_RefusedAndTheRunningConfigurationStays()
+    {
+        await using var server = TestServer.Echo();
+        var toa = new RecordingToaWriter(cannotStart: new InvalidOperationException("loading the sender needs root"));
+        var config = TestHosts.Config(TestHosts.Listener("web", server));
+        var (host, _) = TestHosts.Start(config, toa: toa);
+        await using var _h = host.StopOnDispose();
+
+        await host.ApplyAsync(TestHosts.Config(TestHosts.Listener("web", server) with { Toa = "tencent" }, TestHosts.Listener("api", server) with { Address = "127.0.0.2:0" }));
+
+        Assert.Same(config, host.Config);
+        Assert.Equal("off", Assert.Single(host.GetStatus().Listeners).Toa);
+        Assert.True(await EchoOnceAsync(host.EndPoint()));
+        Assert.Empty(toa.Attached);
+    }
+
+    [Fact]
+    public async Task Start_ToaListenerButTheWriterCannotStart_ThrowsTheCause()
+    {
+        await using var server = TestServer.Echo();
+        var toa = new RecordingToaWriter(cannotStart: new InvalidOperationException("loading the sender needs root"));
+
+        var e = Assert.Throws<InvalidOperationException>(() => TestHosts.Start(TestHosts.Config(TestHosts.Listener("web", server) with { Toa = "dpvs" }), toa: toa));
+
+        Assert.Equal("loading the sender needs root", e.Message);
+    }
 }
