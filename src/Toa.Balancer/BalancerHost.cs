@@ -226,7 +226,9 @@ public sealed partial class BalancerHost : IAsyncDisposable
                 return retired;
             }
         }
-        _context.Connections.MaxConnections = config.MaxConnections ?? ConnectionLimits.DefaultMaxConnections(ConnectionLimits.DescriptorLimit());
+        // Measured at each apply, before this one's sockets: what relayed connections hold is added back.
+        _context.Connections.MaxConnections = config.MaxConnections
+            ?? ConnectionLimits.DefaultMaxConnections(ConnectionLimits.DescriptorLimit(), ConnectionLimits.DescriptorsInUse() - 2L * _context.Connections.Count);
         _context.Connections.MaxConnectionsPerSource = config.MaxConnectionsPerSource ?? 0;
         lock (_listeners)
         {

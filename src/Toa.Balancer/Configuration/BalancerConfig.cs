@@ -19,8 +19,8 @@ public sealed record BalancerConfig
 
     /// <summary>
     /// Most client connections relayed at once over all listeners; beyond it new clients are reset.
-    /// 0 means no limit. Null: what the descriptor limit allows (RLIMIT_NOFILE, two descriptors
-    /// per connection, an eighth and at least 64 kept spare).
+    /// 0 means no limit. Null: what the descriptor limit allows (RLIMIT_NOFILE less what the process
+    /// holds besides its connections and an eighth, at least 64, kept spare; two per connection).
     /// </summary>
     public int? MaxConnections { get; init; }
 

@@ -56,14 +56,15 @@ public class LimitTests
     }
 
     [Theory]
-    [InlineData(1024, 448)]          // 1024 - 128 spare, halved
-    [InlineData(65536, 28672)]
-    [InlineData(1048576, 458752)]
-    [InlineData(100, 18)]            // at least 64 spare
-    [InlineData(50, 1)]              // never 0, which would mean no limit
-    [InlineData(long.MaxValue, int.MaxValue)]
-    public void DefaultMaxConnections_DescriptorLimit_TwoPerConnectionAfterASpareShare(long descriptors, int expected) =>
-        Assert.Equal(expected, ConnectionLimits.DefaultMaxConnections(descriptors));
+    [InlineData(1024, 0, 448)]          // 1024 - 128 spare, halved
+    [InlineData(1024, 100, 398)]        // what the process holds at start is not the connections'
+    [InlineData(65536, 100, 28622)]
+    [InlineData(1048576, 100, 458702)]
+    [InlineData(256, 100, 46)]          // at least 64 spare
+    [InlineData(150, 100, 1)]           // never 0, which would mean no limit
+    [InlineData(long.MaxValue, 100, int.MaxValue)]
+    public void DefaultMaxConnections_DescriptorLimit_TwoPerConnectionAfterWhatIsInUseAndASpareShare(long descriptors, long inUse, int expected) =>
+        Assert.Equal(expected, ConnectionLimits.DefaultMaxConnections(descriptors, inUse));
 
     [Fact]
     public async Task MaxConnections_LeftOut_DerivedFromThisProcessDescriptorLimit()
@@ -74,8 +75,10 @@ public class LimitTests
 
         var limit = host.GetStatus().MaxConnections;
 
-        Assert.Equal(ConnectionLimits.DefaultMaxConnections(ConnectionLimits.DescriptorLimit()), limit);
-        Assert.InRange(limit, 1, ConnectionLimits.DescriptorLimit() / 2);
+        // Between what the descriptors left now allow and what all of them would.
+        Assert.InRange(limit,
+            ConnectionLimits.DefaultMaxConnections(ConnectionLimits.DescriptorLimit(), ConnectionLimits.DescriptorsInUse()),
+            ConnectionLimits.DefaultMaxConnections(ConnectionLimits.DescriptorLimit(), 0));
         await host.ApplyAsync(host.Config with { MaxConnections = 0 });
         Assert.Equal(0, host.GetStatus().MaxConnections);
     }
