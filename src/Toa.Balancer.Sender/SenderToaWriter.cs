@@ -20,34 +20,62 @@ namespace Toa.Balancer.Sender;
 /// </summary>
 /// <remarks>
 /// Starting it moves the whole process into a cgroup of its own (programs see sockets by the
-/// cgroup that created them): start it before the balancer creates backend sockets, that is
-/// before the host starts, and dispose it after the host stopped.
+/// cgroup that created them), so backend sockets created from then on carry the option. It starts
+/// at <see cref="Prepare"/>, which the host calls before a configuration with a TOA listener runs:
+/// at start, or at the reload that first turns TOA on. Dispose it after the host stopped.
 /// </remarks>
 public sealed partial class SenderToaWriter : IToaWriter, IDisposable
 {
     private static readonly TimeSpan s_warnEvery = TimeSpan.FromSeconds(1);
 
-    private readonly ToaSender _sender;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, Slot> _slots = new();
     private readonly Timer _warnings;
     private readonly Lock _warning = new();
+    private volatile ToaSender? _sender; // set once, under _warning, by Prepare
     private int _slotsTaken;
     private bool _disposed;
 
-    private SenderToaWriter(ToaSender sender, ILogger logger)
+    private SenderToaWriter(ILogger logger)
     {
-        _sender = sender;
         _logger = logger;
         _warnings = new Timer(_ => WarnOfFailures(), null, s_warnEvery, s_warnEvery);
     }
+
+    /// <summary>A writer that loads nothing until <see cref="Prepare"/>: for a balancer that may need TOA only after a reload.</summary>
+    public static SenderToaWriter Deferred(ILoggerFactory? loggerFactory = null) =>
+        new((loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Toa.Balancer.Sender"));
 
     /// <summary>Loads and attaches the sender and moves this process into its cgroup. Needs root.</summary>
     /// <exception cref="BpfException">The program cannot be loaded or attached.</exception>
     public static SenderToaWriter Start(ILoggerFactory? loggerFactory = null)
     {
-        var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Toa.Balancer.Sender");
-        return new SenderToaWriter(ToaSender.Start(logger), logger);
+        var writer = Deferred(loggerFactory);
+        try
+        {
+            writer.Prepare();
+            return writer;
+        }
+        catch
+        {
+            writer.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Loads and attaches the sender and moves this process into its cgroup, unless done already. Needs root.</summary>
+    /// <exception cref="BpfException">The program cannot be loaded or attached.</exception>
+    /// <exception cref="ObjectDisposedException">The writer was disposed.</exception>
+    public void Prepare()
+    {
+        lock (_warning)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_sender is not null)
+                return;
+            _sender = ToaSender.Start(_logger);
+            LogStarted(_logger, _sender.Cgroup.Path);
+        }
     }
 
     /// <summary>Whether any listener of <paramref name="config"/> writes a TOA (and so needs this writer).</summary>
@@ -57,8 +85,8 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
         return (config.Listeners ?? []).Any(l => ToaModes.TryParse(l.Toa ?? ToaModes.Off, out var mode) && mode != ToaMode.Off);
     }
 
-    /// <summary>The cgroup this process runs in while the writer is active.</summary>
-    public string CgroupPath => _sender.Cgroup.Path;
+    /// <summary>The cgroup this process runs in while the writer is active; null before <see cref="Prepare"/>.</summary>
+    public string? CgroupPath => _sender?.Cgroup.Path;
 
     /// <inheritdoc />
     public void Attach(Socket backend, IPEndPoint client, ToaSettings toa, string listener)
@@ -66,7 +94,9 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
         var slot = SlotOf(listener);
         try
         {
-            _sender.Attach(backend, [toa.AddressFor(client)], PlacementFor(toa), slot.Index, noDelay: true);
+            // The host prepares the writer before any TOA listener runs; a missing sender is a failed attach.
+            var sender = _sender ?? throw new ObjectDisposedException(nameof(SenderToaWriter), "the TOA writer was not started");
+            sender.Attach(backend, [toa.AddressFor(client)], PlacementFor(toa), slot.Index, noDelay: true);
         }
         catch (Exception e) when (e is SocketException or BpfException or ObjectDisposedException or ArgumentException)
         {
@@ -80,7 +110,7 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
     public IReadOnlyDictionary<string, ToaCounts> Counts() =>
         _slots.ToDictionary(p => p.Key, p =>
         {
-            var counts = _sender.Counts(p.Value.Index);
+            var counts = _sender?.Counts(p.Value.Index) ?? default;
             return new ToaCounts(counts.Written, counts.Failed + Interlocked.Read(ref p.Value.AttachFailed));
         });
 
@@ -95,7 +125,7 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
             _disposed = true;
         }
         _warnings.Dispose();
-        _sender.Dispose();
+        _sender?.Dispose();
     }
 
     /// <summary>Where the option goes: the handshake ACK and first data, and the SYN on request.</summary>
@@ -108,14 +138,14 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
     /// </summary>
     private Slot SlotOf(string listener) =>
         _slots.TryGetValue(listener, out var slot) ? slot
-            : _slots.GetOrAdd(listener, _ => new Slot(Math.Min(Interlocked.Increment(ref _slotsTaken), _sender.CounterSlots) - 1));
+            : _slots.GetOrAdd(listener, _ => new Slot(Math.Min(Interlocked.Increment(ref _slotsTaken), _sender?.CounterSlots ?? 1) - 1));
 
     private void WarnOfFailures()
     {
         lock (_warning)
         {
-            // A tick that raced Dispose finds the maps gone.
-            if (_disposed)
+            // A tick that raced Dispose finds the maps gone; before Prepare there are none.
+            if (_disposed || _sender is null)
                 return;
             foreach (var (listener, slot) in _slots)
             {
@@ -136,6 +166,10 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
         public long AttachFailed;
         public long Warned;
     }
+
+    [LoggerMessage(EventId = 602, EventName = "ToaWriterStarted", Level = LogLevel.Information,
+        Message = "TOA writer attached; this process now runs in cgroup {Cgroup}")]
+    private static partial void LogStarted(ILogger logger, string cgroup);
 
     [LoggerMessage(EventId = 600, EventName = "ToaNotWritten", Level = LogLevel.Warning,
         Message = "Listener {Listener}: {Count} backend connection(s) went without the TOA, so their backends see the balancer's address; the last, {Connection}: {Reason}")]

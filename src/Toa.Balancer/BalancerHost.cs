@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using System.Net;
+using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Toa.Balancer.Configuration;
 using Toa.Balancer.Management;
@@ -22,6 +23,9 @@ public sealed partial class BalancerHost : IAsyncDisposable
     private readonly SemaphoreSlim _applyGate = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Dictionary<string, ListenerRuntime> _listeners = new(StringComparer.Ordinal);
+    // Listening sockets by configured address, under the _listeners lock: a reload that renames
+    // listeners or swaps their addresses hands the sockets on, so no port closes for a moment.
+    private readonly Dictionary<IPEndPoint, Socket> _sockets = [];
     private readonly ITimer _idleSweep;
     private volatile BalancerConfig _config;
     private AdminServer? _admin;
@@ -51,7 +55,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
     /// see <see cref="BalancerHostOptions.RelayThreads"/>; null for its default.
     /// </summary>
     /// <exception cref="BalancerConfigException">The file is invalid.</exception>
-    /// <exception cref="System.Net.Sockets.SocketException">A listener or the admin endpoint cannot bind.</exception>
+    /// <exception cref="SocketException">A listener or the admin endpoint cannot bind.</exception>
     public static async Task RunAsync(string configPath, IToaWriter toa, CancellationToken cancellationToken, ILoggerFactory? loggerFactory = null,
         int? relayThreads = null)
     {
@@ -74,7 +78,8 @@ public sealed partial class BalancerHost : IAsyncDisposable
     }
 
     /// <summary>Binds every listener and the admin endpoint, starts health checks, and follows configuration changes.</summary>
-    /// <exception cref="System.Net.Sockets.SocketException">A listener or the admin endpoint cannot bind; nothing is left running.</exception>
+    /// <exception cref="SocketException">A listener or the admin endpoint cannot bind; nothing is left running.</exception>
+    /// <exception cref="Exception">A listener writes TOA and <see cref="IToaWriter.Prepare"/> failed: its exception.</exception>
     public static BalancerHost Start(BalancerHostOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -199,21 +204,42 @@ public sealed partial class BalancerHost : IAsyncDisposable
 
     /// <summary>
     /// Brings listeners, pools, limits and the admin endpoint to <paramref name="config"/>. A listener
-    /// keeps its socket and connections while its name and address stay. Returns what to dispose
-    /// (removed listeners' pools, removed backends' checkers) once the swap is done.
+    /// keeps its connections while its name and address stay; a listening socket stays while any
+    /// listener has its address. Returns what to dispose (removed listeners' pools, removed
+    /// backends' checkers, sockets no listener has) once the swap is done. A reload in which a
+    /// listener writes TOA while the writer cannot start changes nothing.
     /// </summary>
     private List<IAsyncDisposable> Apply(BalancerConfig config, bool initial)
     {
         var retired = new List<IAsyncDisposable>();
-        _context.Connections.MaxConnections = config.MaxConnections ?? 0;
         var wanted = (config.Listeners ?? []).Select(ListenerSettings.From).ToDictionary(l => l.Name, StringComparer.Ordinal);
+        if (wanted.Values.FirstOrDefault(l => l.Toa.Enabled) is { } writing)
+        {
+            try
+            {
+                _context.Toa.Prepare();
+            }
+            catch (Exception e) when (!initial && e is not OutOfMemoryException)
+            {
+                // Relaying without the option would silently hand backends the balancer's address.
+                LogToaWriterUnavailable(_logger, e, writing.Name);
+                return retired;
+            }
+        }
+        // Measured at each apply, before this one's sockets: what relayed connections hold is added back.
+        _context.Connections.MaxConnections = config.MaxConnections
+            ?? ConnectionLimits.DefaultMaxConnections(ConnectionLimits.DescriptorLimit(), ConnectionLimits.DescriptorsInUse() - 2L * _context.Connections.Count);
+        _context.Connections.MaxConnectionsPerSource = config.MaxConnectionsPerSource ?? 0;
         lock (_listeners)
         {
+            var stopping = new List<Task>();
             foreach (var (name, listener) in _listeners.ToArray())
             {
                 if (wanted.TryGetValue(name, out var settings) && settings.EndPoint.Equals(listener.Settings.EndPoint))
                     continue;
                 _listeners.Remove(name);
+                // Posted now, so each loop stops watching the socket before a listener started below watches it.
+                stopping.Add(listener.StopAcceptingAsync());
                 retired.Add(listener);
                 if (!wanted.ContainsKey(name))
                 {
@@ -229,23 +255,46 @@ public sealed partial class BalancerHost : IAsyncDisposable
                     retired.AddRange(listener.Apply(settings));
                     continue;
                 }
-                try
+                if (!_sockets.TryGetValue(settings.EndPoint, out var socket))
                 {
-                    listener = new ListenerRuntime(settings, _context);
+                    try
+                    {
+                        socket = ListenSockets.ListenForRelay(settings.EndPoint);
+                    }
+                    catch (SocketException e) when (!initial)
+                    {
+                        LogListenerBindFailed(_logger, e, name, settings.EndPoint);
+                        continue;
+                    }
+                    _sockets[settings.EndPoint] = socket;
                 }
-                catch (System.Net.Sockets.SocketException e) when (!initial)
-                {
-                    LogListenerBindFailed(_logger, e, name, settings.EndPoint);
-                    continue;
-                }
+                listener = new ListenerRuntime(settings, socket, _context);
                 _listeners[name] = listener;
                 listener.Start();
                 LogListenerStarted(_logger, name, listener.LocalEndPoint);
+            }
+            var stopped = Task.WhenAll(stopping);
+            foreach (var (endPoint, socket) in _sockets.ToArray())
+            {
+                if (wanted.Values.Any(l => l.EndPoint.Equals(endPoint)))
+                    continue;
+                _sockets.Remove(endPoint);
+                retired.Add(new RetiredSocket(stopped, socket));
             }
         }
         ApplyAdmin(config.Admin ?? ConfigDefaults.Admin, initial);
         _config = config;
         return retired;
+    }
+
+    /// <summary>A listening socket no listener has any more, closed once no loop watches it.</summary>
+    private sealed class RetiredSocket(Task unwatched, Socket socket) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await unwatched.ConfigureAwait(false);
+            socket.Dispose();
+        }
     }
 
     private void ApplyAdmin(string address, bool initial)
@@ -261,7 +310,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
         {
             _admin = new AdminServer(address, this, _options.LoggerFactory.CreateLogger("Toa.Balancer.Management"));
         }
-        catch (System.Net.Sockets.SocketException e) when (!initial)
+        catch (SocketException e) when (!initial)
         {
             LogAdminBindFailed(_logger, e, address);
         }
@@ -285,13 +334,18 @@ public sealed partial class BalancerHost : IAsyncDisposable
         await _watch.ConfigureAwait(false);
         await _applyGate.WaitAsync().ConfigureAwait(false);
         ListenerRuntime[] listeners;
+        Socket[] sockets;
         lock (_listeners)
         {
             listeners = [.. _listeners.Values];
             _listeners.Clear();
+            sockets = [.. _sockets.Values];
+            _sockets.Clear();
         }
         foreach (var listener in listeners)
             await listener.StopAcceptingAsync().ConfigureAwait(false);
+        foreach (var socket in sockets)
+            socket.Dispose();
 
         var empty = _context.Connections.WhenEmptyAsync();
         var deadline = _config.ShutdownTimeout ?? ConfigDefaults.ShutdownTimeout;
@@ -336,4 +390,8 @@ public sealed partial class BalancerHost : IAsyncDisposable
 
     [LoggerMessage(EventId = 505, EventName = "BackendAdminState", Level = LogLevel.Information, Message = "Backend {Listener}/{Backend} is now {State}")]
     private static partial void LogAdminState(ILogger logger, string listener, string backend, BackendAdminState state);
+
+    [LoggerMessage(EventId = 506, EventName = "ToaWriterUnavailable", Level = LogLevel.Error,
+        Message = "Reload refused: listener {Listener} writes TOA but the TOA writer cannot start; the running configuration stays")]
+    private static partial void LogToaWriterUnavailable(ILogger logger, Exception exception, string listener);
 }

@@ -17,6 +17,17 @@ namespace Toa.Balancer;
 public interface IToaWriter
 {
     /// <summary>
+    /// Readies the writer for a configuration in which a listener writes TOA, before any of its
+    /// connections: starts what writing needs if it is not running yet (a balancer that started
+    /// with TOA off everywhere gets its writer at the reload that turns it on). Called on every
+    /// such configuration; cheap once started.
+    /// </summary>
+    /// <exception cref="Exception">The writer cannot start; the host refuses that configuration rather than relay without TOA.</exception>
+    void Prepare()
+    {
+    }
+
+    /// <summary>
     /// Arranges for <paramref name="client"/> to travel in the connection's TOA, and turns
     /// TCP_NODELAY on as the relay does for every backend socket (the kernel-side writer passes
     /// the option in that very call). Does not throw: a socket the writer cannot prepare is

@@ -24,6 +24,7 @@ public sealed class LoopbackWriterTests
         KernelTest.Require();
         var log = new ListLogger();
         var writer = SenderToaWriter.Start(new ListLoggerFactory(log));
+        var cgroup = writer.CgroupPath;
         using (writer)
         {
             using var listener = Listen(IPAddress.Loopback);
@@ -32,7 +33,26 @@ public sealed class LoopbackWriterTests
 
             Assert.Equal(new ToaCounts(1, 0), await SettledAsync(writer, "web", 1));
         }
-        Assert.Empty(log.Lines);
+        Assert.Equal([$"Information ToaWriterStarted: TOA writer attached; this process now runs in cgroup {cgroup}"], log.Lines);
+    }
+
+    [Fact]
+    public void Deferred_LoadsNothingUntilPrepareWhichStartsItOnce()
+    {
+        KernelTest.Require();
+        var log = new ListLogger();
+        using var writer = SenderToaWriter.Deferred(new ListLoggerFactory(log));
+        var before = writer.CgroupPath;
+
+        writer.Prepare();
+        var started = writer.CgroupPath;
+        writer.Prepare();
+
+        Assert.Null(before);
+        Assert.NotNull(started);
+        Assert.True(Directory.Exists(started), started);
+        Assert.Equal(started, writer.CgroupPath);
+        Assert.Single(log.Lines);
     }
 
     [Theory]
@@ -59,8 +79,8 @@ public sealed class LoopbackWriterTests
             Assert.Equal(new ToaCounts(0, 1), await SettledAsync(writer, "nat64", 1));
             Assert.Equal(new ToaCounts(1, 0), await SettledAsync(writer, "snat", 1));
         }
-        // Disposing warns of what the last look had not seen.
-        var line = Assert.Single(log.Lines);
+        // Disposing warns of what the last look had not seen (after the line saying the writer started).
+        var line = Assert.Single(log.Lines.Skip(1));
         Assert.Equal($"Warning ToaNotWritten: Listener nat64: 1 backend connection(s) went without the TOA, so their backends see the balancer's address; "
             + $"the last, {failed}: no room for 20 bytes of TOA in the syn", line);
     }

@@ -17,8 +17,15 @@ public sealed record BalancerConfig
     /// </summary>
     public string? Admin { get; init; }
 
-    /// <summary>Most client connections relayed at once over all listeners; 0 or null means no limit.</summary>
+    /// <summary>
+    /// Most client connections relayed at once over all listeners; beyond it new clients are reset.
+    /// 0 means no limit. Null: what the descriptor limit allows (RLIMIT_NOFILE less what the process
+    /// holds besides its connections and an eighth, at least 64, kept spare; two per connection).
+    /// </summary>
     public int? MaxConnections { get; init; }
+
+    /// <summary>Most client connections relayed at once from one client address, over all listeners; 0 or null means no limit.</summary>
+    public int? MaxConnectionsPerSource { get; init; }
 
     /// <summary>How long a graceful shutdown waits for established connections before it resets them. Null: <see cref="ConfigDefaults.ShutdownTimeout"/>.</summary>
     public TimeSpan? ShutdownTimeout { get; init; }
@@ -31,12 +38,13 @@ public sealed record BalancerConfig
         other is not null
         && Admin == other.Admin
         && MaxConnections == other.MaxConnections
+        && MaxConnectionsPerSource == other.MaxConnectionsPerSource
         && ShutdownTimeout == other.ShutdownTimeout
         && Sequences.Equal(Listeners, other.Listeners);
 
     /// <inheritdoc />
     public override int GetHashCode() =>
-        HashCode.Combine(Admin, MaxConnections, ShutdownTimeout, Sequences.Hash(Listeners));
+        HashCode.Combine(Admin, MaxConnections, MaxConnectionsPerSource, ShutdownTimeout, Sequences.Hash(Listeners));
 }
 
 /// <summary>One listening address and the pool of backends it forwards to.</summary>
@@ -66,6 +74,19 @@ public sealed record ListenerConfig
     /// <summary>A connection that moves no byte either way for this long is closed. Null: <see cref="ConfigDefaults.IdleTimeout"/>.</summary>
     public TimeSpan? IdleTimeout { get; init; }
 
+    /// <summary>
+    /// How many other backends a client is sent to when connecting to its backend fails (refused,
+    /// reset, timed out), before the client sees anything; a backend that failed is not tried
+    /// again for that client. 0 resets the client at the first failure. Null: <see cref="ConfigDefaults.Retries"/>.
+    /// </summary>
+    public int? Retries { get; init; }
+
+    /// <summary>
+    /// A client that sends no byte for this long after it connected is reset, backend connection
+    /// and all (for protocols where the client speaks first). Null: no such timeout.
+    /// </summary>
+    public TimeSpan? FirstByteTimeout { get; init; }
+
     /// <summary>Active and passive health checking of this listener's backends. Null: every default.</summary>
     public HealthConfig? Health { get; init; }
 
@@ -83,6 +104,8 @@ public sealed record ListenerConfig
         && Equals(Snat, other.Snat)
         && ConnectTimeout == other.ConnectTimeout
         && IdleTimeout == other.IdleTimeout
+        && Retries == other.Retries
+        && FirstByteTimeout == other.FirstByteTimeout
         && Equals(Health, other.Health)
         && Sequences.Equal(Backends, other.Backends);
 
@@ -154,6 +177,9 @@ public static class ConfigDefaults
 
     /// <summary>Idle timeout of a relayed connection.</summary>
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromMinutes(10);
+
+    /// <summary>Other backends tried after a failed connect, as HAProxy's <c>retries 3</c> with <c>option redispatch</c>.</summary>
+    public const int Retries = 3;
 
     /// <summary>Time between health checks.</summary>
     public static readonly TimeSpan HealthInterval = TimeSpan.FromSeconds(2);

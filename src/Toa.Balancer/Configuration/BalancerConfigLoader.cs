@@ -60,7 +60,7 @@ public static class BalancerConfigLoader
             IListenerValidator[] perListener =
             [
                 new ToaValidator(), new SchedulerValidator(names), new SnatValidator(),
-                new TimeoutValidator(), new HealthValidator(), new BackendValidator(),
+                new TimeoutValidator(), new RetriesValidator(), new HealthValidator(), new BackendValidator(),
             ];
             foreach (var validator in global)
                 validator.Validate(config, problems);

@@ -46,6 +46,8 @@ internal sealed class GlobalValidator : IConfigValidator
             problems.Add("admin", config.Admin, "must be an address and port, \"127.0.0.1:9180\", or \"\" for none");
         if (config.MaxConnections < 0)
             problems.Add("maxConnections", config.MaxConnections, "must be 0 (no limit) or more");
+        if (config.MaxConnectionsPerSource < 0)
+            problems.Add("maxConnectionsPerSource", config.MaxConnectionsPerSource, "must be 0 (no limit) or more");
     }
 }
 
@@ -120,6 +122,19 @@ internal sealed class SnatValidator : IListenerValidator
     }
 }
 
+/// <summary>Retries after failed backend connects: none or a few.</summary>
+internal sealed class RetriesValidator : IListenerValidator
+{
+    /// <summary>More would keep a client waiting through a whole pool of dead backends, each for <c>connectTimeout</c>.</summary>
+    public const int Max = 100;
+
+    public void Validate(ListenerConfig listener, string path, ConfigProblems problems)
+    {
+        if (listener.Retries is < 0 or > Max)
+            problems.Add($"{path}.retries", listener.Retries, $"must be 0 (no retry) to {Max}");
+    }
+}
+
 /// <summary>Timeouts are positive.</summary>
 internal sealed class TimeoutValidator : IListenerValidator
 {
@@ -129,6 +144,8 @@ internal sealed class TimeoutValidator : IListenerValidator
             problems.Add($"{path}.connectTimeout", listener.ConnectTimeout, "must be longer than 0");
         if (listener.IdleTimeout <= TimeSpan.Zero)
             problems.Add($"{path}.idleTimeout", listener.IdleTimeout, "must be longer than 0");
+        if (listener.FirstByteTimeout <= TimeSpan.Zero)
+            problems.Add($"{path}.firstByteTimeout", listener.FirstByteTimeout, "must be longer than 0; leave it out for none");
     }
 }
 

@@ -14,6 +14,8 @@ internal sealed record ListenerSettings(
     IPAddress? Snat6,
     TimeSpan ConnectTimeout,
     TimeSpan IdleTimeout,
+    int Retries,
+    TimeSpan? FirstByteTimeout,
     HealthSettings Health,
     IReadOnlyList<BackendSettings> Backends)
 {
@@ -31,6 +33,8 @@ internal sealed record ListenerSettings(
             config.Snat?.Ipv6 is { } v6 ? IPAddress.Parse(v6) : null,
             config.ConnectTimeout ?? ConfigDefaults.ConnectTimeout,
             config.IdleTimeout ?? ConfigDefaults.IdleTimeout,
+            config.Retries ?? ConfigDefaults.Retries,
+            config.FirstByteTimeout,
             new HealthSettings(
                 health.Interval ?? ConfigDefaults.HealthInterval,
                 health.Timeout ?? ConfigDefaults.HealthTimeout,

@@ -23,6 +23,7 @@ internal sealed class BalancerMetrics
     private readonly Counter _toaFailed;
     private readonly Counter _choices;
     private readonly Counter _connectFailures;
+    private readonly Counter _retries;
     private readonly Gauge _backendUp;
     private readonly Gauge _backendActive;
     private readonly Gauge _backendState;
@@ -44,6 +45,8 @@ internal sealed class BalancerMetrics
         _toaFailed = factory.CreateCounter("toa_lb_toa_failed_total", "Backend connections that should have carried a TOA but went without.", "listener");
         _choices = factory.CreateCounter("toa_lb_scheduler_choices_total", "New connections the scheduler sent to each backend.", "listener", "backend");
         _connectFailures = factory.CreateCounter("toa_lb_backend_connect_failures_total", "Failed or timed-out connects to each backend.", "listener", "backend");
+        _retries = factory.CreateCounter("toa_lb_connect_retries_total",
+            "Client connections sent to another backend after a failed connect (redispatched), before the client saw anything.", "listener");
         _backendUp = factory.CreateGauge("toa_lb_backend_up", "1 when the backend passes health checks, else 0.", "listener", "backend");
         _backendActive = factory.CreateGauge("toa_lb_backend_connections_active", "Connections open to each backend.", "listener", "backend");
         _backendState = factory.CreateGauge("toa_lb_backend_state",
@@ -79,7 +82,7 @@ internal sealed class BalancerMetrics
         _toaWritten.WithLabels(listener);
         _toaFailed.WithLabels(listener);
         return new(_active.WithLabels(listener), _total.WithLabels(listener),
-            _bytes.WithLabels(listener, ToBackend), _bytes.WithLabels(listener, ToClient));
+            _bytes.WithLabels(listener, ToBackend), _bytes.WithLabels(listener, ToClient), _retries.WithLabels(listener));
     }
 
     public void Rejected(string listener, string reason) => _rejected.WithLabels(listener, reason).Inc();
@@ -107,4 +110,4 @@ internal sealed class BalancerMetrics
 
 /// <summary>One listener's hot-path counters.</summary>
 internal sealed record ListenerMetrics(
-    Gauge.Child Active, Counter.Child Total, Counter.Child BytesToBackend, Counter.Child BytesToClient);
+    Gauge.Child Active, Counter.Child Total, Counter.Child BytesToBackend, Counter.Child BytesToClient, Counter.Child Retries);

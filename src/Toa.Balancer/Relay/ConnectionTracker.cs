@@ -1,39 +1,77 @@
 // SPDX-License-Identifier: MIT
+using System.Net;
+
 namespace Toa.Balancer.Relay;
 
 /// <summary>
 /// How many connections a host relays, the overall limit, and a way to wait until none is left.
 /// The connections themselves live in the handler tables of their event loops, each touched only
-/// by its own thread, so relaying one costs two atomic operations here and no lock.
+/// by its own thread, so relaying one costs two atomic operations here, and a lock only under a
+/// per-source limit.
 /// </summary>
 internal sealed class ConnectionTracker(IReadOnlyList<EventLoop> loops)
 {
     private readonly Lock _gate = new();
+    private readonly Dictionary<IPAddress, int> _sources = [];
     private TaskCompletionSource? _empty;
     private int _count;
 
     /// <summary>Most connections at once; 0 means no limit.</summary>
     public int MaxConnections { get; set; }
 
+    /// <summary>Most connections at once from one client address; 0 means no limit.</summary>
+    public int MaxConnectionsPerSource { get; set; }
+
     public int Count => Volatile.Read(ref _count);
 
-    /// <summary>Takes a slot for a new connection unless the limit is reached.</summary>
-    public bool TryEnter()
+    /// <summary>
+    /// Takes a slot for a new connection from <paramref name="source"/> unless a limit is reached:
+    /// null when taken, else the refusal's reason ("limit", "source_limit"). Sources are counted
+    /// only under a per-source limit; <paramref name="sourceCounted"/> tells <see cref="Exit"/>.
+    /// </summary>
+    public string? TryEnter(IPAddress source, out bool sourceCounted)
     {
+        sourceCounted = false;
         while (true)
         {
             var count = Volatile.Read(ref _count);
             var max = MaxConnections;
             if (max > 0 && count >= max)
-                return false;
+                return "limit";
             if (Interlocked.CompareExchange(ref _count, count + 1, count) == count)
-                return true;
+                break;
         }
+        var perSource = MaxConnectionsPerSource;
+        if (perSource <= 0)
+            return null;
+        lock (_sources)
+        {
+            var held = _sources.GetValueOrDefault(source);
+            if (held < perSource)
+            {
+                _sources[source] = held + 1;
+                sourceCounted = true;
+                return null;
+            }
+        }
+        Exit(source, sourceCounted: false);
+        return "source_limit";
     }
 
     /// <summary>Gives back a slot from <see cref="TryEnter"/>.</summary>
-    public void Exit()
+    public void Exit(IPAddress source, bool sourceCounted)
     {
+        if (sourceCounted)
+        {
+            lock (_sources)
+            {
+                var held = _sources[source];
+                if (held > 1)
+                    _sources[source] = held - 1;
+                else
+                    _sources.Remove(source);
+            }
+        }
         if (Interlocked.Decrement(ref _count) != 0)
             return;
         lock (_gate)

@@ -11,6 +11,8 @@ internal static unsafe partial class Libc
 {
     public const int EINTR = 4;
     public const int EAGAIN = 11;
+    public const int ENFILE = 23;
+    public const int EMFILE = 24;
     public const int ECONNABORTED = 103;
     public const int EINPROGRESS = 115;
 
@@ -37,6 +39,8 @@ internal static unsafe partial class Libc
     public const int MsgDontWait = 0x40;
     public const int MsgNoSignal = 0x4000;   // a send to a reset peer returns EPIPE instead of raising SIGPIPE
     public const ulong FionBio = 0x5421;
+
+    public const int RlimitNoFile = 7; // RLIMIT_NOFILE
 
     public const uint SpliceMove = 1;
     public const uint SpliceNonBlock = 2;
@@ -101,6 +105,10 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", EntryPoint = "pipe2", SetLastError = true)]
     public static partial int Pipe(int* fds, int flags);
+
+    /// <summary>getrlimit: <paramref name="limits"/> is struct rlimit, { rlim_t cur; rlim_t max; } (64-bit each).</summary>
+    [LibraryImport("libc", EntryPoint = "getrlimit", SetLastError = true)]
+    public static partial int GetResourceLimit(int resource, ulong* limits);
 
     /// <summary>setsockopt with an int value.</summary>
     public static int SetSocketOption(int fd, int level, int name, int value) => SetSocketOption(fd, level, name, &value, sizeof(int));

@@ -11,6 +11,17 @@ internal static class ListenSockets
     private const int SoReuseAddr = 2; // Linux's SO_REUSEADDR
 
     /// <summary>
+    /// A relay listener's socket, non-blocking: accepting on a loop must never block it (another
+    /// loop may take the client first). Clients wait in its backlog while a reload hands it on.
+    /// </summary>
+    public static Socket ListenForRelay(IPEndPoint endPoint)
+    {
+        var socket = Listen(endPoint, backlog: 1024);
+        socket.Blocking = false;
+        return socket;
+    }
+
+    /// <summary>
     /// Binds and listens. On Linux SO_REUSEADDR alone is set, so that a restarted balancer can
     /// bind while old connections sit in TIME_WAIT. The runtime's ReuseAddress option would also
     /// set SO_REUSEPORT, letting a second balancer bind the same port and silently share clients.

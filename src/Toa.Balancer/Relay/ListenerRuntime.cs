@@ -10,9 +10,10 @@ using Toa.Balancer.Scheduling;
 namespace Toa.Balancer.Relay;
 
 /// <summary>
-/// One listening socket and its pool: accepts clients on every event loop (the kernel wakes one
-/// loop per new connection), picks a backend for each, and runs the client's
-/// <see cref="RelayConnection"/> on the loop that accepted it.
+/// One listener and its pool: accepts clients on every event loop (the kernel wakes one loop per
+/// new connection), picks a backend for each, and runs the client's <see cref="RelayConnection"/>
+/// on the loop that accepted it. The listening socket belongs to the host, which keeps it by
+/// address across reloads and hands it to whichever listener has that address next.
 /// </summary>
 internal sealed partial class ListenerRuntime : IAsyncDisposable
 {
@@ -21,6 +22,9 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
 
     private static readonly TimeSpan s_acceptPause = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>How often running out of descriptors is logged, at most, per listener.</summary>
+    internal static readonly TimeSpan DescriptorWarningInterval = TimeSpan.FromSeconds(10);
+
     private readonly Socket _socket;
     private readonly Random _random;
     private readonly Lock _choosing = new();
@@ -28,8 +32,8 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
     private volatile ListenerSettings _settings;
     private volatile ISchedulingPolicy _policy;
 
-    /// <summary>Binds and listens; throws <see cref="SocketException"/> when the address is taken.</summary>
-    public ListenerRuntime(ListenerSettings settings, HostContext context)
+    /// <summary>A listener on <paramref name="socket"/>, which listens already and is non-blocking.</summary>
+    public ListenerRuntime(ListenerSettings settings, Socket socket, HostContext context)
     {
         Context = context;
         Name = settings.Name;
@@ -39,13 +43,15 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
         _random = context.RandomFactory();
         _settings = settings;
         _policy = SchedulingPolicies.Find(context.Policies, settings.Scheduler);
-        _socket = ListenSockets.Listen(settings.EndPoint, backlog: 1024);
-        // Accepting on a loop must never block it: another loop may take the connection first.
-        _socket.Blocking = false;
+        _socket = socket;
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
         _acceptors = [.. context.Loops.Select(loop => new Acceptor(this, loop))];
         Pool.Apply(settings);
+        OutOfDescriptors = new WarningThrottle(context.Time, DescriptorWarningInterval);
     }
+
+    /// <summary>Counts the accepts and backend sockets that failed for want of descriptors, and says when to log them.</summary>
+    public WarningThrottle OutOfDescriptors { get; }
 
     public HostContext Context { get; }
 
@@ -82,9 +88,9 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
     {
         Metrics.Total.Inc();
         var clientEndPoint = Endpoints.Unmap(accepted);
-        if (!Context.Connections.TryEnter())
+        if (Context.Connections.TryEnter(clientEndPoint.Address, out var sourceCounted) is { } limit)
         {
-            Refuse(fd, clientEndPoint, "limit");
+            Refuse(fd, clientEndPoint, limit);
             return;
         }
         var settings = _settings;
@@ -92,15 +98,15 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
         string reason;
         // The policy and its randomness are used from one thread at a time.
         lock (_choosing)
-            (backend, reason) = Choose(clientEndPoint);
+            (backend, reason) = Choose(clientEndPoint, Pool.Available);
         if (backend is null)
         {
-            Context.Connections.Exit();
+            Context.Connections.Exit(clientEndPoint.Address, sourceCounted);
             Refuse(fd, clientEndPoint, reason);
             return;
         }
         Metrics.Active.Inc();
-        new RelayConnection(this, settings, loop, fd, clientEndPoint, backend).Start();
+        new RelayConnection(this, settings, loop, fd, clientEndPoint, sourceCounted, backend).Start();
     }
 
     /// <summary>
@@ -108,9 +114,8 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
     /// there are candidates). Consistent hashing keeps choosing the same backend, so a full one
     /// refuses the client rather than breaking affinity.
     /// </summary>
-    private (Backend? Backend, string Reason) Choose(IPEndPoint client)
+    private (Backend? Backend, string Reason) Choose(IPEndPoint client, BackendSet candidates)
     {
-        var candidates = Pool.Available;
         var policy = _policy;
         for (var attempt = 0; attempt < Math.Max(1, candidates.Count); attempt++)
         {
@@ -122,6 +127,19 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
         return (null, "backend_limit");
     }
 
+    /// <summary>
+    /// Another backend, acquired, for a client whose connects to <paramref name="tried"/> failed;
+    /// null when the pool has no other that can take it.
+    /// </summary>
+    public Backend? Redispatch(IPEndPoint client, IReadOnlyList<Backend> tried)
+    {
+        lock (_choosing)
+        {
+            var others = new BackendSet(Pool.Available.Where(b => !tried.Contains(b)));
+            return others.Count == 0 ? null : Choose(client, others).Backend;
+        }
+    }
+
     private void Refuse(int fd, IPEndPoint client, string reason)
     {
         Context.Metrics.Rejected(Name, reason);
@@ -131,14 +149,12 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
     }
 
     /// <summary>
-    /// Closes the listening socket once no loop is accepting on it; established connections are
-    /// not touched. When this completes, no client of this listener is dispatched any more.
+    /// Stops accepting on every loop; established connections are not touched, and the socket
+    /// stays open for the host to close or hand on. The loops stop watching in the order of their
+    /// work, so a listener started on the same socket after this call watches it after them. When
+    /// this completes, no client of this listener is dispatched any more.
     /// </summary>
-    public async Task StopAcceptingAsync()
-    {
-        await Task.WhenAll(_acceptors.Select(a => a.Loop.InvokeAsync(a.Unwatch))).ConfigureAwait(false);
-        _socket.Dispose();
-    }
+    public Task StopAcceptingAsync() => Task.WhenAll(_acceptors.Select(a => a.Loop.InvokeAsync(a.Unwatch)));
 
     public async ValueTask DisposeAsync()
     {
@@ -223,10 +239,17 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
             return true;
         }
 
-        /// <summary>Out of descriptors and the like: log, and watch again once the cause may have passed.</summary>
+        /// <summary>
+        /// Out of descriptors and the like: stop watching for a moment (the clients wait in the
+        /// backlog) and watch again once the cause may have passed. Out of descriptors is logged
+        /// at most once per interval with its count, whichever loop hit it; other errors each time.
+        /// </summary>
         private void Pause(int errno)
         {
-            LogAcceptFailed(listener.Logger, new SocketException(errno), listener.Name);
+            if (errno is not (Libc.EMFILE or Libc.ENFILE))
+                LogAcceptFailed(listener.Logger, new SocketException(errno), listener.Name);
+            else if (listener.OutOfDescriptors.Count() is var count and > 0)
+                LogOutOfDescriptors(listener.Logger, listener.Name, count, DescriptorWarningInterval, new SocketException(errno).Message);
             loop.Remove(Fd);
             _pause?.Dispose();
             _pause = listener.Context.Time.CreateTimer(
@@ -237,6 +260,10 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
 
     [LoggerMessage(EventId = 310, EventName = "AcceptFailed", Level = LogLevel.Error, Message = "Listener {Listener}: accept failed")]
     private static partial void LogAcceptFailed(ILogger logger, Exception exception, string listener);
+
+    [LoggerMessage(EventId = 312, EventName = "OutOfDescriptors", Level = LogLevel.Warning,
+        Message = "Listener {Listener}: {Count} accept(s) or backend socket(s) failed for want of descriptors within {Interval}: {Reason}; accepting pauses 100 ms each time, clients wait in the backlog. Raise the descriptor limit (LimitNOFILE=, ulimit -n) or lower maxConnections")]
+    internal static partial void LogOutOfDescriptors(ILogger logger, string listener, long count, TimeSpan interval, string reason);
 
     [LoggerMessage(EventId = 311, EventName = "ClientRefused", Level = LogLevel.Debug,
         Message = "Listener {Listener}: refused client {Client}: {Reason}")]

@@ -36,13 +36,27 @@ internal sealed partial class RelayConnection : IEventHandler
     private const int Writable = 1 << 2;
     private const int PeerClosed = 1 << 4;
 
+    // The deadline names its socket: one of a connect given up on must not end the next.
+    private static readonly TimerCallback s_connectDeadline = static state =>
+    {
+        var (connection, _) = ((RelayConnection, Socket))state!;
+        connection._loop.Post(static s =>
+        {
+            var (c, socket) = ((RelayConnection, Socket))s!;
+            c.ConnectTimedOut(socket);
+        }, state);
+    };
+
     private readonly ListenerRuntime _listener;
     private readonly ListenerSettings _settings;
     private readonly EventLoop _loop;
     private readonly int _clientFd;
     private readonly IPEndPoint _clientEndPoint;
     private readonly TimeProvider _time;
+    private readonly bool _sourceCounted;
+    private System.Threading.ITimer? _firstByteTimer; // until the client's first byte, under firstByteTimeout
     private Socket? _backendSocket;
+    private List<Backend>? _tried; // backends whose connect failed, once one has
     private int _backendFd = -1;
     private int _slot = -1;
     private System.Threading.ITimer? _connectTimer;
@@ -52,8 +66,10 @@ internal sealed partial class RelayConnection : IEventHandler
     private Flow _down; // backend → client
     private long _lastActivity;
 
-    public RelayConnection(ListenerRuntime listener, ListenerSettings settings, EventLoop loop, int clientFd, IPEndPoint clientEndPoint, Backend backend)
+    public RelayConnection(
+        ListenerRuntime listener, ListenerSettings settings, EventLoop loop, int clientFd, IPEndPoint clientEndPoint, bool sourceCounted, Backend backend)
     {
+        _sourceCounted = sourceCounted;
         _listener = listener;
         _settings = settings;
         _loop = loop;
@@ -71,15 +87,39 @@ internal sealed partial class RelayConnection : IEventHandler
         Closed,
     }
 
-    public Backend Backend { get; }
+    /// <summary>The backend connected to, or being connected to (another one after a redispatch).</summary>
+    public Backend Backend { get; private set; }
 
     /// <summary>Whether nothing moved for the listener's idle timeout; on the loop's thread.</summary>
     public bool IsIdle => _time.GetElapsedTime(_lastActivity) >= _settings.IdleTimeout;
 
-    /// <summary>Opens the backend connection; on the loop's thread, right after accept.</summary>
-    public unsafe void Start()
+    /// <summary>Watches the client and opens the backend connection; on the loop's thread, right after accept.</summary>
+    public void Start()
     {
         _slot = _loop.Register(this);
+        try
+        {
+            Libc.SetSocketOption(_clientFd, Libc.IpProtoTcp, Libc.TcpNoDelay, 1);
+            _loop.Add(_clientFd, Watched, _slot, ClientSide);
+            if (_settings.FirstByteTimeout is { } silence)
+            {
+                _firstByteTimer = _time.CreateTimer(
+                    static state => ((RelayConnection)state!)._loop.Post(static s => ((RelayConnection)s!).FirstByteTimedOut(), state),
+                    this, silence, Timeout.InfiniteTimeSpan);
+            }
+        }
+        catch (IOException e)
+        {
+            LogRelayFailed(_listener.Logger, e, _listener.Name, _clientEndPoint, Backend.Key);
+            Finish(reset: true);
+            return;
+        }
+        Connect();
+    }
+
+    /// <summary>Opens a connection to <see cref="Backend"/> (SNAT source, TOA, timeout).</summary>
+    private unsafe void Connect()
+    {
         Socket socket;
         try
         {
@@ -89,8 +129,17 @@ internal sealed partial class RelayConnection : IEventHandler
         }
         catch (SocketException e)
         {
-            // Out of descriptors, say: this host's trouble, not the backend's.
-            LogRelayFailed(_listener.Logger, e, _listener.Name, _clientEndPoint, Backend.Key);
+            // This host's trouble, not the backend's: out of descriptors is logged at most once per interval.
+            if (e.SocketErrorCode == SocketError.TooManyOpenSockets)
+            {
+                if (_listener.OutOfDescriptors.Count() is var count and > 0)
+                    ListenerRuntime.LogOutOfDescriptors(_listener.Logger, _listener.Name, count, ListenerRuntime.DescriptorWarningInterval, e.Message);
+                _listener.Context.Metrics.Rejected(_listener.Name, "no_descriptors");
+            }
+            else
+            {
+                LogRelayFailed(_listener.Logger, e, _listener.Name, _clientEndPoint, Backend.Key);
+            }
             Finish(reset: true);
             return;
         }
@@ -106,8 +155,6 @@ internal sealed partial class RelayConnection : IEventHandler
             var nonBlocking = 1;
             if (Libc.Ioctl(_backendFd, Libc.FionBio, &nonBlocking) != 0)
                 throw new IOException($"making the backend socket non-blocking failed: errno {Libc.Errno}");
-            Libc.SetSocketOption(_clientFd, Libc.IpProtoTcp, Libc.TcpNoDelay, 1);
-            _loop.Add(_clientFd, Watched, _slot, ClientSide);
             _loop.Add(_backendFd, Watched, _slot, BackendSide);
 
             var address = stackalloc byte[SocketAddresses.MaxLength];
@@ -123,9 +170,7 @@ internal sealed partial class RelayConnection : IEventHandler
                 ConnectFailed(new SocketException(errno).Message);
                 return;
             }
-            _connectTimer = _time.CreateTimer(
-                static state => ((RelayConnection)state!)._loop.Post(static s => ((RelayConnection)s!).ConnectTimedOut(), state),
-                this, _settings.ConnectTimeout, Timeout.InfiniteTimeSpan);
+            _connectTimer = _time.CreateTimer(s_connectDeadline, (this, socket), _settings.ConnectTimeout, Timeout.InfiniteTimeSpan);
         }
         catch (SocketException e)
         {
@@ -188,9 +233,18 @@ internal sealed partial class RelayConnection : IEventHandler
         ConnectFailed(error != 0 ? new SocketException(error).Message : "the connection was closed during the handshake");
     }
 
-    private void ConnectTimedOut()
+    /// <summary>The client sent nothing within firstByteTimeout: it holds two descriptors for nothing.</summary>
+    private void FirstByteTimedOut()
     {
-        if (_state == State.Connecting)
+        if (_state == State.Closed || _firstByteTimer is null)
+            return;
+        _listener.Context.Metrics.Rejected(_listener.Name, "first_byte_timeout");
+        Finish(reset: true);
+    }
+
+    private void ConnectTimedOut(Socket socket)
+    {
+        if (_state == State.Connecting && socket == _backendSocket)
             ConnectFailed("timed out");
     }
 
@@ -202,13 +256,39 @@ internal sealed partial class RelayConnection : IEventHandler
         Relay();
     }
 
+    /// <summary>
+    /// Counts the failure against the backend, then sends the client, which has seen nothing yet,
+    /// to another backend while retries are left; resets it when none is.
+    /// </summary>
     private void ConnectFailed(string reason)
     {
         LogConnectFailed(_listener.Logger, _listener.Name, Backend.Key, reason);
         _listener.Pool.RecordConnect(Backend, ok: false);
         _listener.Context.Metrics.ConnectFailed(Backend);
+        (_tried ??= []).Add(Backend);
+        if (_tried.Count <= _settings.Retries && _listener.Redispatch(_clientEndPoint, _tried) is { } next)
+        {
+            DropBackendSocket();
+            Backend.Release();
+            Backend = next;
+            _listener.Metrics.Retries.Inc();
+            Connect();
+            return;
+        }
         _listener.Context.Metrics.Rejected(_listener.Name, "connect_failed");
         Finish(reset: true);
+    }
+
+    /// <summary>Closes the failed backend socket and forgets what epoll said of it.</summary>
+    private void DropBackendSocket()
+    {
+        _connectTimer?.Dispose();
+        _connectTimer = null;
+        Libc.SetAbortiveClose(_backendFd);
+        _backendSocket?.Dispose(); // closing it also takes it out of the loop's epoll
+        _backendSocket = null;
+        _backendFd = -1;
+        _flags &= ~((Readable | Writable | PeerClosed) << BackendSide);
     }
 
     private void Relay()
@@ -262,6 +342,11 @@ internal sealed partial class RelayConnection : IEventHandler
                     {
                         flow.Eof = true;
                         continue;
+                    }
+                    if (source == ClientSide && _firstByteTimer is not null)
+                    {
+                        _firstByteTimer.Dispose();
+                        _firstByteTimer = null;
                     }
                     // A short read emptied the socket (epoll tells when more comes), unless a FIN
                     // is known to be waiting behind the data.
@@ -399,6 +484,7 @@ internal sealed partial class RelayConnection : IEventHandler
             return;
         _state = State.Closed;
         _connectTimer?.Dispose();
+        _firstByteTimer?.Dispose();
         if (reset)
         {
             Libc.SetAbortiveClose(_clientFd);
@@ -413,7 +499,7 @@ internal sealed partial class RelayConnection : IEventHandler
             _loop.Unregister(_slot);
         _listener.Metrics.Active.Dec();
         Backend.Release();
-        _listener.Context.Connections.Exit();
+        _listener.Context.Connections.Exit(_clientEndPoint.Address, _sourceCounted);
     }
 
     private void ReleaseHeld(ref Flow flow)

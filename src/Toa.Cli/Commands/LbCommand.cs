@@ -37,7 +37,8 @@ internal static class LbCommand
             + "accepting and gives established connections the configuration's shutdownTimeout (default 30s) to finish; "
             + "a second signal stops it at once. An invalid configuration is refused with exit code 2 and every problem, one "
             + "per line. Needs root only when a listener writes TOA (it loads an eBPF program and moves itself into a "
-            + "cgroup of its own, removed on exit). Logs go to stderr.\n\n"
+            + "cgroup of its own, removed on exit); a reload that first turns TOA on loads it then, or is refused "
+            + "(logged, the running configuration stays) when it cannot. Logs go to stderr.\n\n"
             + "Examples:\n"
             + "  toa lb --config /etc/toa/lb.json\n"
             + "  toa lb --config lb.json --threads 2\n"
@@ -74,7 +75,10 @@ internal static class LbCommand
         }
         using var logging = Logging.Create(error, parse.GetValue(CommonOptions.Verbose), LogLevel.Information);
         var log = logging.CreateLogger("lb");
-        using var writer = StartWriter(config, logging);
+        // Started by the host before the first configuration with a TOA listener runs: now, or at a reload.
+        using var writer = SenderToaWriter.Deferred(logging);
+        if (SenderToaWriter.IsNeededFor(config))
+            Privileges.RequireRoot("lb");
 
         using var stop = new CancellationTokenSource();
         void OnSignal(PosixSignalContext signal)
@@ -90,7 +94,7 @@ internal static class LbCommand
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         try
         {
-            BalancerHost.RunAsync(path, (IToaWriter?)writer ?? new NoToaWriter(), stop.Token, logging, parse.GetValue(Threads)).GetAwaiter().GetResult();
+            BalancerHost.RunAsync(path, writer, stop.Token, logging, parse.GetValue(Threads)).GetAwaiter().GetResult();
         }
         catch (BalancerConfigException e)
         {
@@ -103,16 +107,5 @@ internal static class LbCommand
         }
         log.LogInformation("stopped");
         return (int)ReturnCode.Ok;
-    }
-
-    /// <summary>The TOA writer when a listener needs it: started before any backend socket exists.</summary>
-    private static SenderToaWriter? StartWriter(BalancerConfig config, ILoggerFactory logging)
-    {
-        if (!SenderToaWriter.IsNeededFor(config))
-            return null;
-        Privileges.RequireRoot("lb");
-        var writer = SenderToaWriter.Start(logging);
-        logging.CreateLogger("lb").LogInformation("TOA writer attached; this process now runs in cgroup {Cgroup}", writer.CgroupPath);
-        return writer;
     }
 }

@@ -48,6 +48,8 @@ public class ConfigLoaderTests
         Assert.Equal("weighted-round-robin", listener.Scheduler);
         Assert.Equal(TimeSpan.FromSeconds(5), listener.ConnectTimeout);
         Assert.Equal(TimeSpan.FromMinutes(10), listener.IdleTimeout);
+        Assert.Equal(3, listener.Retries);
+        Assert.Null(listener.FirstByteTimeout);
         Assert.Equal(new HealthSettings(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1), Rise: 2, Fall: 3, EjectAfter: 3), listener.Health);
         Assert.Equal([1, 2], listener.Backends.Select(b => b.Weight));
         Assert.Null(listener.Snat4);
@@ -124,6 +126,9 @@ public class ConfigLoaderTests
     [InlineData("\"health\": { \"timeout\": \"3s\" }", "listeners[0].health.timeout", "\"3s\"")]
     [InlineData("\"health\": { \"ejectAfter\": -2 }", "listeners[0].health.ejectAfter", "-2")]
     [InlineData("\"toaOnSyn\": true", "listeners[0].toaOnSyn", "true")]
+    [InlineData("\"retries\": -1", "listeners[0].retries", "-1")]
+    [InlineData("\"retries\": 101", "listeners[0].retries", "101")]
+    [InlineData("\"firstByteTimeout\": \"0s\"", "listeners[0].firstByteTimeout", "\"0s\"")]
     public void Parse_BadListenerField_ReportsPathAndValue(string field, string path, string value)
     {
         var problem = Assert.Single(Refused(WithListenerField(field)).Problems);

@@ -169,12 +169,13 @@ public class PoolBehaviourTests
     {
         await using var server = TestServer.Echo();
         var config = TestHosts.Config(TestHosts.Listener("web", server));
-        var (host, provider) = TestHosts.Start(config);
+        var (host, _) = TestHosts.Start(config);
         await using var _h = host.StopOnDispose();
         var before = host.EndPoint();
 
-        provider.Update(config with { Listeners = [config.Listeners![0] with { Address = "[::1]:0" }] });
-        await Eventually.True(() => host.EndPoint().AddressFamily == AddressFamily.InterNetworkV6, "the listener moved");
+        // Applied directly: it returns once the old socket is closed, which a provider's reload does not wait for.
+        await host.ApplyAsync(config with { Listeners = [config.Listeners![0] with { Address = "[::1]:0" }] });
+        Assert.Equal(AddressFamily.InterNetworkV6, host.EndPoint().AddressFamily);
 
         using var client = await EchoThroughAsync(host.EndPoint());
         await Assert.ThrowsAsync<SocketException>(() => TestClient.ConnectAsync(before));
@@ -227,12 +228,12 @@ public class PoolBehaviourTests
     }
 
     [Fact]
-    public async Task PassiveEjection_ConnectsFail_BackendOutAndClientsGoToTheOther()
+    public async Task PassiveEjection_ConnectsFailWithoutRetries_BackendOutAndClientsGoToTheOther()
     {
         await using var alive = TestServer.Echo();
         await using var dead = TestServer.Echo();
         await dead.StopAsync();
-        var listener = TestHosts.Listener("web", alive, dead) with { Health = new HealthConfig { EjectAfter = 2 } };
+        var listener = TestHosts.Listener("web", alive, dead) with { Retries = 0, Health = new HealthConfig { EjectAfter = 2 } };
         var (host, _) = TestHosts.Start(TestHosts.Config(listener));
         await using var _h = host.StopOnDispose();
 
@@ -246,25 +247,6 @@ public class PoolBehaviourTests
         Assert.Equal(2, resets);
         Assert.Equal("unhealthy", Status(host, dead));
         Assert.Contains($"toa_lb_backend_connect_failures_total{{listener=\"web\",backend=\"{dead.Address}\"}} 2", await Metrics(host));
-    }
-
-    /// <summary>Records what the relay asked of the TOA writer; counts every attach as written or as failed.</summary>
-    private sealed class RecordingToaWriter(bool written) : IToaWriter
-    {
-        public List<(IPEndPoint Client, ToaSettings Toa, string Listener, bool Bound, bool Connected)> Attached { get; } = [];
-
-        public void Attach(Socket backend, IPEndPoint client, ToaSettings toa, string listener)
-        {
-            backend.NoDelay = true;
-            lock (Attached)
-                Attached.Add((client, toa, listener, backend.LocalEndPoint is not null, backend.Connected));
-        }
-
-        public IReadOnlyDictionary<string, ToaCounts> Counts()
-        {
-            lock (Attached)
-                return Attached.GroupBy(a => a.Listener).ToDictionary(g => g.Key, g => written ? new ToaCounts(g.Count(), 0) : new ToaCounts(0, g.Count()));
-        }
     }
 
     [Fact]
@@ -390,6 +372,109 @@ public class PoolBehaviourTests
 
         await Eventually.True(() => host.GetStatus().ActiveConnections == 0, "the balancer let go of the connection");
         Assert.DoesNotContain("reason=\"connect_failed\"} 1", await Metrics(host));
+    }
+
+    [Fact]
+    public async Task Redispatch_OneOfTwoBackendsDead_NoClientFailsAndEachRetryIsCounted()
+    {
+        await using var alive = TestServer.Echo();
+        await using var dead = TestServer.Echo();
+        await dead.StopAsync();
+        // Passive ejection off: every client sent to the dead backend must be redispatched.
+        var listener = TestHosts.Listener("web", dead, alive) with { Health = new HealthConfig { EjectAfter = 0 } };
+        var (host, _) = TestHosts.Start(TestHosts.Config(listener));
+        await using var _h = host.StopOnDispose();
+
+        for (var i = 0; i < 20; i++)
+            (await EchoThroughAsync(host.EndPoint())).Dispose();
+
+        var metrics = await Metrics(host);
+        Assert.Contains($"toa_lb_backend_connect_failures_total{{listener=\"web\",backend=\"{dead.Address}\"}} 10", metrics);
+        Assert.Contains("toa_lb_connect_retries_total{listener=\"web\"} 10", metrics);
+        Assert.DoesNotContain("reason=\"connect_failed\"", metrics);
+        Assert.Equal(20, alive.Served);
+    }
+
+    /// <summary>The issue's measure: HAProxy with <c>retries 3</c> and <c>option redispatch</c> fails none of these.</summary>
+    [Fact]
+    public async Task Redispatch_OneOfTwoBackendsKilledAtTheStart_NoneOf200SequentialClientsFails()
+    {
+        await using var a = TestServer.Echo();
+        await using var b = TestServer.Echo();
+        // Every default, on the real clock: health checks and passive ejection run as in production.
+        var (host, _) = TestHosts.Start(TestHosts.Config(TestHosts.Listener("web", a, b) with { Scheduler = null }), TimeProvider.System);
+        await using var _h = host.StopOnDispose();
+        for (var i = 0; i < 2; i++)
+            (await EchoThroughAsync(host.EndPoint())).Dispose();
+
+        await b.StopAsync();
+        var failed = 0;
+        for (var i = 0; i < 200; i++)
+        {
+            try
+            {
+                (await EchoThroughAsync(host.EndPoint())).Dispose();
+            }
+            catch (Exception e) when (e is SocketException or EndOfStreamException)
+            {
+                failed++;
+            }
+        }
+
+        Assert.Equal(0, failed);
+        Assert.Contains("toa_lb_connect_retries_total{listener=\"web\"}", await Metrics(host));
+    }
+
+    [Fact]
+    public async Task Redispatch_EveryBackendDead_EachTriedOnceThenClientReset()
+    {
+        await using var first = TestServer.Echo();
+        await using var second = TestServer.Echo();
+        await first.StopAsync();
+        await second.StopAsync();
+        var listener = TestHosts.Listener("web", first, second) with { Retries = 5, Health = new HealthConfig { EjectAfter = 0 } };
+        var (host, _) = TestHosts.Start(TestHosts.Config(listener));
+        await using var _h = host.StopOnDispose();
+
+        Assert.Equal(SocketError.ConnectionReset, await RefusedEndAsync(host.EndPoint()));
+
+        var metrics = await Metrics(host);
+        Assert.Contains($"toa_lb_backend_connect_failures_total{{listener=\"web\",backend=\"{first.Address}\"}} 1", metrics);
+        Assert.Contains($"toa_lb_backend_connect_failures_total{{listener=\"web\",backend=\"{second.Address}\"}} 1", metrics);
+        Assert.Contains("toa_lb_connect_retries_total{listener=\"web\"} 1", metrics);
+        Assert.Contains("toa_lb_connections_rejected_total{listener=\"web\",reason=\"connect_failed\"} 1", metrics);
+        await Eventually.True(() => host.GetStatus().Listeners[0].Backends.All(b => b.ActiveConnections == 0), "no backend holds the connection");
+    }
+
+    [Fact]
+    public async Task Redispatch_FirstBackendTimesOut_ClientServedByTheOther()
+    {
+        var (backend, filler) = Unanswering();
+        using var _b = backend;
+        using var _f = filler;
+        await using var alive = TestServer.Echo();
+        var time = new FakeTimeProvider();
+        // Smooth weighted round robin gives the first client to the heaviest backend: the silent one.
+        var listener = TestHosts.Listener("web", alive) with
+        {
+            Scheduler = "weighted-round-robin",
+            ConnectTimeout = TimeSpan.FromSeconds(2),
+            Backends = [new BackendConfig { Address = backend.LocalEndPoint!.ToString(), Weight = 100 }, new BackendConfig { Address = alive.Address }],
+        };
+        var (host, _) = TestHosts.Start(TestHosts.Config(listener), time);
+        await using var _h = host.StopOnDispose();
+        using var client = await TestClient.ConnectAsync(host.EndPoint());
+        await client.SendAsync("?"u8.ToArray());
+        var echoed = TestClient.ReadExactlyAsync(client, 1);
+
+        await Eventually.True(() =>
+        {
+            time.Advance(TimeSpan.FromMilliseconds(500));
+            return echoed.IsCompleted;
+        }, "the client was answered");
+
+        Assert.Equal("?"u8.ToArray(), await echoed);
+        Assert.Contains("toa_lb_connect_retries_total{listener=\"web\"} 1", await Metrics(host));
     }
 
     private static async Task<string> Metrics(BalancerHost host)

@@ -42,6 +42,30 @@ public sealed class LbCommandTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task LbCheck_RetriesLimitsAndFirstByteTimeout_AcceptedAndBadValuesRefused()
+    {
+        var good = Write("""
+            { "maxConnections": 100, "maxConnectionsPerSource": 10,
+              "listeners": [ { "name": "web", "address": "127.0.0.1:0", "retries": 2, "firstByteTimeout": "10s",
+                               "backends": [ { "address": "127.0.0.1:8080" } ] } ] }
+            """);
+        var accepted = await CliHarness.RunAsync("lb", "check", "--config", good);
+        var bad = Write(File.ReadAllText(good).Replace("10,", "-1,").Replace("\"retries\": 2", "\"retries\": -2").Replace("\"10s\"", "\"0s\""));
+
+        var (code, _, error) = await CliHarness.RunAsync("lb", "check", "--config", bad);
+
+        Assert.Equal(0, accepted.Code);
+        Assert.Equal(2, code);
+        Assert.Equal(
+            [
+                $"toa: {bad}: maxConnectionsPerSource = -1: must be 0 (no limit) or more",
+                $"toa: {bad}: listeners[0].firstByteTimeout = \"0s\": must be longer than 0; leave it out for none",
+                $"toa: {bad}: listeners[0].retries = -2: must be 0 (no retry) to 100",
+            ],
+            Lines(error));
+    }
+
+    [Fact]
     public async Task Lb_SyntaxError_ExitsTwoNamingTheLine()
     {
         var path = Write("{\n  \"listeners\": [\n    { \"name\": \"web\" \"address\": \"127.0.0.1:0\" }\n  ]\n}");
@@ -121,7 +145,10 @@ public sealed class LbCommandTests : IAsyncDisposable
         Assert.Equal(["LISTENER", "ADDRESS", "TOA", "SCHEDULER", "BACKEND", "WEIGHT", "STATUS", "ACTIVE", "TOTAL", "MAX"], rows[0]);
         Assert.Equal(["web", $"{listener}", "off", "round-robin", backends[0], "1", "healthy", "0", "0", "-"], rows[1]);
         Assert.Equal(["web", $"{listener}", "off", "round-robin", backends[1], "2", "healthy", "0", "0", "-"], rows[2]);
-        Assert.Equal("0 active connections (limit none)", Lines(output)[3]);
+        // No maxConnections in the file: the limit the descriptor limit allows.
+        var limit = host.GetStatus().MaxConnections;
+        Assert.True(limit > 0);
+        Assert.Equal($"0 active connections (limit {limit})", Lines(output)[3]);
     }
 
     [Fact]
