@@ -13,7 +13,8 @@ public class LoadCommandTextTests
         new() { PinDirectory = pins, IsRoot = true, Progress = TextWriter.Null };
 
     private static ReceiverStatus Status(string cgroup, ToaLayouts formats, Nat64PeerMode nat64, params string[] trust) =>
-        new(ToaReceiver.DefaultPinDirectory, cgroup, formats, [.. trust.Select(IPNetwork.Parse)], nat64, true, [], DateTimeOffset.UnixEpoch);
+        new(ToaReceiver.DefaultPinDirectory, cgroup, formats, [.. trust.Select(IPNetwork.Parse)], nat64, true, [], DateTimeOffset.UnixEpoch,
+            [NetworkNamespace.Of(NetworkNamespace.Current)]);
 
     // What doctor suggests must be a command line toa load accepts.
     private static void AssertLoadAccepts(string commandLine)
