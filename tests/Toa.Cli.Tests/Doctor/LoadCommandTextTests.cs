@@ -35,6 +35,18 @@ public class LoadCommandTextTests
     }
 
     [Fact]
+    public void Reload_EveryNamespaceHonoured_KeepsNetnsAll()
+    {
+        var root = Cgroup.FindRoot() ?? "/sys/fs/cgroup";
+        var status = Status(root, ToaLayouts.Default, Nat64PeerMode.Real, "10.0.0.0/8") with { Namespaces = null };
+
+        var text = LoadCommandText.Reload(Context(), status);
+
+        Assert.EndsWith("--trust 10.0.0.0/8 --netns all", text);
+        AssertLoadAccepts(text);
+    }
+
+    [Fact]
     public void Reload_EverySettingAndAnotherPeer_RepeatsThemAll()
     {
         var status = Status("/sys/fs/cgroup/web.slice", ToaLayouts.Tencent4 | ToaLayouts.Tencent6, Nat64PeerMode.Snat, "10.0.0.0/8");
