@@ -26,6 +26,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define TOA_USE 1
 #define TOA_IGNORE 0
 #define TOA_UNTRUSTED (-1)
+#define TOA_FOREIGN_NETNS (-2)
 
 #define TCP_BPF_SYN 1005
 #define EINVAL 22
@@ -73,6 +74,34 @@ struct {
 	__type(key, struct toa_trust_key);
 	__type(value, __u8);
 } toa_trust SEC(".maps");
+
+/* The network namespaces honoured, by inode number (what /proc/PID/ns/net names). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TOA_NETNS_MAX);
+	__type(key, __u32);
+	__type(value, __u8);
+} toa_netns SEC(".maps");
+
+/*
+ * The little of the kernel's socket the namespace check reads. libbpf finds
+ * the offsets in the running kernel's BTF (CO-RE), so no kernel headers.
+ */
+struct ns_common___toa {
+	unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct net___toa {
+	struct ns_common___toa ns;
+} __attribute__((preserve_access_index));
+
+struct sock___toa {
+	struct {
+		struct {
+			struct net___toa *net;
+		} skc_net;
+	} __sk_common;
+} __attribute__((preserve_access_index));
 
 /* `stats` is evaluated once: a second map lookup would be an unchecked one. */
 #define COUNT(stats, field)                                     \
@@ -141,6 +170,8 @@ static __always_inline __u8 outcome_of(int belief, int verdict)
 		return TOA_TRACE_TAKEN;
 	if (belief == TOA_UNTRUSTED)
 		return TOA_TRACE_UNTRUSTED;
+	if (belief == TOA_FOREIGN_NETNS)
+		return TOA_TRACE_FOREIGN_NETNS;
 	if (verdict == TOA_VERDICT_MALFORMED)
 		return TOA_TRACE_MALFORMED;
 	return TOA_TRACE_ABSENT;
@@ -211,6 +242,27 @@ static __always_inline void flow_of(struct bpf_sock_ops *skops, struct toa_flow_
 	key->local_port = skops->local_port;
 	key->remote_port = remote_port_of(skops);
 	key->pad = 0;
+}
+
+/*
+ * Whether the connection's network namespace honours a TOA. sock_ops has no
+ * bpf_get_netns_cookie before 5.15, but bpf_skc_to_tcp_sock (5.10) gives the
+ * kernel's socket, whose namespace's inode number user space knows too.
+ */
+static __always_inline int honoured_netns(struct bpf_sock_ops *skops)
+{
+	struct sock___toa *sk;
+	__u32 inum;
+
+	if (!toa_config.netns_scoped)
+		return 1;
+	if (!skops->sk)
+		return 0;
+	sk = (struct sock___toa *)bpf_skc_to_tcp_sock(skops->sk);
+	if (!sk)
+		return 0;
+	inum = sk->__sk_common.skc_net.net->ns.inum;
+	return bpf_map_lookup_elem(&toa_netns, &inum) != NULL;
 }
 
 static __always_inline int trusted(struct bpf_sock_ops *skops)
@@ -306,13 +358,17 @@ static __always_inline __u32 record(struct bpf_sock_ops *skops, struct toa_parse
 	return 0;
 }
 
-/* Whether a parse verdict gives a TOA to use; counts the malformed and untrusted ones. */
+/* Whether a parse verdict gives a TOA to use; counts the malformed, foreign and untrusted ones. */
 static __always_inline int believe(struct bpf_sock_ops *skops, int verdict, struct toa_stats *s)
 {
 	if (verdict == TOA_VERDICT_MALFORMED)
 		COUNT(s, toa_malformed);
 	if (verdict != TOA_VERDICT_FOUND)
 		return TOA_IGNORE;
+	if (!honoured_netns(skops)) {
+		COUNT(s, toa_foreign_netns);
+		return TOA_FOREIGN_NETNS;
+	}
 	if (!trusted(skops)) {
 		COUNT(s, toa_untrusted);
 		return TOA_UNTRUSTED;
@@ -476,7 +532,7 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 		set = BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG;
 		break;
 	default:
-		/* The peer stays untrusted: its data is not worth waiting for. */
+		/* The peer stays untrusted, the namespace foreign: their data is not worth waiting for. */
 		COUNT(s, syn_recv_sock_no_toa);
 	}
 	if (TRACING())

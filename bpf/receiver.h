@@ -144,6 +144,7 @@ struct toa_stats {
 	__u64 toa_malformed;        /* packets whose options were broken or held two TOAs */
 	__u64 toa_untrusted;        /* TOA ignored: the peer is outside the trust list */
 	__u64 getname_toa_bypass;   /* getpeername of a NAT64 connection that keeps the SNAT address */
+	__u64 toa_foreign_netns;    /* TOA ignored: the socket's network namespace is not one honoured */
 };
 
 /* getpeername() on AF_INET6 sockets for connections holding an IPv6 client. */
@@ -161,6 +162,7 @@ struct toa_receiver_config {
 	__u32 nat64_peer;    /* enum toa_nat64_peer_mode */
 	__u32 trust_enabled; /* 1: only peers in the trust map are believed */
 	__u32 set_retval;    /* 1: the kernel lets getsockopt programs return an errno (5.18+) */
+	__u32 netns_scoped;  /* 1: only sockets in the network namespaces of the netns map honour a TOA */
 };
 
 /* Trust map key (LPM trie): IPv4 networks as ::ffff:0:0/96 + prefix. */
@@ -192,6 +194,7 @@ enum toa_trace_outcome {
 	TOA_TRACE_MALFORMED    = 4, /* a broken option or a second TOA: nothing used */
 	TOA_TRACE_UNTRUSTED    = 5, /* a TOA from a peer outside the trust list: ignored */
 	TOA_TRACE_UNHONOURED   = 6, /* a TOA in a layout the receiver was not loaded to honour */
+	TOA_TRACE_FOREIGN_NETNS = 7, /* a TOA to a socket in a network namespace not honoured: ignored */
 };
 
 /*
@@ -235,6 +238,9 @@ struct toa_trace_state {
 #endif
 #ifndef TOA_TRUST_MAX
 #define TOA_TRUST_MAX 1024   /* networks in the trust list */
+#endif
+#ifndef TOA_NETNS_MAX
+#define TOA_NETNS_MAX 256    /* network namespaces honoured (netns map: inode number -> 1) */
 #endif
 
 #endif

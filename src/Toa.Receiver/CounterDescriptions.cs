@@ -20,6 +20,7 @@ public static class CounterDescriptions
         ["toa_from_data"] = "TOAs taken from the first data segment because the handshake had none.",
         ["toa_malformed"] = "Packets whose options were broken, held two TOAs, or a TOA whose address no client has.",
         ["toa_untrusted"] = "TOAs ignored because the peer is outside the trust list.",
+        ["toa_foreign_netns"] = "TOAs ignored because the server's network namespace is not one the receiver honours.",
         ["getname_toa_bypass"] = "getpeername() of a NAT64 connection that kept the load balancer's (SNAT) address.",
     };
 

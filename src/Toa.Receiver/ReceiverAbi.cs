@@ -22,6 +22,7 @@ internal static class ReceiverAbi
     public const string StatsMap = "toa_stats";
     public const string ParkedMap = "toa_parked";
     public const string TrustMap = "toa_trust";
+    public const string NetnsMap = "toa_netns";
     public const string ConfigVariable = "toa_config";
     public const string ParkedCountVariable = "toa_parked_count";
     public const string EventsMap = "toa_events";
@@ -65,6 +66,7 @@ internal static class ReceiverAbi
         public uint Nat64Peer;
         public uint TrustEnabled;
         public uint SetRetval;
+        public uint NetnsScoped;
     }
 
     /// <summary>struct toa_trust_key.</summary>
@@ -105,12 +107,13 @@ internal static class ReceiverAbi
         "syn_recv_sock_toa", "syn_recv_sock_no_toa", "getname_toa_ok", "getname_toa_mismatch", "getname_toa_empty",
         "ip6_address_alloc", "ip6_address_free",
         "toa_from_syn", "toa_from_data", "toa_malformed", "toa_untrusted", "getname_toa_bypass",
+        "toa_foreign_netns",
     ];
 
     /// <summary>struct toa_stats, as one per-CPU value.</summary>
     [StructLayout(LayoutKind.Sequential)]
     public unsafe struct Stats
     {
-        public fixed ulong Values[12];
+        public fixed ulong Values[13];
     }
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using System.Net;
+using Toa.Bpf;
 using Toa.Wire;
 
 namespace Toa.Receiver;
@@ -13,7 +14,7 @@ public enum Nat64PeerMode
     Snat,
 }
 
-/// <summary>How to load the receiver. Every default is toa.ko's behaviour.</summary>
+/// <summary>How to load the receiver. Every default is toa.ko's behaviour but <see cref="Namespaces"/>, which is the safe one.</summary>
 public sealed record ReceiverOptions
 {
     /// <summary>Where the programs and maps are pinned: /sys/fs/bpf/toa unless told otherwise.</summary>
@@ -27,6 +28,14 @@ public sealed record ReceiverOptions
 
     /// <summary>Peers whose TOA is believed; empty believes every peer (toa.ko's behaviour).</summary>
     public IReadOnlyList<IPNetwork> Trust { get; init; } = [];
+
+    /// <summary>
+    /// The network namespaces whose sockets honour a TOA, as paths naming them (/proc/PID/ns/net,
+    /// /var/run/netns/NAME), resolved when loading; null honours every namespace, as toa.ko does.
+    /// Default: the namespace of the process that loads the receiver, usually the host's, where
+    /// servers behind a load balancer live; a container's namespace has to be named.
+    /// </summary>
+    public IReadOnlyList<string>? Namespaces { get; init; } = [NetworkNamespace.Current];
 
     /// <summary>getpeername() on AF_INET6 sockets of NAT64 connections.</summary>
     public Nat64PeerMode Nat64Peer { get; init; } = Nat64PeerMode.Real;

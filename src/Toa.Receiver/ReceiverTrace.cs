@@ -24,6 +24,8 @@ public enum TraceOutcome
     Untrusted = 5,
     /// <summary>A TOA in a layout the receiver was not loaded to honour (<c>toa load --formats</c>).</summary>
     Unhonoured = 6,
+    /// <summary>A TOA to a socket in a network namespace the receiver does not honour (<c>toa load --netns</c>): ignored.</summary>
+    ForeignNetns = 7,
 }
 
 /// <summary>One trace event: a packet of a connection the receiver examined, and what it concluded.</summary>

@@ -36,8 +36,10 @@ public sealed record AttachedProgram(string Hook, uint ProgramId, uint LinkId);
 /// <param name="ErrnoFromProgram">Whether getsockopt 4096 fails with EINVAL (else the kernel's ENOPROTOOPT, before 5.18).</param>
 /// <param name="Programs">The attached programs.</param>
 /// <param name="Since">When the programs were loaded.</param>
+/// <param name="Namespaces">The network namespaces whose sockets honour a TOA; null: every namespace.</param>
 public sealed record ReceiverStatus(string PinDirectory, string Cgroup, ToaLayouts Formats, IReadOnlyList<IPNetwork> Trust,
-    Nat64PeerMode Nat64Peer, bool ErrnoFromProgram, IReadOnlyList<AttachedProgram> Programs, DateTimeOffset Since);
+    Nat64PeerMode Nat64Peer, bool ErrnoFromProgram, IReadOnlyList<AttachedProgram> Programs, DateTimeOffset Since,
+    IReadOnlyList<NetworkNamespace>? Namespaces);
 
 /// <summary>
 /// The receiver's lifecycle: load (attach at a cgroup, pin under a directory of the
@@ -70,7 +72,7 @@ public static class ToaReceiver
         (Pins.TraceEvents, ReceiverAbi.EventsMap),
     ];
 
-    private static readonly string[] MapPins = [.. KeptMaps.Select(m => m.Pin), Pins.Trust, Pins.Config];
+    private static readonly string[] MapPins = [.. KeptMaps.Select(m => m.Pin), Pins.Trust, Pins.Netns, Pins.Config];
 
     // The kernel keeps BPF_OBJ_NAME_LEN - 1 characters of a program's name.
     private const int KernelNameLength = 15;
@@ -84,12 +86,15 @@ public static class ToaReceiver
     /// (the links stay, so does every live connection's record). On a kernel without a
     /// feature the receiver needs it throws <see cref="MissingKernelFeatureException"/>
     /// before touching anything; on a pin directory someone other than root could write (or
-    /// one above it), <see cref="InvalidOperationException"/>, with or without a receiver there.
+    /// one above it), <see cref="InvalidOperationException"/>, with or without a receiver there;
+    /// <see cref="ArgumentException"/> for a path in <see cref="ReceiverOptions.Namespaces"/> that
+    /// names no network namespace.
     /// </summary>
     public static ReceiverLoadOutcome Load(ReceiverOptions options, bool force, ILogger? logger = null)
     {
         logger ??= NullLogger.Instance;
         FeatureProbes.Current.Require(KernelFeatures.Receiver);
+        var namespaces = options.Namespaces?.Select(NetworkNamespace.Of).Distinct().ToArray();
         var pins = options.PinDirectory;
         if (pins.StartsWith(BpfFs.DefaultMount + "/", StringComparison.Ordinal) && BpfFs.EnsureMounted())
             logger.LogInformation("mounted the bpf filesystem at {Mount}", BpfFs.DefaultMount);
@@ -99,19 +104,20 @@ public static class ToaReceiver
         {
             if (!force)
                 return ReceiverLoadOutcome.AlreadyLoaded;
-            Replace(options, cgroup, logger);
+            Replace(options, namespaces, cgroup, logger);
             return ReceiverLoadOutcome.Replaced;
         }
-        LoadFresh(options, cgroup, logger);
+        LoadFresh(options, namespaces, cgroup, logger);
         return ReceiverLoadOutcome.Loaded;
     }
 
-    private static void LoadFresh(ReceiverOptions options, Cgroup cgroup, ILogger logger)
+    private static void LoadFresh(ReceiverOptions options, NetworkNamespace[]? namespaces, Cgroup cgroup, ILogger logger)
     {
         var pins = options.PinDirectory;
-        using var obj = Open(options);
+        using var obj = Open(options, namespaces);
         obj.Load();
         FillTrust(obj.Map(ReceiverAbi.TrustMap), options.Trust);
+        FillNetns(obj.Map(ReceiverAbi.NetnsMap), namespaces);
         BpfFs.CreateDirectory(pins);
         // Again as it is now, made here or there before: a directory raced in by someone else is theirs.
         RequireRootOnly(pins);
@@ -119,7 +125,7 @@ public static class ToaReceiver
         var pinned = new List<string>();
         try
         {
-            foreach (var (pin, map) in KeptMaps.Append((Pins.Trust, ReceiverAbi.TrustMap)).Append((Pins.Config, ".rodata")))
+            foreach (var (pin, map) in KeptMaps.Append((Pins.Trust, ReceiverAbi.TrustMap)).Append((Pins.Netns, ReceiverAbi.NetnsMap)).Append((Pins.Config, ".rodata")))
             {
                 MapOf(obj, map).Pin(Path.Join(pins, pin), PinMode(pin));
                 pinned.Add(Path.Join(pins, pin));
@@ -150,14 +156,14 @@ public static class ToaReceiver
                 + "receiver's pins there and so detach it; make it root's alone (chown root, chmod go-w) or remove it, or choose another --pin-dir");
     }
 
-    private static void Replace(ReceiverOptions options, Cgroup cgroup, ILogger logger)
+    private static void Replace(ReceiverOptions options, NetworkNamespace[]? namespaces, Cgroup cgroup, ILogger logger)
     {
         var pins = options.PinDirectory;
         var current = Status(pins) ?? throw new InvalidOperationException($"receiver at {pins}: vanished while being replaced");
         if (current.Cgroup != cgroup.Path)
             throw new InvalidOperationException(
                 $"the receiver at {pins} is attached to {current.Cgroup}, not {cgroup.Path}: unload it first to move it");
-        using var obj = Open(options);
+        using var obj = Open(options, namespaces);
         var kept = new List<BpfMap>();
         var added = new List<(string Pin, string Map)>();
         try
@@ -185,6 +191,8 @@ public static class ToaReceiver
             MapOf(obj, map).Pin(Path.Join(pins, pin), PinMode(pin));
         FillTrust(obj.Map(ReceiverAbi.TrustMap), options.Trust);
         RepinMap(obj.Map(ReceiverAbi.TrustMap), Path.Join(pins, Pins.Trust));
+        FillNetns(obj.Map(ReceiverAbi.NetnsMap), namespaces);
+        RepinMap(obj.Map(ReceiverAbi.NetnsMap), Path.Join(pins, Pins.Netns));
         RepinMap(MapOf(obj, ".rodata"), Path.Join(pins, Pins.Config));
         foreach (var (hook, program) in Hooks)
         {
@@ -290,7 +298,8 @@ public static class ToaReceiver
             map.TryLookup(0, out config);
         var cgroup = Bpf.Cgroup.FindById(cgroupId)?.Path ?? $"id {cgroupId}";
         return new ReceiverStatus(pinDirectory, cgroup, (ToaLayouts)config.Formats, ReadTrust(pinDirectory),
-            (Nat64PeerMode)config.Nat64Peer, config.SetRetval != 0, programs, since);
+            (Nat64PeerMode)config.Nat64Peer, config.SetRetval != 0, programs, since,
+            config.NetnsScoped != 0 ? ReadNetns(pinDirectory) : null);
     }
 
     /// <summary>The counters of the receiver at <paramref name="pinDirectory"/>.</summary>
@@ -329,7 +338,7 @@ public static class ToaReceiver
             throw new InvalidOperationException($"no receiver is loaded at {pinDirectory} (toa load)");
     }
 
-    private static BpfObject Open(ReceiverOptions options)
+    private static BpfObject Open(ReceiverOptions options, NetworkNamespace[]? namespaces)
     {
         var obj = BpfObject.OpenEmbedded(typeof(ToaReceiver).Assembly, ReceiverAbi.ObjectResource);
         try
@@ -340,7 +349,11 @@ public static class ToaReceiver
                 Nat64Peer = (uint)options.Nat64Peer,
                 TrustEnabled = options.Trust.Count > 0 ? 1u : 0u,
                 SetRetval = FeatureProbes.Current.Check(KernelFeatures.SockoptRetval).Supported ? 1u : 0u,
+                NetnsScoped = namespaces is null ? 0u : 1u,
             });
+            var room = obj.Map(ReceiverAbi.NetnsMap).MaxEntries;
+            if (namespaces?.Length > room)
+                throw new ArgumentException($"{namespaces.Length} network namespaces: the receiver honours at most {room}");
             return obj;
         }
         catch
@@ -366,6 +379,18 @@ public static class ToaReceiver
             var key = TrustKeyOf(network);
             map.Update(key, (byte)1);
         }
+    }
+
+    private static void FillNetns(BpfMap map, NetworkNamespace[]? namespaces)
+    {
+        foreach (var ns in namespaces ?? [])
+            map.Update(ns.Inode, (byte)1);
+    }
+
+    private static IReadOnlyList<NetworkNamespace> ReadNetns(string pinDirectory)
+    {
+        using var map = BpfMap.OpenPinned(Path.Join(pinDirectory, Pins.Netns), readOnly: true);
+        return [.. map.Keys<uint>().Select(inode => new NetworkNamespace(inode))];
     }
 
     internal static unsafe ReceiverAbi.TrustKey TrustKeyOf(IPNetwork network)
@@ -408,6 +433,7 @@ public static class ToaReceiver
         public const string Parked = "parked";
         public const string ParkedCount = "parked-count";
         public const string Trust = "trust";
+        public const string Netns = "netns";
         public const string Config = "config";
         public const string Trace = "trace";
         public const string TraceEvents = "trace-events";

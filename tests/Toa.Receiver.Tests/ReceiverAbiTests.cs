@@ -45,6 +45,7 @@ public class ReceiverAbiTests
         AssertLayout<ReceiverAbi.Config>(obj, "toa_receiver_config", new()
         {
             ["formats"] = "Formats", ["nat64_peer"] = "Nat64Peer", ["trust_enabled"] = "TrustEnabled", ["set_retval"] = "SetRetval",
+            ["netns_scoped"] = "NetnsScoped",
         });
         // status reads the pinned .rodata map as this struct.
         Assert.Equal((0, Marshal.SizeOf<ReceiverAbi.Config>()), obj.Btf.DataSectionVariable(".rodata", ReceiverAbi.ConfigVariable));

@@ -64,6 +64,16 @@ public static class KernelFeatures
                 () => KernelProbe.Helper(BpfProgramType.SockOps, BpfAttachType.CgroupSockOps, BpfHelper.LoadHdrOpt))));
 
     /// <summary>
+    /// A socket's network namespace from sock_ops programs: bpf_skc_to_tcp_sock gives the
+    /// kernel's socket, whose namespace the program reads at offsets the kernel's own BTF gives.
+    /// The receiver honours a TOA only in the namespaces it was told (toa load --netns).
+    /// </summary>
+    public static KernelFeature SockOpsNetns { get; } = new("sock-ops-netns",
+        "the socket's network namespace in sock_ops programs (bpf_skc_to_tcp_sock, kernel BTF)", "5.10", () => Both(
+            KernelProbe.KernelBtf(),
+            () => KernelProbe.Helper(BpfProgramType.SockOps, BpfAttachType.CgroupSockOps, BpfHelper.SkcToTcpSock)));
+
+    /// <summary>
     /// A cgroup getsockopt program choosing the call's errno (ctx->retval), probed through
     /// bpf_set_retval, which arrived with it. Without it getsockopt 4096 on a connection
     /// without a NAT64 client fails with the kernel's ENOPROTOOPT instead of EINVAL.
@@ -77,7 +87,8 @@ public static class KernelFeatures
     public static IReadOnlyList<KernelFeature> All { get; } =
     [
         Btf, SkStorage, SkStorageFromSockOps, CgroupGetsockopt, SkStorageFromGetsockopt, CgroupSetsockopt,
-        SkStorageFromSetsockopt, CgroupLink, CgroupGetpeername, SkStorageFromGetpeername, SockOpsHeaderOptions, SockoptRetval,
+        SkStorageFromSetsockopt, CgroupLink, CgroupGetpeername, SkStorageFromGetpeername, SockOpsHeaderOptions, SockOpsNetns,
+        SockoptRetval,
     ];
 
     /// <summary>What sending TOA (toa connect, toa lb) needs.</summary>

@@ -61,6 +61,13 @@ internal static unsafe class KernelProbe
         throw new BpfException($"probe {helper} in {type}/{attach}: load", errno);
     }
 
+    /// <summary>Whether the kernel describes its own types in BTF, which libbpf reads to place a program's field reads (CO-RE).</summary>
+    public static ProbeOutcome KernelBtf() => File.Exists(KernelBtfPath)
+        ? ProbeOutcome.Yes
+        : ProbeOutcome.No($"no {KernelBtfPath} (a kernel built without CONFIG_DEBUG_INFO_BTF)");
+
+    private const string KernelBtfPath = "/sys/kernel/btf/vmlinux";
+
     /// <summary>Whether the kernel loads BTF (type information, needed by socket storage maps).</summary>
     public static ProbeOutcome Btf()
     {
@@ -209,6 +216,7 @@ internal enum BpfAttachType : uint
 internal enum BpfHelper
 {
     SkStorageGet = 107,
+    SkcToTcpSock = 137,
     LoadHdrOpt = 142,
     StoreHdrOpt = 143,
     ReserveHdrOpt = 144,

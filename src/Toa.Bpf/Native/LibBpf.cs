@@ -208,6 +208,9 @@ internal static unsafe partial class LibC
         return *(ulong*)(buffer + StatxInoOffset);
     }
 
+    [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
+    internal static partial int Ioctl(int fd, nuint request, nint argument);
+
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
     internal static partial int Flock(int fd, int operation);
 

@@ -39,7 +39,7 @@ internal static class LoadCommand
             {
                 outcome = ToaReceiver.Load(options, parse.GetValue(Force), logging.CreateLogger("load"));
             }
-            catch (Exception e) when (e is InvalidOperationException or DirectoryNotFoundException)
+            catch (Exception e) when (e is InvalidOperationException or DirectoryNotFoundException or ArgumentException)
             {
                 throw new CliException(e.Message);
             }

@@ -168,6 +168,7 @@ internal static class LogCommand
         TraceOutcome.Absent => "absent",
         TraceOutcome.Malformed => "malformed",
         TraceOutcome.Untrusted => "untrusted",
+        TraceOutcome.ForeignNetns => "foreign-netns",
         _ => "unhonoured",
     };
 
@@ -184,6 +185,7 @@ internal static class LogCommand
             TraceOutcome.Absent => "no TOA in the first data either: the connection keeps its peer",
             TraceOutcome.Malformed => "a broken option or a second TOA: nothing used",
             TraceOutcome.Untrusted => $"{toa} ignored: the peer is outside the trust list (toa load --trust)",
+            TraceOutcome.ForeignNetns => $"{toa} ignored: the server's network namespace is not honoured (toa load --netns)",
             _ => $"{toa} ignored: a layout not honoured (toa load --formats)",
         };
     }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using System.CommandLine;
+using Toa.Bpf;
 using Toa.Cli.CommandLine;
 using Toa.Cli.Receiver;
 using Toa.Receiver;
@@ -14,7 +15,7 @@ internal static class StatusCommand
     public static Command Create()
     {
         var command = new Command("status",
-            "Tell whether the receiver is loaded, where it is attached, the formats and trust list it uses, its programs' "
+            "Tell whether the receiver is loaded, where it is attached, the formats, trust list and network namespaces it uses, its programs' "
             + "ids and since when. Exit code 0 when loaded, 1 when not. Needs root.\n\nExample: toa status")
         {
             PinDir,
@@ -36,6 +37,7 @@ internal static class StatusCommand
             output.WriteLine($"  since:        {status.Since:yyyy-MM-dd HH:mm:ss zzz}");
             output.WriteLine($"  formats:      {ReceiverCommandOptions.Describe(status.Formats)}");
             output.WriteLine($"  trust:        {(status.Trust.Count == 0 ? "every peer" : string.Join(' ', status.Trust))}");
+            output.WriteLine($"  netns:        {Describe(status.Namespaces)}");
             output.WriteLine($"  nat64 peer:   {(status.Nat64Peer == Nat64PeerMode.Real ? "real (getpeername on AF_INET6 sockets gives the IPv6 client)" : "snat (getpeername keeps the load balancer's address)")}");
             output.WriteLine($"  getsockopt 4096 without a NAT64 client: {(status.ErrnoFromProgram ? "EINVAL" : "ENOPROTOOPT (this kernel lets programs choose no errno)")}");
             output.WriteLine($"  programs:     {string.Join(", ", status.Programs.Select(p => $"{p.Hook} id {p.ProgramId} (link {p.LinkId})"))}");
@@ -47,4 +49,29 @@ internal static class StatusCommand
         });
         return command;
     }
+
+    // The namespaces with the paths that name them here: this one, and ip netns's.
+    private static string Describe(IReadOnlyList<NetworkNamespace>? namespaces)
+    {
+        if (namespaces is null)
+            return "every network namespace";
+        var names = new Dictionary<NetworkNamespace, string>();
+        foreach (var path in Directory.Exists(NamedNamespaces) ? Directory.EnumerateFiles(NamedNamespaces) : [])
+        {
+            try
+            {
+                names.TryAdd(NetworkNamespace.Of(path), path);
+            }
+            catch (ArgumentException)
+            {
+                // Not a namespace (or one being deleted): nothing to name.
+            }
+        }
+        names[NetworkNamespace.Of(NetworkNamespace.Current)] = "this one";
+        return namespaces.Count == 0
+            ? "none"
+            : string.Join(", ", namespaces.Select(ns => names.TryGetValue(ns, out var name) ? $"{ns} ({name})" : ns.ToString()));
+    }
+
+    private const string NamedNamespaces = "/var/run/netns";
 }

@@ -23,7 +23,9 @@ internal sealed partial class DemoScript
         try
         {
             Say("The receiver on the server: toa load attaches eBPF programs (here to a cgroup of the demo's own):");
-            ToaReceiver.Load(new ReceiverOptions { Cgroup = cgroup.Path, PinDirectory = pins }, force: false);
+            // As toa load run in the server host would: honour the server's namespace.
+            ToaReceiver.Load(new ReceiverOptions { Cgroup = cgroup.Path, PinDirectory = pins, Namespaces = [server.NamespacePath] },
+                force: false);
             output.WriteLine($"  server# toa load --cgroup {cgroup.RelativePath}   (TOA: load success)");
             await body(cgroup, pins);
 

@@ -30,6 +30,8 @@ internal static class LoadCommandText
             text += $" --trust {network}";
         if (status.Nat64Peer != Nat64PeerMode.Real)
             text += " --nat64-peer snat";
+        if (status.Namespaces is null)
+            text += $" {ReceiverLoadOptions.Netns.Name} {ReceiverLoadOptions.AllNamespaces}";
         return text + context.PinDirArgument;
     }
 

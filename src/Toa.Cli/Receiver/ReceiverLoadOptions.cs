@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 using System.CommandLine;
 using System.Net;
+using Toa.Bpf;
 using Toa.Cli.CommandLine;
 using Toa.Receiver;
 using Toa.Wire;
@@ -48,12 +49,26 @@ internal static class ReceiverLoadOptions
         HelpName = "real|snat",
     };
 
+    public static readonly Option<string[]> Netns = new("--netns")
+    {
+        Description = "Honour a TOA only for servers in this network namespace, named by a path such as /proc/PID/ns/net "
+            + "(a container's process) or /var/run/netns/NAME (ip netns); repeat it for several, or give all for every "
+            + "namespace, as the kernel module does. A TOA to a server in any other namespace is ignored and counted "
+            + "(toa_foreign_netns). Default: the namespace toa load runs in (/proc/self/ns/net), usually the host's. "
+            + "Example: --netns /proc/self/ns/net --netns /var/run/netns/web",
+        HelpName = "PATH|all",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    /// <summary>What --netns takes for every network namespace.</summary>
+    public const string AllNamespaces = "all";
+
     public static readonly Option<string?> PinDir = ReceiverCommandOptions.PinDir();
 
     /// <summary>Adds every option to <paramref name="command"/>.</summary>
     public static Command WithLoadOptions(this Command command)
     {
-        foreach (var option in new Option[] { Cgroup, Formats, Trust, Nat64Peer, PinDir })
+        foreach (var option in new Option[] { Cgroup, Formats, Trust, Nat64Peer, Netns, PinDir })
             command.Options.Add(option);
         return command;
     }
@@ -71,7 +86,31 @@ internal static class ReceiverLoadOptions
             Formats = formats,
             Trust = parse.GetValue(Trust) ?? [],
             Nat64Peer = parse.GetValue(Nat64Peer) ?? Nat64PeerMode.Real,
+            Namespaces = NamespacesOf(parse.GetValue(Netns) ?? []),
         };
+    }
+
+    // Checked here, so that toa enable refuses what toa load would at boot.
+    private static string[]? NamespacesOf(string[] values)
+    {
+        if (values.Length == 0)
+            return [NetworkNamespace.Current];
+        if (values.Contains(AllNamespaces))
+            return values.Length == 1
+                ? null
+                : throw new CliException($"--netns {AllNamespaces} names every namespace: give it alone", ReturnCode.UsageError);
+        foreach (var path in values)
+        {
+            try
+            {
+                NetworkNamespace.Of(path);
+            }
+            catch (ArgumentException e)
+            {
+                throw new CliException($"--netns: {e.Message}", ReturnCode.UsageError);
+            }
+        }
+        return values;
     }
 
     /// <summary>
@@ -87,6 +126,8 @@ internal static class ReceiverLoadOptions
         foreach (var network in options.Trust)
             arguments.AddRange([Trust.Name, network.ToString()]);
         arguments.AddRange([Nat64Peer.Name, options.Nat64Peer.ToString().ToLowerInvariant()]);
+        foreach (var path in options.Namespaces ?? [AllNamespaces])
+            arguments.AddRange([Netns.Name, path]);
         arguments.AddRange(PinDirArguments(options.PinDirectory));
         return arguments;
     }

@@ -79,7 +79,7 @@ public sealed class EnableCommandTests : IDisposable
         Toa("enable", "--unit-dir", _units);
 
         var load = SplitExecLine(Line("ExecStart")).SkipWhile(a => a != "load").ToArray();
-        Assert.Equal(["load", "--force", "--formats", "200/8,253/20,254/8,254/20", "--nat64-peer", "real"], load);
+        Assert.Equal(["load", "--force", "--formats", "200/8,253/20,254/8,254/20", "--nat64-peer", "real", "--netns", "/proc/self/ns/net"], load);
         Assert.Equal("unload", SplitExecLine(Line("ExecStop"))[^1]);
     }
 

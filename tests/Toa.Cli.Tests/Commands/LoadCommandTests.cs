@@ -12,6 +12,9 @@ public class LoadCommandTests
     [InlineData("--trust", "10.0.0.0/33")]
     [InlineData("--trust", "example.com")]
     [InlineData("--nat64-peer", "both")]
+    [InlineData("--netns", "/nonexistent-toa-test/ns")]
+    [InlineData("--netns", "/proc/self/ns/uts")]
+    [InlineData("--netns", "all", "--netns", "/proc/self/ns/net")]
     public async Task Load_BadInput_ExitsTwoWithOneLineNamingIt(params string[] args)
     {
         // A cgroup that does not exist: should the input pass, nothing could be attached.

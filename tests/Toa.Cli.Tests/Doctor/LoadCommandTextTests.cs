@@ -13,7 +13,8 @@ public class LoadCommandTextTests
         new() { PinDirectory = pins, IsRoot = true, Progress = TextWriter.Null };
 
     private static ReceiverStatus Status(string cgroup, ToaLayouts formats, Nat64PeerMode nat64, params string[] trust) =>
-        new(ToaReceiver.DefaultPinDirectory, cgroup, formats, [.. trust.Select(IPNetwork.Parse)], nat64, true, [], DateTimeOffset.UnixEpoch);
+        new(ToaReceiver.DefaultPinDirectory, cgroup, formats, [.. trust.Select(IPNetwork.Parse)], nat64, true, [], DateTimeOffset.UnixEpoch,
+            [NetworkNamespace.Of(NetworkNamespace.Current)]);
 
     // What doctor suggests must be a command line toa load accepts.
     private static void AssertLoadAccepts(string commandLine)
@@ -30,6 +31,18 @@ public class LoadCommandTextTests
         var text = LoadCommandText.Reload(Context(), Status(root, ToaLayouts.Default, Nat64PeerMode.Real, "10.0.0.0/8"));
 
         Assert.Equal(Cgroup.FindRoot() is null ? $"toa load --force --cgroup {root} --trust 10.0.0.0/8" : "toa load --force --trust 10.0.0.0/8", text);
+        AssertLoadAccepts(text);
+    }
+
+    [Fact]
+    public void Reload_EveryNamespaceHonoured_KeepsNetnsAll()
+    {
+        var root = Cgroup.FindRoot() ?? "/sys/fs/cgroup";
+        var status = Status(root, ToaLayouts.Default, Nat64PeerMode.Real, "10.0.0.0/8") with { Namespaces = null };
+
+        var text = LoadCommandText.Reload(Context(), status);
+
+        Assert.EndsWith("--trust 10.0.0.0/8 --netns all", text);
         AssertLoadAccepts(text);
     }
 

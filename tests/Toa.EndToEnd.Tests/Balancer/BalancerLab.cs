@@ -31,7 +31,9 @@ public sealed class BalancerLab : IAsyncDisposable
         {
             _files = Directory.CreateTempSubdirectory("toa-lb-test-");
             Cgroup = Cgroup.RootGroup.CreateChild(name);
-            ToaReceiver.Load(new ReceiverOptions { Cgroup = Cgroup.Path, PinDirectory = PinDirectory }, force: false);
+            // The lab's hosts are namespaces the default (the test's own) leaves out.
+            string[] namespaces = [.. new[] { Hosts.Client4, Hosts.Client6, Hosts.Balancer, Hosts.Server }.Select(h => h.NamespacePath)];
+            ToaReceiver.Load(new ReceiverOptions { Cgroup = Cgroup.Path, PinDirectory = PinDirectory, Namespaces = namespaces }, force: false);
         }
         catch
         {

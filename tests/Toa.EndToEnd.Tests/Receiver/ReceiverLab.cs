@@ -35,7 +35,14 @@ internal sealed class ReceiverLab : IDisposable
             Client = _network.AddHost("c");
             Server = _network.AddHost("s");
             Link = _network.Connect(Client, Server);
-            Options = (options ?? new ReceiverOptions()) with { Cgroup = Cgroup.Path, PinDirectory = PinDirectory };
+            var given = options ?? new ReceiverOptions();
+            Options = given with
+            {
+                Cgroup = Cgroup.Path,
+                PinDirectory = PinDirectory,
+                // The lab's hosts are namespaces the default (the test's own) leaves out.
+                Namespaces = given.Namespaces is [NetworkNamespace.Current] ? [Client.NamespacePath, Server.NamespacePath] : given.Namespaces,
+            };
             if (load)
                 ToaReceiver.Load(Options, force: false);
         }
