@@ -14,6 +14,8 @@ namespace Toa.EndToEnd.Tests.Reliability;
 /// before it asks, as servers whose client speaks first do). For each: what the server
 /// saw, and exactly which counters moved. Never a wrong address, never a failed receiver.
 /// </summary>
+// One at a time: the stress run loads the machine enough to delay the corpus's exchanges past their waits.
+[Collection("Reliability")]
 public sealed partial class HostileCorpusTests : IDisposable
 {
     private const int Port = 8000, FirstSourcePort = 41000;

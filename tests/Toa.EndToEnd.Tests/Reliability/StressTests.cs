@@ -11,6 +11,8 @@ namespace Toa.EndToEnd.Tests.Reliability;
 /// clients connect. The script checks each property itself ("PASS"/"FAIL" lines, exit 1 on a
 /// failure) and removes its namespaces, cgroups and pins, also when stopped.
 /// </summary>
+// One at a time: the stress run loads the machine enough to delay the corpus's exchanges past their waits.
+[Collection("Reliability")]
 public sealed class StressTests
 {
     private static readonly Dictionary<string, string> s_sizes = new()

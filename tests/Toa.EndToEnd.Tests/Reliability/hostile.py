@@ -17,6 +17,7 @@ static neighbour entry.
 """
 import select
 import sys
+import time
 import logging
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
@@ -37,14 +38,16 @@ def frame(src_ip, sport, flags, seq, ack, options=b"", payload=b""):
 
 
 def await_segment(listen, want, timeout=20.0):
-    """The first segment from the server for which want(tcp) holds, or None."""
-    while True:
-        ready, _, _ = select.select([listen], [], [], timeout)
+    """The first segment from the server for which want(tcp) holds within timeout seconds, or None."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([listen], [], [], left)
         if not ready:
             return None
         packet = listen.recv()
         if packet is not None and TCP in packet and want(packet[TCP]):
             return packet[TCP]
+    return None
 
 
 def play(src_ip, sport, isn, steps):
