@@ -42,7 +42,8 @@ tag=toa-stress-$$
 cgroot=$(findmnt -t cgroup2 -n -o TARGET | head -1)
 server_cg="$cgroot/$tag-server"; client_cg="$cgroot/$tag-client"
 pins=/sys/fs/bpf/$tag; sender_pins=/sys/fs/bpf/$tag-sender
-trust=(--trust 10.201.1.0/25 --trust 10.201.4.0/24)
+# The servers live in s: the receiver honours TOAs there (by default only in the loader's namespace).
+settings=(--trust 10.201.1.0/25 --trust 10.201.4.0/24 --netns "/var/run/netns/$tag-s")
 failed=0; pids=()
 
 cleanup() {
@@ -82,7 +83,7 @@ done
 for n in b x; do ip netns exec "$tag-$n" sysctl -qw net.ipv4.ip_forward=0; done
 
 mkdir -p "$server_cg" "$client_cg"
-"$toa" load --cgroup "$server_cg" --pin-dir "$pins" "${trust[@]}" >/dev/null || exit 1
+"$toa" load --cgroup "$server_cg" --pin-dir "$pins" "${settings[@]}" >/dev/null || exit 1
 mkdir -p "$sender_pins"
 bpftool prog loadall "$work/sender.bpf.o" "$sender_pins/progs" pinmaps "$sender_pins/maps" || exit 1
 bpftool cgroup attach "$client_cg" sock_ops pinned "$sender_pins/progs/toa_sender" || exit 1
@@ -253,11 +254,11 @@ phase_upgrade() {
   run_in c "$client_cg" "$work/stress_client" -t 10.201.1.2 -p 9503 -n 1000000 -m mix -c 16 -b 10.201.1.17 -T 60 > "$churn" 2>&1 &
   local churner=$!
   step "before"
-  "$toa" load --force --cgroup "$server_cg" --pin-dir "$pins" "${trust[@]}" > /dev/null && echo "toa load --force: done"
+  "$toa" load --force --cgroup "$server_cg" --pin-dir "$pins" "${settings[@]}" > /dev/null && echo "toa load --force: done"
   step "after load --force"
   "$toa" unload --pin-dir "$pins" > /dev/null && echo "toa unload: done"
   step "after unload"
-  "$toa" load --cgroup "$server_cg" --pin-dir "$pins" "${trust[@]}" > /dev/null && echo "toa load: done"
+  "$toa" load --cgroup "$server_cg" --pin-dir "$pins" "${settings[@]}" > /dev/null && echo "toa load: done"
   step "after load"
   local before=$(counters)
   kill -TERM $churner 2>/dev/null; wait $churner 2>/dev/null
