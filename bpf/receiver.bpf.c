@@ -596,12 +596,26 @@ int toa_getpeername6(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
+/*
+ * Leaves the answer to the kernel. Before 6.5 an optlen beyond the buffer the
+ * program was given (a page at most) fails the call with EFAULT, whatever the
+ * kernel answered: optlen 0 tells it to keep its own answer.
+ */
+static __always_inline int pass(struct bpf_sockopt *ctx)
+{
+	if (ctx->optlen > TOA_SOCKOPT_PAGE)
+		ctx->optlen = 0;
+	return 1;
+}
+
 static __always_inline int fail_einval(struct bpf_sockopt *ctx)
 {
 	/* Before 5.18 a program cannot choose the errno: the kernel's own (ENOPROTOOPT) stays. */
 	if (toa_config.set_retval)
 		ctx->retval = -EINVAL;
-	return 1;
+	/* Two adjacent 4-byte context stores must not merge into one 8-byte store. */
+	asm volatile("" ::: "memory");
+	return pass(ctx);
 }
 
 /*
@@ -635,10 +649,10 @@ int toa_getsockopt(struct bpf_sockopt *ctx)
 
 	/* Runs for every getsockopt in the cgroup: everything else passes untouched. */
 	if (ctx->level != SOL_IP || ctx->optname != TOA_SO_GET_LOOKUP)
-		return 1;
+		return pass(ctx);
 	sk = ctx->sk;
 	if (!sk)
-		return 1;
+		return pass(ctx);
 	if (ctx->optlen < (int)sizeof(struct toa_nat64_peer))
 		return fail_einval(ctx);
 	s = stats();
