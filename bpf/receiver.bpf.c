@@ -263,12 +263,14 @@ static __always_inline int parse_packet(struct bpf_sock_ops *skops, __u32 format
 	if (doff == 8 && data[5] == bpf_htonl(0x0101080a))
 		return r->verdict;
 	slot = toa_scratch_enter(&scratch);
-	if (slot < 0)
+	if (slot < 0) {
+		COUNT(stats(), toa_parse_busy);
 		return r->verdict;
+	}
 	copied = toa_copy_header(data, end, TOA_TCP_HEADER_MAX, &scratch->slots[slot], &fingerprint);
 	verdict = toa_parse_slot(slot, copied, formats, fingerprint);
 	*r = scratch->results[slot];
-	toa_scratch_leave(scratch);
+	toa_scratch_leave(scratch, slot);
 	return verdict;
 }
 
@@ -390,8 +392,10 @@ static __always_inline void on_synack(struct bpf_sock_ops *skops)
 	if (skops->skb_tcp_flags != (TCP_FLAG_SYN | TCP_FLAG_ACK))
 		return;
 	slot = toa_scratch_enter(&scratch);
-	if (slot < 0)
+	if (slot < 0) {
+		COUNT(stats(), toa_parse_busy);
 		return;
+	}
 	h = &scratch->slots[slot];
 	got = bpf_getsockopt(skops, SOL_TCP, TCP_BPF_SYN, h, TOA_TCP_HEADER_MAX);
 	if (got > 0 && !plain_linux_syn(h, got)) {
@@ -406,7 +410,7 @@ static __always_inline void on_synack(struct bpf_sock_ops *skops)
 		}
 	}
 	parked.syn_seq = bpf_ntohl(h->words[1]);
-	toa_scratch_leave(scratch);
+	toa_scratch_leave(scratch, slot);
 	if (verdict == TOA_VERDICT_FOUND) {
 		outcome = TOA_TRACE_PARKED;
 	} else if (verdict == TOA_VERDICT_MALFORMED) {

@@ -21,6 +21,7 @@ public static class CounterDescriptions
         ["toa_malformed"] = "Packets whose options were broken or held two TOAs.",
         ["toa_untrusted"] = "TOAs ignored because the peer is outside the trust list.",
         ["getname_toa_bypass"] = "getpeername() of a NAT64 connection that kept the load balancer's (SNAT) address.",
+        ["toa_parse_busy"] = "Packets left unparsed because every parse buffer of their CPU was in use.",
     };
 
     /// <summary>Whether <paramref name="name"/> has a description of its own.</summary>
