@@ -377,12 +377,35 @@ static __always_inline int plain_linux_syn(const struct toa_tcp_header *h, long 
 	       (h->words[9] & bpf_htonl(0xffffff00)) == bpf_htonl(0x01030300);
 }
 
+/*
+ * Parks a SYN's TOA by 4-tuple. toa_parked_count counts the entries: a SYN-ACK
+ * built again (a retransmitted SYN, the SYN-ACK's own retransmission) replaces
+ * its connection's entry; a new entry into a full map makes the LRU drop the
+ * oldest, counted in toa_parked_evicted. (The LRU also drops a few entries
+ * before the map is full, to keep spare ones per CPU: those go uncounted, and
+ * toa_parked_count stays above the entries by as many, never below.)
+ */
+static __always_inline void park(struct bpf_sock_ops *skops, struct toa_parked *parked)
+{
+	struct toa_flow_key key;
+
+	parked->pad = 0;
+	flow_of(skops, &key);
+	if (bpf_map_update_elem(&toa_parked, &key, parked, BPF_NOEXIST) != 0) {
+		bpf_map_update_elem(&toa_parked, &key, parked, BPF_EXIST);
+		return;
+	}
+	if (toa_parked_count >= TOA_PARKED_MAX)
+		COUNT(stats(), toa_parked_evicted);
+	else
+		__sync_fetch_and_add(&toa_parked_count, 1);
+}
+
 /* A SYN-ACK is being built: park the SYN's TOA until the handshake completes. */
 static __always_inline void on_synack(struct bpf_sock_ops *skops)
 {
 	struct toa_scratch *scratch;
 	struct toa_tcp_header *h;
-	struct toa_flow_key key;
 	struct toa_parked parked;
 	int slot, verdict = TOA_VERDICT_NONE;
 	__u32 fingerprint;
@@ -412,20 +435,21 @@ static __always_inline void on_synack(struct bpf_sock_ops *skops)
 	parked.syn_seq = bpf_ntohl(h->words[1]);
 	toa_scratch_leave(scratch, slot);
 	if (verdict == TOA_VERDICT_FOUND) {
-		outcome = TOA_TRACE_PARKED;
+		/* Trusted first: spoofed SYNs must not push real ones out of the map (syncookies are when it fills). */
+		if (trusted(skops)) {
+			outcome = TOA_TRACE_PARKED;
+		} else {
+			outcome = TOA_TRACE_UNTRUSTED;
+			COUNT(stats(), toa_untrusted);
+		}
 	} else if (verdict == TOA_VERDICT_MALFORMED) {
 		outcome = TOA_TRACE_MALFORMED;
 		COUNT(stats(), toa_malformed);
 	}
-	/* Whether the TOA is believed is decided with the handshake ACK, and traced then. */
 	if (TRACING() && outcome)
 		trace(skops, TOA_FROM_SYN, outcome, &parked.result);
-	if (verdict != TOA_VERDICT_FOUND)
-		return;
-	parked.pad = 0;
-	flow_of(skops, &key);
-	if (bpf_map_update_elem(&toa_parked, &key, &parked, BPF_ANY) == 0)
-		__sync_fetch_and_add(&toa_parked_count, 1);
+	if (outcome == TOA_TRACE_PARKED)
+		park(skops, &parked);
 }
 
 /* Takes the SYN-borne TOA parked for this connection, if any, into r. */

@@ -144,6 +144,7 @@ struct toa_stats {
 	__u64 toa_untrusted;        /* TOA ignored: the peer is outside the trust list */
 	__u64 getname_toa_bypass;   /* getpeername of a NAT64 connection that keeps the SNAT address */
 	__u64 toa_parse_busy;       /* packets left unparsed: this CPU's parse buffers were all in use */
+	__u64 toa_parked_evicted;   /* parked SYN TOAs dropped for newer ones: the parked map was full */
 };
 
 /* getpeername() on AF_INET6 sockets for connections holding an IPv6 client. */
