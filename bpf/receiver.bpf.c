@@ -59,6 +59,17 @@ struct {
 	__type(value, struct toa_stats);
 } toa_stats SEC(".maps");
 
+/*
+ * TCP Fast Open connections that waited for a TOA: the bytes their SYN carried
+ * (see on_segment). Only theirs, freed with the socket.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u32);
+} toa_fastopen SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, TOA_PARKED_MAX);
@@ -234,14 +245,16 @@ static __always_inline __u32 seq_of(struct bpf_sock_ops *skops)
 	return bpf_ntohl(words[1]);
 }
 
-/* Whether the packet in skops carries payload beyond its TCP header. */
-static __always_inline int has_payload(struct bpf_sock_ops *skops)
+/* The payload the packet in skops carries beyond its TCP header, in bytes. */
+static __always_inline __u32 payload_of(struct bpf_sock_ops *skops)
 {
 	const __u8 *data = (const __u8 *)(long)skops->skb_data;
+	__u32 header;
 
 	if ((const void *)(data + 13) > (const void *)(long)skops->skb_data_end)
 		return 0;
-	return skops->skb_len > (__u32)(data[12] >> 4) * 4;
+	header = (__u32)(data[12] >> 4) * 4;
+	return skops->skb_len > header ? skops->skb_len - header : 0;
 }
 
 /*
@@ -474,18 +487,25 @@ static __always_inline int claim_parked(struct bpf_sock_ops *skops, __u32 ack_se
 	return match;
 }
 
-/* The ACK completing the handshake arrived: the connection exists now. */
+/*
+ * The ACK completing the handshake arrived: the connection exists now. With
+ * TCP Fast Open it exists from the SYN with data, which is the packet here;
+ * its TOA is the SYN's, else the first data's after the SYN (on_segment): the
+ * kernel parses no header for programs while the socket is in SYN_RECV, so
+ * its handshake ACK is never seen.
+ */
 static __always_inline void on_established(struct bpf_sock_ops *skops)
 {
 	struct toa_stats *s = stats();
 	/* Initialised: clang would copy the fields a path leaves unset from registers never written. */
 	struct toa_parse_result r = {}, syn = {};
-	__u32 ack_seq = seq_of(skops);
-	__u8 source = TOA_FROM_ACK;
+	__u32 ack_seq = seq_of(skops), *syn_bytes;
+	int fastopen = skops->skb_tcp_flags & TCP_FLAG_SYN;
+	__u8 source = fastopen ? TOA_FROM_SYN : TOA_FROM_ACK;
 	__u32 set = 0;
 	int verdict = parse_packet(skops, toa_config.formats, &r), belief;
 
-	if (claim_parked(skops, ack_seq, &syn) && verdict != TOA_VERDICT_FOUND) {
+	if (!fastopen && claim_parked(skops, ack_seq, &syn) && verdict != TOA_VERDICT_FOUND) {
 		r = syn;
 		verdict = TOA_VERDICT_FOUND;
 		source = TOA_FROM_SYN;
@@ -499,6 +519,12 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 			COUNT(s, toa_from_syn);
 		break;
 	case TOA_IGNORE:
+		/* Fast Open: the SYN's bytes are received already; the wait is for the ones after them. */
+		if (fastopen && skops->sk) {
+			syn_bytes = bpf_sk_storage_get(&toa_fastopen, skops->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+			if (syn_bytes)
+				*syn_bytes = payload_of(skops);
+		}
 		COUNT(s, syn_recv_sock_no_toa);
 		/* Wait for the first data: only packets with options the kernel does not know. */
 		set = BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG;
@@ -516,18 +542,24 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 /*
  * A segment with an unknown option while waiting for a data-borne TOA. Only
  * the segments before any data was received count (the first data segment,
- * or pure ACKs before it); the wait ends with the first data.
+ * or pure ACKs before it); the wait ends with the first data. A Fast Open
+ * connection has received its SYN's bytes already: it waits while those are
+ * all it received.
  */
 static __always_inline void on_segment(struct bpf_sock_ops *skops)
 {
 	struct toa_stats *s;
 	struct toa_parse_result r = {}; /* see on_established */
-	__u32 set = 0;
+	struct bpf_sock *sk = skops->sk;
+	__u32 *syn_bytes, set = 0;
 	int verdict, belief;
 
 	if (skops->bytes_received > 0) {
-		set_flags(skops, BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG, 0);
-		return;
+		syn_bytes = sk ? bpf_sk_storage_get(&toa_fastopen, sk, 0, 0) : NULL;
+		if (!syn_bytes || *syn_bytes != skops->bytes_received) {
+			set_flags(skops, BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG, 0);
+			return;
+		}
 	}
 	if (seq_of(skops) != skops->rcv_nxt)
 		return; /* out of order: not the first data */
@@ -537,7 +569,7 @@ static __always_inline void on_segment(struct bpf_sock_ops *skops)
 	if (belief == TOA_USE) {
 		set = record(skops, &r, TOA_FROM_DATA, s);
 		COUNT(s, toa_from_data);
-	} else if (!has_payload(skops)) {
+	} else if (!payload_of(skops)) {
 		return; /* a pure ACK: keep waiting for the data */
 	}
 	if (TRACING())

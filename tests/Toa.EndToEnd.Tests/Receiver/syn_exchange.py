@@ -10,7 +10,8 @@ park: each line is "SRC_IP SOURCE_PORT COUNT HEX": a SYN carrying HEX as its
   handshake completes and the server builds no more SYN-ACKs.
 tfo: each line is "SRC_IP SOURCE_PORT SYN_HEX ACK_HEX DATA_HEX" ("-" for no
   options): a SYN with data (TCP Fast Open: the server needs no cookie), the
-  ACK completing the handshake, a second data segment, then a FIN.
+  ACK completing the handshake, a second data segment; the connection stays
+  open (no FIN), so the server still holds it.
 
 SRC_IP must not belong to any host (so no kernel resets the connections); the
 server reaches SRC_MAC through a static neighbour entry. Prints "ok PORT" or
@@ -67,5 +68,4 @@ for line in sys.stdin:
         seq = 1001 + len(first)
         sock.send(frame(src_ip, sport, "A", seq, server_seq, ack))
         sock.send(frame(src_ip, sport, "PA", seq, server_seq, data, second))
-        sock.send(frame(src_ip, sport, "FA", seq + len(second), server_seq))
     print(f"ok {sport}", flush=True)
