@@ -60,6 +60,17 @@ struct {
 	__type(value, struct toa_stats);
 } toa_stats SEC(".maps");
 
+/*
+ * TCP Fast Open connections that waited for a TOA: the bytes their SYN carried
+ * (see on_segment). Only theirs, freed with the socket.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u32);
+} toa_fastopen SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, TOA_PARKED_MAX);
@@ -286,14 +297,16 @@ static __always_inline __u32 seq_of(struct bpf_sock_ops *skops)
 	return bpf_ntohl(words[1]);
 }
 
-/* Whether the packet in skops carries payload beyond its TCP header. */
-static __always_inline int has_payload(struct bpf_sock_ops *skops)
+/* The payload the packet in skops carries beyond its TCP header, in bytes. */
+static __always_inline __u32 payload_of(struct bpf_sock_ops *skops)
 {
 	const __u8 *data = (const __u8 *)(long)skops->skb_data;
+	__u32 header;
 
 	if ((const void *)(data + 13) > (const void *)(long)skops->skb_data_end)
 		return 0;
-	return skops->skb_len > (__u32)(data[12] >> 4) * 4;
+	header = (__u32)(data[12] >> 4) * 4;
+	return skops->skb_len > header ? skops->skb_len - header : 0;
 }
 
 /*
@@ -315,12 +328,14 @@ static __always_inline int parse_packet(struct bpf_sock_ops *skops, __u32 format
 	if (doff == 8 && data[5] == bpf_htonl(0x0101080a))
 		return r->verdict;
 	slot = toa_scratch_enter(&scratch);
-	if (slot < 0)
+	if (slot < 0) {
+		COUNT(stats(), toa_parse_busy);
 		return r->verdict;
+	}
 	copied = toa_copy_header(data, end, TOA_TCP_HEADER_MAX, &scratch->slots[slot], &fingerprint);
 	verdict = toa_parse_slot(slot, copied, formats, fingerprint);
 	*r = scratch->results[slot];
-	toa_scratch_leave(scratch);
+	toa_scratch_leave(scratch, slot);
 	return verdict;
 }
 
@@ -431,12 +446,35 @@ static __always_inline int plain_linux_syn(const struct toa_tcp_header *h, long 
 	       (h->words[9] & bpf_htonl(0xffffff00)) == bpf_htonl(0x01030300);
 }
 
+/*
+ * Parks a SYN's TOA by 4-tuple. toa_parked_count counts the entries: a SYN-ACK
+ * built again (a retransmitted SYN, the SYN-ACK's own retransmission) replaces
+ * its connection's entry; a new entry into a full map makes the LRU drop the
+ * oldest, counted in toa_parked_evicted. (The LRU also drops a few entries
+ * before the map is full, to keep spare ones per CPU: those go uncounted, and
+ * toa_parked_count stays above the entries by as many, never below.)
+ */
+static __always_inline void park(struct bpf_sock_ops *skops, struct toa_parked *parked)
+{
+	struct toa_flow_key key;
+
+	parked->pad = 0;
+	flow_of(skops, &key);
+	if (bpf_map_update_elem(&toa_parked, &key, parked, BPF_NOEXIST) != 0) {
+		bpf_map_update_elem(&toa_parked, &key, parked, BPF_EXIST);
+		return;
+	}
+	if (toa_parked_count >= TOA_PARKED_MAX)
+		COUNT(stats(), toa_parked_evicted);
+	else
+		__sync_fetch_and_add(&toa_parked_count, 1);
+}
+
 /* A SYN-ACK is being built: park the SYN's TOA until the handshake completes. */
 static __always_inline void on_synack(struct bpf_sock_ops *skops)
 {
 	struct toa_scratch *scratch;
 	struct toa_tcp_header *h;
-	struct toa_flow_key key;
 	struct toa_parked parked;
 	int slot, verdict = TOA_VERDICT_NONE;
 	__u32 fingerprint;
@@ -446,8 +484,10 @@ static __always_inline void on_synack(struct bpf_sock_ops *skops)
 	if (skops->skb_tcp_flags != (TCP_FLAG_SYN | TCP_FLAG_ACK))
 		return;
 	slot = toa_scratch_enter(&scratch);
-	if (slot < 0)
+	if (slot < 0) {
+		COUNT(stats(), toa_parse_busy);
 		return;
+	}
 	h = &scratch->slots[slot];
 	got = bpf_getsockopt(skops, SOL_TCP, TCP_BPF_SYN, h, TOA_TCP_HEADER_MAX);
 	if (got > 0 && !plain_linux_syn(h, got)) {
@@ -462,22 +502,23 @@ static __always_inline void on_synack(struct bpf_sock_ops *skops)
 		}
 	}
 	parked.syn_seq = bpf_ntohl(h->words[1]);
-	toa_scratch_leave(scratch);
+	toa_scratch_leave(scratch, slot);
 	if (verdict == TOA_VERDICT_FOUND) {
-		outcome = TOA_TRACE_PARKED;
+		/* Trusted first: spoofed SYNs must not push real ones out of the map (syncookies are when it fills). */
+		if (trusted(skops)) {
+			outcome = TOA_TRACE_PARKED;
+		} else {
+			outcome = TOA_TRACE_UNTRUSTED;
+			COUNT(stats(), toa_untrusted);
+		}
 	} else if (verdict == TOA_VERDICT_MALFORMED) {
 		outcome = TOA_TRACE_MALFORMED;
 		COUNT(stats(), toa_malformed);
 	}
-	/* Whether the TOA is believed is decided with the handshake ACK, and traced then. */
 	if (TRACING() && outcome)
 		trace(skops, TOA_FROM_SYN, outcome, &parked.result);
-	if (verdict != TOA_VERDICT_FOUND)
-		return;
-	parked.pad = 0;
-	flow_of(skops, &key);
-	if (bpf_map_update_elem(&toa_parked, &key, &parked, BPF_ANY) == 0)
-		__sync_fetch_and_add(&toa_parked_count, 1);
+	if (outcome == TOA_TRACE_PARKED)
+		park(skops, &parked);
 }
 
 /* Takes the SYN-borne TOA parked for this connection, if any, into r. */
@@ -502,18 +543,25 @@ static __always_inline int claim_parked(struct bpf_sock_ops *skops, __u32 ack_se
 	return match;
 }
 
-/* The ACK completing the handshake arrived: the connection exists now. */
+/*
+ * The ACK completing the handshake arrived: the connection exists now. With
+ * TCP Fast Open it exists from the SYN with data, which is the packet here;
+ * its TOA is the SYN's, else the first data's after the SYN (on_segment): the
+ * kernel parses no header for programs while the socket is in SYN_RECV, so
+ * its handshake ACK is never seen.
+ */
 static __always_inline void on_established(struct bpf_sock_ops *skops)
 {
 	struct toa_stats *s = stats();
 	/* Initialised: clang would copy the fields a path leaves unset from registers never written. */
 	struct toa_parse_result r = {}, syn = {};
-	__u32 ack_seq = seq_of(skops);
-	__u8 source = TOA_FROM_ACK;
+	__u32 ack_seq = seq_of(skops), *syn_bytes;
+	int fastopen = skops->skb_tcp_flags & TCP_FLAG_SYN;
+	__u8 source = fastopen ? TOA_FROM_SYN : TOA_FROM_ACK;
 	__u32 set = 0;
 	int verdict = parse_packet(skops, toa_config.formats, &r), belief;
 
-	if (claim_parked(skops, ack_seq, &syn) && verdict != TOA_VERDICT_FOUND) {
+	if (!fastopen && claim_parked(skops, ack_seq, &syn) && verdict != TOA_VERDICT_FOUND) {
 		r = syn;
 		verdict = TOA_VERDICT_FOUND;
 		source = TOA_FROM_SYN;
@@ -527,6 +575,12 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 			COUNT(s, toa_from_syn);
 		break;
 	case TOA_IGNORE:
+		/* Fast Open: the SYN's bytes are received already; the wait is for the ones after them. */
+		if (fastopen && skops->sk) {
+			syn_bytes = bpf_sk_storage_get(&toa_fastopen, skops->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+			if (syn_bytes)
+				*syn_bytes = payload_of(skops);
+		}
 		COUNT(s, syn_recv_sock_no_toa);
 		/* Wait for the first data: only packets with options the kernel does not know. */
 		set = BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG;
@@ -544,18 +598,24 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 /*
  * A segment with an unknown option while waiting for a data-borne TOA. Only
  * the segments before any data was received count (the first data segment,
- * or pure ACKs before it); the wait ends with the first data.
+ * or pure ACKs before it); the wait ends with the first data. A Fast Open
+ * connection has received its SYN's bytes already: it waits while those are
+ * all it received.
  */
 static __always_inline void on_segment(struct bpf_sock_ops *skops)
 {
 	struct toa_stats *s;
 	struct toa_parse_result r = {}; /* see on_established */
-	__u32 set = 0;
+	struct bpf_sock *sk = skops->sk;
+	__u32 *syn_bytes, set = 0;
 	int verdict, belief;
 
 	if (skops->bytes_received > 0) {
-		set_flags(skops, BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG, 0);
-		return;
+		syn_bytes = sk ? bpf_sk_storage_get(&toa_fastopen, sk, 0, 0) : NULL;
+		if (!syn_bytes || *syn_bytes != skops->bytes_received) {
+			set_flags(skops, BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG, 0);
+			return;
+		}
 	}
 	if (seq_of(skops) != skops->rcv_nxt)
 		return; /* out of order: not the first data */
@@ -565,7 +625,7 @@ static __always_inline void on_segment(struct bpf_sock_ops *skops)
 	if (belief == TOA_USE) {
 		set = record(skops, &r, TOA_FROM_DATA, s);
 		COUNT(s, toa_from_data);
-	} else if (!has_payload(skops)) {
+	} else if (!payload_of(skops)) {
 		return; /* a pure ACK: keep waiting for the data */
 	}
 	if (TRACING())
@@ -652,12 +712,26 @@ int toa_getpeername6(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
+/*
+ * Leaves the answer to the kernel. Before 6.5 an optlen beyond the buffer the
+ * program was given (a page at most) fails the call with EFAULT, whatever the
+ * kernel answered: optlen 0 tells it to keep its own answer.
+ */
+static __always_inline int pass(struct bpf_sockopt *ctx)
+{
+	if (ctx->optlen > TOA_SOCKOPT_PAGE)
+		ctx->optlen = 0;
+	return 1;
+}
+
 static __always_inline int fail_einval(struct bpf_sockopt *ctx)
 {
 	/* Before 5.18 a program cannot choose the errno: the kernel's own (ENOPROTOOPT) stays. */
 	if (toa_config.set_retval)
 		ctx->retval = -EINVAL;
-	return 1;
+	/* Two adjacent 4-byte context stores must not merge into one 8-byte store. */
+	asm volatile("" ::: "memory");
+	return pass(ctx);
 }
 
 /*
@@ -691,10 +765,10 @@ int toa_getsockopt(struct bpf_sockopt *ctx)
 
 	/* Runs for every getsockopt in the cgroup: everything else passes untouched. */
 	if (ctx->level != SOL_IP || ctx->optname != TOA_SO_GET_LOOKUP)
-		return 1;
+		return pass(ctx);
 	sk = ctx->sk;
 	if (!sk)
-		return 1;
+		return pass(ctx);
 	if (ctx->optlen < (int)sizeof(struct toa_nat64_peer))
 		return fail_einval(ctx);
 	s = stats();

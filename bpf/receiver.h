@@ -66,12 +66,11 @@ struct toa_walk {
 /*
  * The per-CPU scratch space. A program parsing in process context (socket
  * backlog) can be interrupted by one parsing in softirq on the same CPU: each
- * takes the slot `depth` gives it, so they never share a buffer.
+ * takes a slot whose `busy` mark is clear, so they never share a buffer.
  */
 #define TOA_SCRATCH_SLOTS 2
 struct toa_scratch {
-	__u32 depth;
-	__u32 pad;
+	__u32 busy[TOA_SCRATCH_SLOTS]; /* 1 while a program parses in the slot */
 	struct toa_tcp_header slots[TOA_SCRATCH_SLOTS];
 	struct toa_parse_result results[TOA_SCRATCH_SLOTS]; /* toa_parse_slot's, slot by slot */
 	struct toa_walk walks[TOA_SCRATCH_SLOTS];
@@ -145,6 +144,8 @@ struct toa_stats {
 	__u64 toa_untrusted;        /* TOA ignored: the peer is outside the trust list */
 	__u64 getname_toa_bypass;   /* getpeername of a NAT64 connection that keeps the SNAT address */
 	__u64 toa_foreign_netns;    /* TOA ignored: the socket's network namespace is not one honoured */
+	__u64 toa_parse_busy;       /* packets left unparsed: this CPU's parse buffers were all in use */
+	__u64 toa_parked_evicted;   /* parked SYN TOAs dropped for newer ones: the parked map was full */
 };
 
 /* getpeername() on AF_INET6 sockets for connections holding an IPv6 client. */

@@ -226,6 +226,15 @@ int toa_attach(struct bpf_sockopt *ctx)
 	struct bpf_sock *sk = ctx->sk;
 	struct toa_send *s;
 
+	/*
+	 * Runs for every setsockopt in the cgroup. Before 6.5 a value longer than
+	 * the page the program was given fails the call with EFAULT unless optlen
+	 * is 0, which tells the kernel to use the caller's value as it is.
+	 */
+	if (ctx->optlen > TOA_SOCKOPT_PAGE) {
+		ctx->optlen = 0;
+		return 1;
+	}
 	if (ctx->level != SOL_TCP || ctx->optname != TCP_NODELAY || ctx->optlen != sizeof(*a))
 		return 1;
 	if ((void *)(a + 1) > ctx->optval_end || a->magic != TOA_ATTACH_MAGIC || !sk)

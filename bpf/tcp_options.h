@@ -40,30 +40,37 @@ struct {
 } toa_scratch SEC(".maps");
 
 /*
- * Takes a slot of this CPU's scratch space: its index, or -1 when none is
- * free. A program that interrupts another on this CPU (softirq over socket
- * backlog processing) finishes before the other resumes, so a plain increment
- * keeps them apart; atomic fetch-add would need 5.12. Preemption between tasks
- * is caught afterwards by toa_fingerprint.
+ * Takes a free slot of this CPU's scratch space: its index, or -1 when none
+ * is free. A program that interrupts another on this CPU (softirq over socket
+ * backlog processing) finds the other's slot taken and uses the next. Each
+ * program marks its own slot and clears it, so no interleaving can leave a
+ * slot taken once its programs have left (a shared depth count could: two
+ * tasks preempting each other lost an update, and it wrapped); atomic
+ * exchanges would need 5.12. Two tasks that take one slot at once are caught
+ * afterwards by toa_fingerprint.
  */
 static __always_inline int toa_scratch_enter(struct toa_scratch **scratch)
 {
-	__u32 zero = 0, depth;
+	__u32 zero = 0;
 	struct toa_scratch *s = bpf_map_lookup_elem(&toa_scratch, &zero);
+	int i;
 
 	*scratch = s;
 	if (!s)
 		return -1;
-	depth = s->depth;
-	if (depth >= TOA_SCRATCH_SLOTS)
-		return -1;
-	s->depth = depth + 1;
-	return depth;
+#pragma unroll
+	for (i = 0; i < TOA_SCRATCH_SLOTS; i++) {
+		if (!s->busy[i]) {
+			s->busy[i] = 1;
+			return i;
+		}
+	}
+	return -1;
 }
 
-static __always_inline void toa_scratch_leave(struct toa_scratch *s)
+static __always_inline void toa_scratch_leave(struct toa_scratch *s, int slot)
 {
-	s->depth--;
+	s->busy[slot & (TOA_SCRATCH_SLOTS - 1)] = 0;
 }
 
 #define TOA_BYTE(h, i) (((const __u8 *)(h)->words)[(i) & 63])

@@ -27,6 +27,6 @@ int toa_parse_fixture(struct xdp_md *ctx)
 	copied = toa_copy_header(f->header.words, end, f->header_len, &scratch->slots[slot], &fingerprint);
 	verdict = toa_parse_slot(slot, copied, f->formats, fingerprint);
 	f->result = scratch->results[slot];
-	toa_scratch_leave(scratch);
+	toa_scratch_leave(scratch, slot);
 	return verdict == f->result.verdict ? XDP_PASS : XDP_ABORTED;
 }

@@ -7,6 +7,8 @@
 #define TOA_OPTION_MAX_LEN 20 /* the longest TOA: 253/20, 254/20 */
 #endif
 #define TCP_OPTION_SPACE 40   /* 60-byte TCP header maximum minus 20 fixed */
+/* The smallest page: a sockopt program never sees more of a value than a page of it. */
+#define TOA_SOCKOPT_PAGE 4096
 
 #define TCP_FLAG_FIN 0x01
 #define TCP_FLAG_SYN 0x02

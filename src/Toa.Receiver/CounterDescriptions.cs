@@ -22,6 +22,8 @@ public static class CounterDescriptions
         ["toa_untrusted"] = "TOAs ignored because the peer is outside the trust list.",
         ["toa_foreign_netns"] = "TOAs ignored because the server's network namespace is not one the receiver honours.",
         ["getname_toa_bypass"] = "getpeername() of a NAT64 connection that kept the load balancer's (SNAT) address.",
+        ["toa_parse_busy"] = "Packets left unparsed because every parse buffer of their CPU was in use.",
+        ["toa_parked_evicted"] = "SYN-borne TOAs dropped before their handshake completed because the parked map was full.",
     };
 
     /// <summary>Whether <paramref name="name"/> has a description of its own.</summary>

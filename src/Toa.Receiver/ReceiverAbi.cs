@@ -107,13 +107,13 @@ internal static class ReceiverAbi
         "syn_recv_sock_toa", "syn_recv_sock_no_toa", "getname_toa_ok", "getname_toa_mismatch", "getname_toa_empty",
         "ip6_address_alloc", "ip6_address_free",
         "toa_from_syn", "toa_from_data", "toa_malformed", "toa_untrusted", "getname_toa_bypass",
-        "toa_foreign_netns",
+        "toa_foreign_netns", "toa_parse_busy", "toa_parked_evicted",
     ];
 
     /// <summary>struct toa_stats, as one per-CPU value.</summary>
     [StructLayout(LayoutKind.Sequential)]
     public unsafe struct Stats
     {
-        public fixed ulong Values[13];
+        public fixed ulong Values[15];
     }
 }
