@@ -562,6 +562,9 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 	int verdict = parse_packet(skops, toa_config.formats, &r), belief;
 
 	if (!fastopen && claim_parked(skops, ack_seq, &syn) && verdict != TOA_VERDICT_FOUND) {
+		/* The SYN's TOA stands in for a broken ACK's, which still counts as malformed. */
+		if (verdict == TOA_VERDICT_MALFORMED)
+			COUNT(s, toa_malformed);
 		r = syn;
 		verdict = TOA_VERDICT_FOUND;
 		source = TOA_FROM_SYN;

@@ -296,6 +296,8 @@ phase_flood() {
   echo "counters moved: toa_from_syn $(moved "$before" "$after" toa_from_syn), syn_recv_sock_toa $(moved "$before" "$after" syn_recv_sock_toa), toa_untrusted $(moved "$before" "$after" toa_untrusted)"
   check "flood: zero wrong addresses" "[ $(sum other "$out".*) = 0 ]"
   check "flood: every real client saw its claim" "[ $(sum ok "$out".*) = $REAL ]"
+  # Trust is checked before parking: the untrusted flood must leave nothing behind once the real clients are through.
+  check "flood: no untrusted SYN parked" "[ $(parked) = 0 ]"
   ip netns exec "$tag-s" sysctl -qw net.ipv4.tcp_syncookies=1
   stop_all
 }
