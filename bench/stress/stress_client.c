@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "../../bpf/sender.h"
+#include "stress.h"
 
 enum state { CLOSED, CONNECTING, ANSWERING, HELD };
 
@@ -150,22 +151,6 @@ static void attach(int fd, long index)
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &a, sizeof(a)) != 0) {
 		perror("setsockopt toa_attach (is the sender attached to this cgroup?)");
 		exit(1);
-	}
-}
-
-static void address_text(const struct sockaddr_storage *addr, char *text, size_t size, int *port)
-{
-	if (addr->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
-		inet_ntop(AF_INET, &in->sin_addr, text, size);
-		*port = ntohs(in->sin_port);
-	} else {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
-		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], text, size);
-		else
-			inet_ntop(AF_INET6, &in6->sin6_addr, text, size);
-		*port = ntohs(in6->sin6_port);
 	}
 }
 

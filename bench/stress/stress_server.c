@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "../../bpf/receiver.h"
+#include "stress.h"
 
 struct conn {
 	int fd;
@@ -44,22 +45,6 @@ static void stop(int signal)
 {
 	(void)signal;
 	stopping = 1;
-}
-
-static void text_of(const struct sockaddr_storage *addr, char *text, size_t size, int *port)
-{
-	if (addr->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
-		inet_ntop(AF_INET, &in->sin_addr, text, size);
-		*port = ntohs(in->sin_port);
-	} else {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
-		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], text, size);
-		else
-			inet_ntop(AF_INET6, &in6->sin6_addr, text, size);
-		*port = ntohs(in6->sin6_port);
-	}
 }
 
 /* What this connection's peer is, as a server asks for it; writes the answer line. */
@@ -81,7 +66,7 @@ static void answer(int fd, const char *line, char *reply, size_t size)
 		struct sockaddr_storage addr;
 		len = sizeof(addr);
 		getpeername(fd, (struct sockaddr *)&addr, &len);
-		text_of(&addr, seen_ip, sizeof(seen_ip), &seen_port);
+		address_text(&addr, seen_ip, sizeof(seen_ip), &seen_port);
 	}
 	if (!strcmp(seen_ip, claim_ip) && seen_port == claim_port)
 		snprintf(reply, size, "ok\n"), ok++;

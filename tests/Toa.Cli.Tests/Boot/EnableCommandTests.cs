@@ -180,7 +180,7 @@ public sealed class EnableCommandTests : IDisposable
         Assert.Equal(["Description", "Before", "Type", "RemainAfterExit", "Environment", "ExecStart", "ExecStop", "WantedBy"],
             File.ReadLines(Unit).Where(l => l.Contains('=') && !l.StartsWith('#')).Select(l => l[..l.IndexOf('=')]));
         Assert.Equal([toa, "load", "--force", "--cgroup", cgroup, "--formats", "200/8,253/20,254/8,254/20", "--nat64-peer", "real",
-            "--pin-dir", pins], SplitExecLine(Line("ExecStart")));
+            "--netns", "/proc/self/ns/net", "--pin-dir", pins], SplitExecLine(Line("ExecStart")));
         Assert.Equal([toa, "unload", "--pin-dir", pins], SplitExecLine(Line("ExecStop")));
     }
 
