@@ -75,9 +75,10 @@ public class LimitTests
 
         var limit = host.GetStatus().MaxConnections;
 
-        // Between what the descriptors left now allow and what all of them would.
+        // Between what all the descriptors would allow and what those left allow: tests running beside
+        // this one open and close sockets, so the count at the host's start is known only roughly.
         Assert.InRange(limit,
-            ConnectionLimits.DefaultMaxConnections(ConnectionLimits.DescriptorLimit(), ConnectionLimits.DescriptorsInUse()),
+            ConnectionLimits.DefaultMaxConnections(ConnectionLimits.DescriptorLimit(), ConnectionLimits.DescriptorsInUse() + 2000),
             ConnectionLimits.DefaultMaxConnections(ConnectionLimits.DescriptorLimit(), 0));
         await host.ApplyAsync(host.Config with { MaxConnections = 0 });
         Assert.Equal(0, host.GetStatus().MaxConnections);
