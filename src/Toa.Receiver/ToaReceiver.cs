@@ -72,7 +72,9 @@ public static class ToaReceiver
         (Pins.TraceEvents, ReceiverAbi.EventsMap),
     ];
 
-    private static readonly string[] MapPins = [.. KeptMaps.Select(m => m.Pin), Pins.Trust, Pins.Netns, Pins.Config];
+    // Every map pinned: those kept across a --force, and those a --force fills anew.
+    private static readonly (string Pin, string Map)[] PinnedMaps =
+        [.. KeptMaps, (Pins.Trust, ReceiverAbi.TrustMap), (Pins.Netns, ReceiverAbi.NetnsMap), (Pins.Config, ".rodata")];
 
     // The kernel keeps BPF_OBJ_NAME_LEN - 1 characters of a program's name.
     private const int KernelNameLength = 15;
@@ -125,7 +127,7 @@ public static class ToaReceiver
         var pinned = new List<string>();
         try
         {
-            foreach (var (pin, map) in KeptMaps.Append((Pins.Trust, ReceiverAbi.TrustMap)).Append((Pins.Netns, ReceiverAbi.NetnsMap)).Append((Pins.Config, ".rodata")))
+            foreach (var (pin, map) in PinnedMaps)
             {
                 MapOf(obj, map).Pin(Path.Join(pins, pin), PinMode(pin));
                 pinned.Add(Path.Join(pins, pin));
@@ -223,7 +225,7 @@ public static class ToaReceiver
         }
         if (links.Count == 0)
             return false;
-        var mapPins = MapPins.Select(p => Path.Join(pinDirectory, p)).Where(p => MapIdAt(p) is { } id && maps.Contains(id));
+        var mapPins = PinnedMaps.Select(m => Path.Join(pinDirectory, m.Pin)).Where(p => MapIdAt(p) is { } id && maps.Contains(id));
         // Maps first, links last: an unload cut short leaves a receiver that the next one finds. sock_ops is
         // the first link: no new records once the hooks that read them go.
         Remove([.. mapPins, .. links], pinDirectory);

@@ -84,10 +84,14 @@ public sealed partial class SystemSocketCalls : IToaSocketCalls, IDisposable
             if (_opened != seen || now < _nextCheck)
                 return _opened;
             _nextCheck = now + _recheckTicks;
-            if (seen.Records is not null && ReceiverRecords.PinnedMapId(_pinDirectory) == seen.MapId)
-                return seen;
             var records = ReceiverRecords.TryOpen(_pinDirectory, out var errno);
-            var opened = new Opened(records, records?.MapId() ?? 0, errno);
+            var mapId = records?.MapId() ?? 0;
+            if (seen.Records is not null && mapId == seen.MapId)
+            {
+                records?.Dispose();
+                return seen;
+            }
+            var opened = new Opened(records, mapId, errno);
             Volatile.Write(ref _opened, opened);
             // Lookups still running on the old map hold its descriptor until they return.
             seen.Records?.Dispose();

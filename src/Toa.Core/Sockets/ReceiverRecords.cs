@@ -59,13 +59,6 @@ public sealed partial class ReceiverRecords : IDisposable
         }
     }
 
-    /// <summary>The id of the map pinned under <paramref name="pinDirectory"/> now; 0 when none can be opened.</summary>
-    internal static uint PinnedMapId(string pinDirectory)
-    {
-        using var records = TryOpen(pinDirectory, out _);
-        return records?.MapId() ?? 0;
-    }
-
     // struct bpf_map_info begins with its type and its id; the kernel fills only the bytes asked for.
     private static unsafe uint MapIdOf(int fd)
     {
