@@ -16,6 +16,11 @@ namespace Toa.Sender;
 /// disposing moves the process back and removes everything. Sockets created
 /// while it runs carry the options they are given with <see cref="Attach"/>.
 /// </summary>
+/// <remarks>
+/// The sender's cgroup is a child of the one the process started in, not of the root: a
+/// service unit's cgroup (systemd's <c>MemoryMax=</c>, <c>TasksMax=</c>, <c>IPAddressDeny=</c>)
+/// covers its descendants, so the process stays under its unit's limits.
+/// </remarks>
 public sealed class ToaSender : IDisposable
 {
     private const string CgroupPrefix = "toa-sender-";
@@ -60,14 +65,14 @@ public sealed class ToaSender : IDisposable
         FeatureProbes.Current.Require(KernelFeatures.Sender);
         var pid = Environment.ProcessId;
         var home = Cgroup.OfProcess(pid);
-        RemoveStale(logger);
+        RemoveStale(home, logger);
         var obj = BpfObject.OpenEmbedded(typeof(ToaSender).Assembly, SenderAbi.ObjectResource);
         Cgroup? cgroup = null;
         BpfLink? writes = null, attaches = null;
         try
         {
             obj.Load();
-            cgroup = Cgroup.RootGroup.CreateChild(CgroupPrefix + pid);
+            cgroup = home.CreateChild(CgroupPrefix + pid);
             using (var dir = cgroup.Open())
             {
                 writes = obj.Program(SenderAbi.Program).AttachCgroup(dir);
@@ -171,10 +176,10 @@ public sealed class ToaSender : IDisposable
         TryRemove(Cgroup, _logger);
     }
 
-    // A sender killed without cleanup leaves an empty cgroup behind; the next one removes it.
-    private static void RemoveStale(ILogger logger)
+    // A sender killed without cleanup leaves an empty cgroup behind; the next one started from the same cgroup removes it.
+    private static void RemoveStale(Cgroup home, ILogger logger)
     {
-        foreach (var child in Cgroup.RootGroup.Children())
+        foreach (var child in home.Children())
         {
             var name = Path.GetFileName(child.Path);
             if (name.StartsWith(CgroupPrefix, StringComparison.Ordinal)
@@ -183,6 +188,13 @@ public sealed class ToaSender : IDisposable
                 TryRemove(child, logger);
         }
     }
+
+    /// <summary>
+    /// The cgroup a sender started by process <paramref name="pid"/> from <paramref name="home"/>
+    /// left behind (when the process was killed), or null: for whoever started and killed it.
+    /// </summary>
+    public static Cgroup? LeftBehind(Cgroup home, int pid) =>
+        home.Children().FirstOrDefault(c => Path.GetFileName(c.Path) == CgroupPrefix + pid);
 
     private static bool IsRunning(int pid) => Directory.Exists($"/proc/{pid}");
 

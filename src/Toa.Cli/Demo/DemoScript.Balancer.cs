@@ -3,6 +3,7 @@ using System.Net;
 using Toa.Bpf;
 using Toa.Cli.CommandLine;
 using Toa.Lab;
+using Toa.Sender;
 
 namespace Toa.Cli.Demo;
 
@@ -156,7 +157,8 @@ internal sealed partial class DemoScript
         catch (TimeoutException)
         {
             balancer.Kill();
-            if (Cgroup.RootGroup.Children().FirstOrDefault(c => Path.GetFileName(c.Path) == $"toa-sender-{balancer.Id}") is { } left)
+            // The balancer started in this process's cgroup, and its sender's cgroup sits below it.
+            if (ToaSender.LeftBehind(Cgroup.OfProcess(Environment.ProcessId), balancer.Id) is { } left)
                 RemoveWhenEmpty(left);
         }
         await balancer.DisposeAsync();

@@ -5,6 +5,7 @@ using Toa.Bpf;
 using Toa.EndToEnd.Tests.AspNetCore;
 using Toa.Lab;
 using Toa.Receiver;
+using Toa.Sender;
 using Toa.Testing;
 
 namespace Toa.EndToEnd.Tests.Balancer;
@@ -20,7 +21,7 @@ public sealed class BalancerLab : IAsyncDisposable
 {
     private static int s_counter;
     private readonly DirectoryInfo? _files;
-    private readonly List<LabProcess> _balancers = [];
+    private readonly List<(LabProcess Process, Cgroup Home)> _balancers = []; // Home: where it started, so where its sender's cgroup is
 
     public BalancerLab()
     {
@@ -62,13 +63,16 @@ public sealed class BalancerLab : IAsyncDisposable
     /// <summary>Where <c>toa lb --config</c> reads its configuration.</summary>
     public string ConfigPath => Path.Combine(_files!.FullName, "lb.json");
 
-    /// <summary>Writes the configuration, starts <c>toa lb</c> in the balancer host and waits until every listener accepts.</summary>
-    public async Task<LabProcess> StartBalancerAsync(string config, int listeners)
+    /// <summary>
+    /// Writes the configuration, starts <c>toa lb</c> in the balancer host (in <paramref name="cgroup"/>,
+    /// a directory, when given) and waits until every listener accepts.
+    /// </summary>
+    public async Task<LabProcess> StartBalancerAsync(string config, int listeners, string? cgroup = null)
     {
         await File.WriteAllTextAsync(ConfigPath, config);
         var command = ToaCli.Command("lb", "--config", ConfigPath);
-        var balancer = Hosts.Balancer.Start(command[0], command.Skip(1));
-        _balancers.Add(balancer);
+        var balancer = Hosts.Balancer.Start(command[0], command.Skip(1), cgroup);
+        _balancers.Add((balancer, cgroup is null ? Cgroup.OfProcess(Environment.ProcessId) : Cgroup.At(cgroup)));
         await balancer.WaitForLineAsync(_ => balancer.Error.Count(l => l.Contains(" accepting on ", StringComparison.Ordinal)) == listeners,
             TimeSpan.FromSeconds(60));
         return balancer;
@@ -96,9 +100,28 @@ public sealed class BalancerLab : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Sends a line from <paramref name="client"/> to <paramref name="target"/> (an echo behind the
+    /// balancer), half-closes and reads the echo to its end; returns the client's own address.
+    /// </summary>
+    public static async Task<IPEndPoint> EchoLineAsync(Host client, IPEndPoint target)
+    {
+        using var socket = await ConnectAsync(client, target);
+        var local = (IPEndPoint)socket.LocalEndPoint!;
+        await socket.SendAsync("hello\n"u8.ToArray());
+        socket.Shutdown(SocketShutdown.Send);
+        var echoed = new byte[64];
+        var length = 0;
+        int n;
+        while ((n = await socket.ReceiveAsync(echoed.AsMemory(length)).AsTask().WaitAsync(TimeSpan.FromSeconds(30))) > 0)
+            length += n;
+        Assert.Equal("hello\n", System.Text.Encoding.ASCII.GetString(echoed, 0, length));
+        return local;
+    }
+
     public async ValueTask DisposeAsync()
     {
-        foreach (var balancer in _balancers)
+        foreach (var (balancer, home) in _balancers)
         {
             try
             {
@@ -107,7 +130,7 @@ public sealed class BalancerLab : IAsyncDisposable
             catch (TimeoutException)
             {
                 // Killed below; its cgroup is left empty and removed here.
-                CgroupCleanup.RemoveWhenEmpty(Cgroup.RootGroup.Children().FirstOrDefault(c => Path.GetFileName(c.Path) == $"toa-sender-{balancer.Id}"));
+                CgroupCleanup.RemoveWhenEmpty(ToaSender.LeftBehind(home, balancer.Id));
             }
         }
         Hosts.Dispose();

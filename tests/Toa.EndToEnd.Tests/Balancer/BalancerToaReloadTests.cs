@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: MIT
 using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using System.Text.Json;
-using Toa.Lab;
 using Toa.Testing;
 
 namespace Toa.EndToEnd.Tests.Balancer;
@@ -30,34 +27,18 @@ public sealed class BalancerToaReloadTests
         await using var lab = new BalancerLab();
         var server = await lab.StartCServerAsync(CServerPort);
         var balancer = await lab.StartBalancerAsync(Config(lab, "off"), listeners: 1);
-        var before = await ExchangeAsync(lab);
+        var before = await BalancerLab.EchoLineAsync(lab.Hosts.Client4, new IPEndPoint(lab.Hosts.BalancerFor4, Port));
         await server.WaitForLineAsync(l => l.StartsWith($"accepted v4 [{lab.Hosts.BalancerToServer}]:", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
         var startedBefore = balancer.Error.Any(l => l.Contains("TOA writer attached", StringComparison.Ordinal));
 
         await File.WriteAllTextAsync(lab.ConfigPath, Config(lab, "tencent"));
         await WaitForToaAsync(lab, "tencent");
-        var after = await ExchangeAsync(lab);
+        var after = await BalancerLab.EchoLineAsync(lab.Hosts.Client4, new IPEndPoint(lab.Hosts.BalancerFor4, Port));
 
         await server.WaitForLineAsync(l => l == $"accepted v4 [{after.Address}]:{after.Port}", TimeSpan.FromSeconds(30));
         Assert.False(startedBefore);
         Assert.Single(balancer.Error, l => l.Contains("TOA writer attached", StringComparison.Ordinal));
         Assert.DoesNotContain(server.Output, l => l.Contains($"[{before.Address}]:{before.Port}", StringComparison.Ordinal));
-    }
-
-    /// <summary>Sends a line through the balancer from the IPv4 client and reads the echo; returns the client's address.</summary>
-    private static async Task<IPEndPoint> ExchangeAsync(BalancerLab lab)
-    {
-        using var socket = await BalancerLab.ConnectAsync(lab.Hosts.Client4, new IPEndPoint(lab.Hosts.BalancerFor4, Port));
-        var client = (IPEndPoint)socket.LocalEndPoint!;
-        await socket.SendAsync("hello\n"u8.ToArray());
-        socket.Shutdown(SocketShutdown.Send);
-        var echoed = new byte[64];
-        var length = 0;
-        int n;
-        while ((n = await socket.ReceiveAsync(echoed.AsMemory(length)).AsTask().WaitAsync(TimeSpan.FromSeconds(30))) > 0)
-            length += n;
-        Assert.Equal("hello\n", Encoding.ASCII.GetString(echoed, 0, length));
-        return client;
     }
 
     /// <summary>Asks <c>toa lb status</c> until the listener runs with <paramref name="toa"/>.</summary>

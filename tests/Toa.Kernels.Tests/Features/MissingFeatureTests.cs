@@ -3,6 +3,7 @@ using Toa.Bpf;
 using Toa.Bpf.Features;
 using Toa.Cli;
 using Toa.Cli.CommandLine;
+using Toa.Sender;
 using Toa.Testing;
 
 namespace Toa.Kernels.Tests.Features;
@@ -29,7 +30,7 @@ public sealed class MissingFeatureTests
         Assert.Equal("toa: this kernel lacks TCP header options in sock_ops programs (Linux 5.10 and later): reported missing on purpose",
             error.TrimEnd('\n'));
         Assert.Equal(cgroup, Cgroup.OfProcess(pid).Path);
-        Assert.DoesNotContain(Cgroup.RootGroup.Children(), c => c.Path.EndsWith($"/toa-sender-{pid}", StringComparison.Ordinal));
+        Assert.Null(ToaSender.LeftBehind(Cgroup.At(cgroup), pid));
         Assert.Equal(fds, BpfFds());
     }
 
