@@ -43,7 +43,8 @@ public sealed partial class BalancerHost : IAsyncDisposable
             options.SchedulingPolicies, options.RandomFactory,
             new BalancerMetrics(() => AllBackends(), options.ToaWriter), new ConnectionTracker(loops),
             options.Splice && Splice.IsSupported ? new PipePool() : null,
-            loops);
+            loops,
+            new ConnectionLog(options.LoggerFactory.CreateLogger("Toa.Balancer.ConnectionLog")));
         _config = options.ConfigProvider.Snapshot.Config;
         _idleSweep = options.TimeProvider.CreateTimer(_ => CloseIdle(), null, options.IdleSweepInterval, options.IdleSweepInterval);
     }
@@ -212,7 +213,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
     private List<IAsyncDisposable> Apply(BalancerConfig config, bool initial)
     {
         var retired = new List<IAsyncDisposable>();
-        var wanted = (config.Listeners ?? []).Select(ListenerSettings.From).ToDictionary(l => l.Name, StringComparer.Ordinal);
+        var wanted = (config.Listeners ?? []).Select(l => ListenerSettings.From(l, config.Log)).ToDictionary(l => l.Name, StringComparer.Ordinal);
         if (wanted.Values.FirstOrDefault(l => l.Toa.Enabled) is { } writing)
         {
             try
@@ -365,6 +366,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
         foreach (var loop in _context.Loops)
             loop.Dispose();
         _context.Pipes?.Dispose();
+        await _context.Log.DisposeAsync().ConfigureAwait(false); // after the loops: every connection's line is queued
     }
 
     /// <inheritdoc />

@@ -30,6 +30,9 @@ public sealed record BalancerConfig
     /// <summary>How long a graceful shutdown waits for established connections before it resets them. Null: <see cref="ConfigDefaults.ShutdownTimeout"/>.</summary>
     public TimeSpan? ShutdownTimeout { get; init; }
 
+    /// <summary>The connection log of every listener that has none of its own. Null: no connection log.</summary>
+    public LogConfig? Log { get; init; }
+
     /// <summary>The listeners, each with its own pool of backends.</summary>
     public IReadOnlyList<ListenerConfig>? Listeners { get; init; }
 
@@ -37,6 +40,7 @@ public sealed record BalancerConfig
     public bool Equals(BalancerConfig? other) =>
         other is not null
         && Admin == other.Admin
+        && Equals(Log, other.Log)
         && MaxConnections == other.MaxConnections
         && MaxConnectionsPerSource == other.MaxConnectionsPerSource
         && ShutdownTimeout == other.ShutdownTimeout
@@ -44,7 +48,7 @@ public sealed record BalancerConfig
 
     /// <inheritdoc />
     public override int GetHashCode() =>
-        HashCode.Combine(Admin, MaxConnections, MaxConnectionsPerSource, ShutdownTimeout, Sequences.Hash(Listeners));
+        HashCode.Combine(Admin, MaxConnections, MaxConnectionsPerSource, ShutdownTimeout, Log, Sequences.Hash(Listeners));
 }
 
 /// <summary>One listening address and the pool of backends it forwards to.</summary>
@@ -90,6 +94,9 @@ public sealed record ListenerConfig
     /// <summary>Active and passive health checking of this listener's backends. Null: every default.</summary>
     public HealthConfig? Health { get; init; }
 
+    /// <summary>This listener's connection log, in place of the top-level one. Null: the top-level one.</summary>
+    public LogConfig? Log { get; init; }
+
     /// <summary>The pool.</summary>
     public IReadOnlyList<BackendConfig>? Backends { get; init; }
 
@@ -107,11 +114,25 @@ public sealed record ListenerConfig
         && Retries == other.Retries
         && FirstByteTimeout == other.FirstByteTimeout
         && Equals(Health, other.Health)
+        && Equals(Log, other.Log)
         && Sequences.Equal(Backends, other.Backends);
 
     /// <inheritdoc />
     public override int GetHashCode() =>
         HashCode.Combine(Name, Address, Toa, Scheduler, Snat, Health, Sequences.Hash(Backends));
+}
+
+/// <summary>
+/// A connection log like HAProxy's tcplog: one line per client connection when it ends or is
+/// refused (see <c>docs/balancer.md</c>). Off unless a <c>log</c> is given.
+/// </summary>
+public sealed record LogConfig
+{
+    /// <summary>Whether connections are logged; false turns a listener's log off under a top-level one. Null: true.</summary>
+    public bool? Enabled { get; init; }
+
+    /// <summary>"stdout" (the journal, under systemd) or a file's absolute path, appended to. Null: <see cref="ConfigDefaults.LogTo"/>.</summary>
+    public string? To { get; init; }
 }
 
 /// <summary>Source addresses (SNAT) for backend connections, one per family.</summary>
@@ -138,8 +159,9 @@ public sealed record BackendConfig
 }
 
 /// <summary>
-/// Health checking. Active: a TCP connect every <see cref="Interval"/>; <see cref="Fall"/>
-/// failures in a row take a backend out, <see cref="Rise"/> successes bring it back.
+/// Health checking. Active: a TCP connect (or, with <see cref="Http"/>, an HTTP request) every
+/// <see cref="Interval"/>; <see cref="Fall"/> failures in a row take a backend out, <see cref="Rise"/>
+/// successes bring it back.
 /// Passive: <see cref="EjectAfter"/> failed client connects in a row take it out too.
 /// </summary>
 public sealed record HealthConfig
@@ -158,6 +180,23 @@ public sealed record HealthConfig
 
     /// <summary>Failed client connects in a row that eject a backend; 0 turns passive ejection off. Null: <see cref="ConfigDefaults.EjectAfter"/>.</summary>
     public int? EjectAfter { get; init; }
+
+    /// <summary>Check with an HTTP request rather than a bare TCP connect. Null: TCP.</summary>
+    public HttpHealthConfig? Http { get; init; }
+}
+
+/// <summary>
+/// An HTTP health check: <c>GET</c> <see cref="Path"/> from each backend (plain HTTP/1.1, its
+/// address as the Host, a new connection each time); healthy when the status is <see cref="Expect"/>
+/// within the check's timeout.
+/// </summary>
+public sealed record HttpHealthConfig
+{
+    /// <summary>The request's path and query, starting with "/": "/healthz". Required.</summary>
+    public string? Path { get; init; }
+
+    /// <summary>The status code a healthy backend answers, 100 to 599. Null: <see cref="ConfigDefaults.HttpExpect"/>.</summary>
+    public int? Expect { get; init; }
 }
 
 /// <summary>What a field the file leaves out means.</summary>
@@ -195,6 +234,12 @@ public static class ConfigDefaults
 
     /// <summary>Failed client connects in a row to be ejected.</summary>
     public const int EjectAfter = 3;
+
+    /// <summary>Where the connection log goes.</summary>
+    public const string LogTo = "stdout";
+
+    /// <summary>The status an HTTP health check expects.</summary>
+    public const int HttpExpect = 200;
 }
 
 /// <summary>Sequence equality for the configuration's lists, which records do not compare by value.</summary>

@@ -56,7 +56,7 @@ public static class BalancerConfigLoader
         if (CheckStructure(config, problems))
         {
             var names = (policies ?? SchedulingPolicies.BuiltIn).Select(p => p.Name).ToArray();
-            IConfigValidator[] global = [new GlobalValidator(), new ListenerIdentityValidator()];
+            IConfigValidator[] global = [new GlobalValidator(), new ListenerIdentityValidator(), new LogValidator()];
             IListenerValidator[] perListener =
             [
                 new ToaValidator(), new SchedulerValidator(names), new SnatValidator(),

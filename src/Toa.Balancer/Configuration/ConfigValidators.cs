@@ -51,6 +51,24 @@ internal sealed class GlobalValidator : IConfigValidator
     }
 }
 
+/// <summary>Connection logs, top-level and per listener, go to stdout or to a file named by its full path.</summary>
+internal sealed class LogValidator : IConfigValidator
+{
+    public void Validate(BalancerConfig config, ConfigProblems problems)
+    {
+        Check(config.Log, "log", problems);
+        var listeners = config.Listeners ?? [];
+        for (var i = 0; i < listeners.Count; i++)
+            Check(listeners[i].Log, $"listeners[{i}].log", problems);
+    }
+
+    private static void Check(LogConfig? log, string path, ConfigProblems problems)
+    {
+        if (log?.To is { } to && to != ConfigDefaults.LogTo && (!Path.IsPathFullyQualified(to) || to.EndsWith('/')))
+            problems.Add($"{path}.to", to, $"must be \"{ConfigDefaults.LogTo}\" or a file's absolute path: \"/var/log/toa-lb.log\"");
+    }
+}
+
 /// <summary>At least one listener; names and addresses present and unique.</summary>
 internal sealed class ListenerIdentityValidator : IConfigValidator
 {
@@ -170,7 +188,19 @@ internal sealed class HealthValidator : IListenerValidator
             problems.Add($"{path}.health.fall", health.Fall, "must be 1 or more");
         if (health.EjectAfter < 0)
             problems.Add($"{path}.health.ejectAfter", health.EjectAfter, "must be 0 (off) or more");
+        if (health.Http is { } http)
+        {
+            if (string.IsNullOrEmpty(http.Path))
+                problems.Add($"{path}.health.http.path", http.Path, "a path is required: \"/healthz\"");
+            else if (!http.Path.StartsWith('/') || http.Path.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)) || http.Path.Length > MaxHttpPath)
+                problems.Add($"{path}.health.http.path", http.Path, $"must start with '/' and have no spaces or control characters, at most {MaxHttpPath} characters: \"/healthz\"");
+            if (http.Expect is < 100 or > 599)
+                problems.Add($"{path}.health.http.expect", http.Expect, "must be an HTTP status code, 100 to 599");
+        }
     }
+
+    /// <summary>A request line, not a document: longer paths are a mistake in the file.</summary>
+    private const int MaxHttpPath = 1024;
 }
 
 /// <summary>A non-empty pool of distinct backends with sane weights and limits.</summary>

@@ -17,11 +17,16 @@ internal sealed record ListenerSettings(
     int Retries,
     TimeSpan? FirstByteTimeout,
     HealthSettings Health,
-    IReadOnlyList<BackendSettings> Backends)
+    IReadOnlyList<BackendSettings> Backends,
+    string? LogTo = null)
 {
-    /// <summary>Resolves a listener that <see cref="BalancerConfigLoader.Validate"/> accepted.</summary>
-    public static ListenerSettings From(ListenerConfig config)
+    /// <summary>
+    /// Resolves a listener that <see cref="BalancerConfigLoader.Validate"/> accepted;
+    /// <paramref name="log"/> is the top-level connection log, for a listener without its own.
+    /// </summary>
+    public static ListenerSettings From(ListenerConfig config, LogConfig? log = null)
     {
+        log = config.Log ?? log;
         ToaModes.TryParse(config.Toa ?? ToaModes.Off, out var mode);
         var health = config.Health ?? new HealthConfig();
         return new ListenerSettings(
@@ -40,8 +45,10 @@ internal sealed record ListenerSettings(
                 health.Timeout ?? ConfigDefaults.HealthTimeout,
                 health.Rise ?? ConfigDefaults.Rise,
                 health.Fall ?? ConfigDefaults.Fall,
-                health.EjectAfter ?? ConfigDefaults.EjectAfter),
-            (config.Backends ?? []).Select(b => new BackendSettings(Parse(b.Address), b.Weight ?? 1, b.MaxConnections ?? 0)).ToArray());
+                health.EjectAfter ?? ConfigDefaults.EjectAfter,
+                health.Http is { } http ? new Health.HttpProbe(http.Path!, http.Expect ?? ConfigDefaults.HttpExpect) : null),
+            (config.Backends ?? []).Select(b => new BackendSettings(Parse(b.Address), b.Weight ?? 1, b.MaxConnections ?? 0)).ToArray(),
+            log is { Enabled: not false } ? log.To ?? ConfigDefaults.LogTo : null);
     }
 
     /// <summary>The SNAT source for a backend of <paramref name="family"/>, if one is configured.</summary>
@@ -54,8 +61,8 @@ internal sealed record ListenerSettings(
     }
 }
 
-/// <summary>Health checking with defaults applied.</summary>
-internal sealed record HealthSettings(TimeSpan Interval, TimeSpan Timeout, int Rise, int Fall, int EjectAfter);
+/// <summary>Health checking with defaults applied; <paramref name="Http"/> replaces the host's probe (TCP) when set.</summary>
+internal sealed record HealthSettings(TimeSpan Interval, TimeSpan Timeout, int Rise, int Fall, int EjectAfter, Health.HttpProbe? Http = null);
 
 /// <summary>A backend with defaults applied.</summary>
 internal sealed record BackendSettings(IPEndPoint EndPoint, int Weight, int MaxConnections);

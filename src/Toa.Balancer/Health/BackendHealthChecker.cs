@@ -8,7 +8,8 @@ namespace Toa.Balancer.Health;
 
 /// <summary>
 /// Health of one backend: active checks every interval (rise/fall) and passive ejection after
-/// consecutive failed client connects. Disabled backends are not checked.
+/// consecutive failed client connects. Disabled backends are not checked. The check is the host's
+/// probe (a TCP connect), or the listener's HTTP check when it has one.
 /// </summary>
 internal sealed partial class BackendHealthChecker : IAsyncDisposable
 {
@@ -78,7 +79,8 @@ internal sealed partial class BackendHealthChecker : IAsyncDisposable
         using var link = stop.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeout);
         try
         {
-            return await _probe.ProbeAsync(_backend.EndPoint, _source, timeout.Token).ConfigureAwait(false);
+            var probe = _settings.Http ?? _probe;
+            return await probe.ProbeAsync(_backend.EndPoint, _source, timeout.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!stop.IsCancellationRequested)
         {

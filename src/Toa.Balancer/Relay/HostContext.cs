@@ -8,7 +8,8 @@ namespace Toa.Balancer.Relay;
 
 /// <summary>
 /// What every listener of a host shares. <see cref="Pipes"/> is null when the relay copies rather
-/// than splices. Every connection runs on one of <see cref="Loops"/>.
+/// than splices. Every connection runs on one of <see cref="Loops"/>. <see cref="Log"/> is the
+/// connection log of the listeners that have one.
 /// </summary>
 internal sealed record HostContext(
     IToaWriter Toa,
@@ -20,4 +21,5 @@ internal sealed record HostContext(
     BalancerMetrics Metrics,
     ConnectionTracker Connections,
     PipePool? Pipes,
-    IReadOnlyList<EventLoop> Loops);
+    IReadOnlyList<EventLoop> Loops,
+    ConnectionLog Log);

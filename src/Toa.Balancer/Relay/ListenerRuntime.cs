@@ -143,6 +143,11 @@ internal sealed partial class ListenerRuntime : IAsyncDisposable
     private void Refuse(int fd, IPEndPoint client, string reason)
     {
         Context.Metrics.Rejected(Name, reason);
+        if (_settings.LogTo is { } to)
+        {
+            Context.Log.Write(to, new ConnectionRecord(Context.Time.GetUtcNow(), Name, LocalEndPoint, client, null, 0, 0, TimeSpan.Zero, 0,
+                reason == "no_backend" ? ConnectionEnd.NoBackend : ConnectionEnd.Limit));
+        }
         LogRefused(Logger, Name, client, reason);
         Libc.SetAbortiveClose(fd);
         Libc.Close(fd);

@@ -54,6 +54,8 @@ internal sealed partial class RelayConnection : IEventHandler
     private readonly IPEndPoint _clientEndPoint;
     private readonly TimeProvider _time;
     private readonly bool _sourceCounted;
+    private readonly DateTimeOffset _accepted;
+    private readonly long _started;
     private System.Threading.ITimer? _firstByteTimer; // until the client's first byte, under firstByteTimeout
     private Socket? _backendSocket;
     private List<Backend>? _tried; // backends whose connect failed, once one has
@@ -65,6 +67,9 @@ internal sealed partial class RelayConnection : IEventHandler
     private Flow _up;   // client → backend
     private Flow _down; // backend → client
     private long _lastActivity;
+    private int _failedSide = -1; // the side whose error reset the connection
+    private int _firstFin = -1;   // the side that finished sending first
+    private string? _end;         // how it ended, for the connection log (ConnectionEnd); the first cause wins
 
     public RelayConnection(
         ListenerRuntime listener, ListenerSettings settings, EventLoop loop, int clientFd, IPEndPoint clientEndPoint, bool sourceCounted, Backend backend)
@@ -77,7 +82,8 @@ internal sealed partial class RelayConnection : IEventHandler
         _clientEndPoint = clientEndPoint;
         _time = listener.Context.Time;
         Backend = backend;
-        _lastActivity = _time.GetTimestamp();
+        _accepted = _time.GetUtcNow();
+        _started = _lastActivity = _time.GetTimestamp();
     }
 
     private enum State
@@ -111,7 +117,7 @@ internal sealed partial class RelayConnection : IEventHandler
         catch (IOException e)
         {
             LogRelayFailed(_listener.Logger, e, _listener.Name, _clientEndPoint, Backend.Key);
-            Finish(reset: true);
+            Finish(reset: true, ConnectionEnd.Error);
             return;
         }
         Connect();
@@ -135,12 +141,13 @@ internal sealed partial class RelayConnection : IEventHandler
                 if (_listener.OutOfDescriptors.Count() is var count and > 0)
                     ListenerRuntime.LogOutOfDescriptors(_listener.Logger, _listener.Name, count, ListenerRuntime.DescriptorWarningInterval, e.Message);
                 _listener.Context.Metrics.Rejected(_listener.Name, "no_descriptors");
+                Finish(reset: true, ConnectionEnd.Limit);
             }
             else
             {
                 LogRelayFailed(_listener.Logger, e, _listener.Name, _clientEndPoint, Backend.Key);
+                Finish(reset: true, ConnectionEnd.Error);
             }
-            Finish(reset: true);
             return;
         }
         try
@@ -179,7 +186,7 @@ internal sealed partial class RelayConnection : IEventHandler
         catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
             LogRelayFailed(_listener.Logger, e, _listener.Name, _clientEndPoint, Backend.Key);
-            Finish(reset: true);
+            Finish(reset: true, ConnectionEnd.Error);
         }
     }
 
@@ -190,6 +197,7 @@ internal sealed partial class RelayConnection : IEventHandler
     /// </summary>
     public void Close(bool reset)
     {
+        _end ??= reset ? ConnectionEnd.BalancerReset : IsIdle ? ConnectionEnd.IdleTimeout : ConnectionEnd.BalancerClosed;
         if (reset)
             Finish(reset: true);
         else
@@ -211,7 +219,7 @@ internal sealed partial class RelayConnection : IEventHandler
             if (_state == State.Relaying)
                 Relay();
             else if (tag == ClientSide && (events & (Libc.EpollErr | Libc.EpollHup)) != 0)
-                Finish(reset: true); // the client reset while the backend was connecting: nobody is left to relay for
+                Finish(reset: true, ConnectionEnd.ClientReset); // the client reset while the backend was connecting: nobody is left to relay for
             else if (tag == BackendSide && (events & (Libc.EpollErr | Libc.EpollHup)) != 0)
                 ConnectFailed();
             else if (tag == BackendSide && (events & Libc.EpollOut) != 0)
@@ -220,7 +228,7 @@ internal sealed partial class RelayConnection : IEventHandler
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             LogRelayFailed(_listener.Logger, e, _listener.Name, _clientEndPoint, Backend.Key);
-            Finish(reset: true);
+            Finish(reset: true, ConnectionEnd.Error);
         }
     }
 
@@ -239,13 +247,13 @@ internal sealed partial class RelayConnection : IEventHandler
         if (_state == State.Closed || _firstByteTimer is null)
             return;
         _listener.Context.Metrics.Rejected(_listener.Name, "first_byte_timeout");
-        Finish(reset: true);
+        Finish(reset: true, ConnectionEnd.FirstByteTimeout);
     }
 
     private void ConnectTimedOut(Socket socket)
     {
         if (_state == State.Connecting && socket == _backendSocket)
-            ConnectFailed("timed out");
+            ConnectFailed("timed out", ConnectionEnd.ConnectTimeout);
     }
 
     private void Connected()
@@ -258,9 +266,9 @@ internal sealed partial class RelayConnection : IEventHandler
 
     /// <summary>
     /// Counts the failure against the backend, then sends the client, which has seen nothing yet,
-    /// to another backend while retries are left; resets it when none is.
+    /// to another backend while retries are left; resets it when none is (<paramref name="end"/> says why, in the connection log).
     /// </summary>
-    private void ConnectFailed(string reason)
+    private void ConnectFailed(string reason, string end = ConnectionEnd.Refused)
     {
         LogConnectFailed(_listener.Logger, _listener.Name, Backend.Key, reason);
         _listener.Pool.RecordConnect(Backend, ok: false);
@@ -276,7 +284,7 @@ internal sealed partial class RelayConnection : IEventHandler
             return;
         }
         _listener.Context.Metrics.Rejected(_listener.Name, "connect_failed");
-        Finish(reset: true);
+        Finish(reset: true, end);
     }
 
     /// <summary>Closes the failed backend socket and forgets what epoll said of it.</summary>
@@ -296,7 +304,7 @@ internal sealed partial class RelayConnection : IEventHandler
         var metrics = _listener.Metrics;
         if (!Pump(ref _up, ClientSide, BackendSide, metrics.BytesToBackend) ||
             (_state == State.Relaying && !Pump(ref _down, BackendSide, ClientSide, metrics.BytesToClient)))
-            Finish(reset: true);
+            Finish(reset: true, _failedSide == BackendSide ? ConnectionEnd.BackendReset : ConnectionEnd.ClientReset);
     }
 
     /// <summary>Moves what one direction can move now; false on an error (which resets both sides).</summary>
@@ -358,21 +366,29 @@ internal sealed partial class RelayConnection : IEventHandler
                     _lastActivity = _time.GetTimestamp();
                     var sent = Libc.Send(Fd(destination), scratch, (nuint)moved, Libc.MsgNoSignal | Libc.MsgDontWait);
                     if (sent < 0 && Libc.Errno != Libc.EAGAIN)
-                        return false;
+                        return Failed(destination);
                     if (sent < moved)
                         Hold(ref flow, destination, new ReadOnlySpan<byte>(scratch + Math.Max(sent, 0), (int)(moved - Math.Max(sent, 0))));
                 }
             }
             bytes.Inc(moved);
+            flow.Bytes += moved;
         }
         return true;
+    }
+
+    /// <summary>Notes which side's error ends the connection; false, for the caller to return.</summary>
+    private bool Failed(int side)
+    {
+        _failedSide = side;
+        return false;
     }
 
     /// <summary>A read that failed: EAGAIN waits for epoll (giving back an empty pipe); anything else is an error.</summary>
     private bool Blocked(int errno, ref Flow flow, int source)
     {
         if (errno != Libc.EAGAIN)
-            return false;
+            return Failed(source);
         _flags &= ~(Readable << source);
         if (flow.Pipe is { } pipe && flow.Piped == 0)
         {
@@ -441,7 +457,7 @@ internal sealed partial class RelayConnection : IEventHandler
             }
             if (sent < 0 && errno == Libc.EINTR)
                 continue;
-            ok = false;
+            ok = Failed(destination);
             return false;
         }
         return true;
@@ -453,12 +469,15 @@ internal sealed partial class RelayConnection : IEventHandler
         if (flow.Done)
             return true;
         flow.Done = true;
+        if (_firstFin < 0)
+            _firstFin = destination == BackendSide ? ClientSide : BackendSide;
         if (_up.Done && _down.Done)
         {
-            Finish(reset: false); // closing sends the last FIN: no shutdown needed
+            // Closing sends the last FIN: no shutdown needed.
+            Finish(reset: false, _firstFin == ClientSide ? ConnectionEnd.ClientClosed : ConnectionEnd.BackendClosed);
             return true;
         }
-        return Libc.Shutdown(Fd(destination), Libc.ShutWrite) == 0;
+        return Libc.Shutdown(Fd(destination), Libc.ShutWrite) == 0 || Failed(destination);
     }
 
     /// <summary>Graceful close: both sockets shut down, so both directions read EOF and pass on a FIN.</summary>
@@ -477,12 +496,21 @@ internal sealed partial class RelayConnection : IEventHandler
 
     private int Fd(int side) => side == ClientSide ? _clientFd : _backendFd;
 
-    /// <summary>Closes both sockets, once, and frees the slot with them, so events cannot outlive the connection.</summary>
-    private void Finish(bool reset)
+    /// <summary>
+    /// Closes both sockets, once, and frees the slot with them, so events cannot outlive the
+    /// connection; logs it, ended by <paramref name="end"/> unless an earlier cause was noted.
+    /// </summary>
+    private void Finish(bool reset, string end = ConnectionEnd.Error)
     {
         if (_state == State.Closed)
             return;
         _state = State.Closed;
+        if (_settings.LogTo is { } to)
+        {
+            _listener.Context.Log.Write(to, new ConnectionRecord(
+                _accepted, _listener.Name, _listener.LocalEndPoint, _clientEndPoint, Backend.Key,
+                _up.Bytes, _down.Bytes, _time.GetElapsedTime(_started), _tried?.Count ?? 0, _end ?? end));
+        }
         _connectTimer?.Dispose();
         _firstByteTimer?.Dispose();
         if (reset)
@@ -525,6 +553,7 @@ internal sealed partial class RelayConnection : IEventHandler
         public int HeldCount;
         public KernelPipe? Pipe;
         public int Piped;
+        public long Bytes; // moved so far, for the connection log
         public bool Bulk;
         public bool Eof;
         public bool Done;
