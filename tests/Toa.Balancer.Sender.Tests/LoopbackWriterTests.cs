@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Toa.Balancer.Configuration;
 using Toa.Testing;
 
 namespace Toa.Balancer.Sender.Tests;
@@ -86,6 +87,57 @@ public sealed class LoopbackWriterTests
     }
 
     /// <summary>
+    /// A redispatched client: its first backend socket had the option attached but its connect was
+    /// refused, so no handshake settled. Only the relayed connections count, all written; a refused
+    /// attempt counted as gone without would warn of a TOA no backend ever missed.
+    /// </summary>
+    [Fact]
+    public async Task Counts_ConnectsRefusedThenRedispatched_OnlyTheRelayedConnectionsWritten()
+    {
+        KernelTest.Require();
+        using var live = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        live.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        live.Listen();
+        using var refusing = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        refusing.Bind(new IPEndPoint(IPAddress.Loopback, 0)); // bound, never listening: connects are refused
+        var config = new BalancerConfig
+        {
+            Admin = "",
+            Listeners =
+            [
+                new ListenerConfig
+                {
+                    Name = "web",
+                    Address = "127.0.0.1:0",
+                    Toa = "tencent",
+                    Scheduler = "round-robin",
+                    Retries = 1,
+                    Health = new HealthConfig { EjectAfter = 0 }, // the refusing backend stays in the pool
+                    Backends = [new BackendConfig { Address = refusing.LocalEndPoint!.ToString() }, new BackendConfig { Address = live.LocalEndPoint!.ToString() }],
+                },
+            ],
+        };
+        const int Clients = 4;
+        using var writer = SenderToaWriter.Start();
+        await using (var host = BalancerHost.Start(new BalancerHostOptions { ConfigProvider = new InMemoryConfigProvider(config), ToaWriter = writer }))
+        {
+            for (var i = 0; i < Clients; i++)
+            {
+                using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                await client.ConnectAsync(host.GetListenerEndPoint("web")).WaitAsync(TimeSpan.FromSeconds(20));
+                await client.SendAsync("x"u8.ToArray());
+                using var backend = await live.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(20));
+                var buffer = new byte[1];
+                Assert.Equal(1, await backend.ReceiveAsync(buffer).WaitAsync(TimeSpan.FromSeconds(20)));
+            }
+            var retries = await MetricAsync(host, "toa_lb_connect_retries_total{listener=\"web\"}");
+
+            Assert.Equal(new ToaCounts(Clients, 0), await SettledAsync(writer, "web", Clients));
+            Assert.True(retries >= 1, $"{retries} redispatches: every client found the refusing backend gone");
+        }
+    }
+
+    /// <summary>
     /// Connects as the relay does (attach, then connect) and returns the connection as the
     /// program names it: local, then remote.
     /// </summary>
@@ -112,6 +164,14 @@ public sealed class LoopbackWriterTests
                 return counts;
             await Task.Delay(10);
         }
+    }
+
+    private static async Task<double> MetricAsync(BalancerHost host, string series)
+    {
+        using var text = new MemoryStream();
+        await host.WriteMetricsAsync(text);
+        var line = System.Text.Encoding.UTF8.GetString(text.ToArray()).Split('\n').Single(l => l.StartsWith(series + " ", StringComparison.Ordinal));
+        return double.Parse(line[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static Socket Listen(IPAddress loopback)
