@@ -19,6 +19,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$root/bench/lb/lib.sh"
 rounds=${1:-3}; seconds=${2:-5}
 CONCURRENCY=${CONCURRENCY:-32}; PROCESSES=${PROCESSES:-$(( (CONCURRENCY + 9999) / 10000 ))}; BACKENDS=${BACKENDS:-2}
+# Every process the run starts may hold as many descriptors as the system lets it.
+ulimit -n "$(ulimit -Hn)"
 command -v haproxy >/dev/null || { echo "needs haproxy (apt-get install haproxy)"; exit 1; }
 if [ -z "${TOA:-}" ]; then "$root/toa" --version >/dev/null; fi
 toa=${TOA:-$root/artifacts/toa/toa}
