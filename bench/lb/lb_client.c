@@ -30,9 +30,15 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Latencies in 10 µs buckets up to 1 s; slower ones land in the last bucket. */
-#define BUCKET_US 10
-#define BUCKETS 100000
+/*
+ * Latencies in 10 µs buckets up to 100 ms, then 1 ms buckets up to 10 s (a SYN
+ * retransmitted under a full backlog waits a second or more); slower ones land
+ * in the last bucket.
+ */
+#define FINE_US 10
+#define FINE_BUCKETS 10000
+#define COARSE_US 1000
+#define BUCKETS (FINE_BUCKETS + 9900)
 
 struct result {
 	long completed;
@@ -46,6 +52,22 @@ struct slot {
 	int answered;	/* the first byte came */
 	double start;
 };
+
+static long bucket_of(double seconds)
+{
+	long us = (long)(seconds * 1e6);
+	long bucket = us < FINE_US * FINE_BUCKETS ? us / FINE_US : FINE_BUCKETS + (us - FINE_US * FINE_BUCKETS) / COARSE_US;
+
+	return bucket < BUCKETS ? bucket : BUCKETS - 1;
+}
+
+/* A bucket's upper bound in milliseconds: a percentile in it is at most that. */
+static double bucket_ms(long bucket)
+{
+	if (bucket < FINE_BUCKETS)
+		return (bucket + 1) * FINE_US / 1000.0;
+	return (FINE_US * FINE_BUCKETS + (bucket - FINE_BUCKETS + 1) * COARSE_US) / 1000.0;
+}
 
 static const char request[] = "GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
 static struct sockaddr_in target;
@@ -104,8 +126,7 @@ static int step(struct slot *slot, struct result *result)
 		ssize_t n = recv(slot->fd, buffer, sizeof(buffer), 0);
 		if (n > 0) {
 			if (!slot->answered) {
-				long bucket = (long)((now() - slot->start) * 1e6 / BUCKET_US);
-				result->latency[bucket < BUCKETS ? bucket : BUCKETS - 1]++;
+				result->latency[bucket_of(now() - slot->start)]++;
 				slot->answered = 1;
 			}
 			continue;
@@ -209,8 +230,7 @@ static int conn(double seconds, int concurrency, int processes)
 		if (answered && seen * 100 >= answered * 99)
 			break;
 	}
-	/* A bucket's upper bound: the percentile is at most that. */
-	printf("%.0f %.2f %ld\n", completed / seconds, answered ? (bucket + 1) * BUCKET_US / 1000.0 : 0, failed);
+	printf("%.0f %.2f %ld\n", completed / seconds, answered ? bucket_ms(bucket) : 0, failed);
 	return 0;
 }
 

@@ -43,8 +43,9 @@ done
 
 # --- the hosts -------------------------------------------------------------------------------------
 # nsenter, not ip netns exec: toa lb must see the cgroup file system to attach its TOA writer.
-# Background programs start with nsenter itself, not through on (a function in the background is a
-# subshell): nsenter execs the program, so $! is the program, which SIGTERM stops and whose CPU time counts.
+# Background programs start with nsenter itself, not through on (a function in the background is
+# a subshell): nsenter execs the program, so $! is the program, which SIGTERM stops and whose CPU
+# time counts.
 ns() { echo "--net=/var/run/netns/$tag-$1"; }
 on() { nsenter "$(ns "$1")" "${@:2}"; }
 for h in "${hosts[@]}"; do
