@@ -4,14 +4,18 @@
 # interleaved rounds, medians. Measures new connections per second (one HTTP request per
 # connection, wrk), the p99 latency of those requests, the balancer's CPU time per connection, and
 # bulk throughput (one iperf3 stream); toa lb with TOA on and off (two listeners of one process).
-# Usage: bench/lb/run.sh [rounds=5] [seconds=5] [all|toa]
+# Usage: bench/lb/run.sh [rounds=5] [seconds=5] [all|toa|netns]
 # "toa" measures only toa lb's two listeners, TOA on and off, without bulk: more rounds in the same
 # time for the one ratio that needs them (bench/lb/run.sh 30 3 toa).
-# Run by hand as root, not in CI. Everything runs in a network namespace of its own, on its loopback.
+# "netns" runs bench/lb/netns.sh instead: the client, the balancer and the backends in network
+# namespaces of their own joined by veth, as a balancer is deployed (rounds default to 3 there).
+# Run by hand as root, not in CI. Everything else runs in a network namespace of its own, on its loopback.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+if [ "${3:-}" = netns ]; then exec "$root/bench/lb/netns.sh" "${1:-3}" "${2:-5}"; fi
+source "$root/bench/lb/lib.sh"
 rounds=${1:-5}; seconds=${2:-5}; what=${3:-all}
-case $what in all|toa) ;; *) echo "usage: bench/lb/run.sh [rounds] [seconds] [all|toa]"; exit 2;; esac
+case $what in all|toa) ;; *) echo "usage: bench/lb/run.sh [rounds] [seconds] [all|toa|netns]"; exit 2;; esac
 for tool in haproxy wrk iperf3; do
   command -v $tool >/dev/null || { echo "needs $tool (apt-get install $tool)"; exit 1; }
 done
@@ -101,10 +105,6 @@ short() {
     /Requests\/sec/ { r = $2 }
     END { printf "%s %.2f\n", r, p }'
 }
-# The balancer's CPU time (user and system, in clock ticks) so far; its difference over a short
-# run, divided by that run's connections, is the CPU time each connection cost the balancer.
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-per_conn_us() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v r="$2" -v s="$seconds" 'BEGIN { printf "%.0f", t * 1e6 / hz / (r * s) }'; }
 # One iperf3 stream's received rate in Gbit/s.
 stream() { in_ns iperf3 -c 127.0.0.1 -p "$1" -t "$seconds" -f g | awk '/receiver/ { print $(NF-2) }'; }
 
@@ -118,7 +118,7 @@ for i in $(seq "$rounds"); do
     # Direct has no balancer: its CPU column stays "-".
     c=-; [ -n "${pid[$n]:-}" ] && before=$(ticks "${pid[$n]}")
     read -r r p < <(short "${web[$n]}")
-    [ -n "${pid[$n]:-}" ] && c=$(per_conn_us $(( $(ticks "${pid[$n]}") - before )) "$r")
+    [ -n "${pid[$n]:-}" ] && c=$(per_conn_us $(( $(ticks "${pid[$n]}") - before )) "$r" "$seconds")
     g=-; [ "$what" = all ] && g=$(stream "${blk[$n]}")
     rate[$n]+="$r "; p99[$n]+="$p "; gbit[$n]+="$g "; cpu[$n]+="$c "; byround[$i,$n]="$r $p $g $c"
     printf 'round %d %-11s %9s conn/s  p99 %7s ms  %6s Gbit/s  %4s cpu us/conn  (load %s)\n' "$i" "$n" "$r" "$p" "$g" "$c" "$(cut -d' ' -f1 /proc/loadavg)"
@@ -126,7 +126,6 @@ for i in $(seq "$rounds"); do
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-median() { printf '%s\n' $1 | sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 declare -A mr mp mg mc
 echo
 printf '%-11s %12s %10s %10s %14s\n' target "conn/s" "p99 ms" "Gbit/s" "cpu us/conn"
@@ -135,22 +134,7 @@ for n in "${names[@]}"; do
   mc[$n]=-; [ -n "${pid[$n]:-}" ] && mc[$n]=$(median "${cpu[$n]}")
   printf '%-11s %12s %10s %10s %14s\n' "$n" "${mr[$n]}" "${mp[$n]}" "${mg[$n]}" "${mc[$n]}"
 done
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
-# Ratios of the medians, and in brackets the median of each round's own ratio: the machine's load
-# drifts between rounds, and a round's targets ran minutes apart at most.
-round_ratios() {
-  local k=$3 i a b
-  for i in $(seq "$rounds"); do
-    a=$(cut -d' ' -f"$k" <<<"${byround[$i,$1]}"); b=$(cut -d' ' -f"$k" <<<"${byround[$i,$2]}")
-    printf '%s ' "$(ratio "$a" "$b")"
-  done
-}
-paired() { median "$(round_ratios "$@")"; }
-# The rounds' ratios as mean ± standard error: how far the estimate itself may be off.
-mean_se() {
-  printf '%s\n' $(round_ratios "$@") | awk '{ s += $1; q += $1 * $1; n++ }
-    END { m = s / n; v = n > 1 ? (q - n * m * m) / (n - 1) : 0; printf "%.3f ± %.3f", m, sqrt(v > 0 ? v : 0) / sqrt(n) }'
-}
+# Ratios of the medians, and in brackets the median of the rounds' own ratios.
 echo
 for pair in "${pairs[@]}"; do
   set -- $pair
