@@ -18,11 +18,11 @@ if ! dotnet build toa.slnx -c Release --nologo -v quiet -clp:ErrorsOnly; then
   exit 1
 fi
 
-# The kernel matrix (the end-to-end tests inside Debian's 5.10 and 6.1 under qemu) runs
+# The kernel matrix (the end-to-end tests inside Debian's 5.10, 6.1 and 6.12 under qemu) runs
 # beside the host's tests: its guests spend most of their time waiting for processes they
 # started. It prints one summary line per kernel in dotnet test's form.
 # A guest takes about 10 minutes on a 2-core machine running the host tests beside it; the limit leaves room for a slower one.
-TOA_KERNELS_TIMEOUT=${TOA_KERNELS_TIMEOUT:-2400} tests/kernels/run --no-build 5.10 6.1 > "$results/kernels.txt" 2> "$results/kernels-progress.txt" &
+TOA_KERNELS_TIMEOUT=${TOA_KERNELS_TIMEOUT:-2400} tests/kernels/run --no-build 5.10 6.1 6.12 > "$results/kernels.txt" 2> "$results/kernels-progress.txt" &
 matrix=$!
 
 dotnet test toa.slnx -c Release --no-build --nologo "$@" 2>&1 | tee "$results/console.txt"
