@@ -89,6 +89,7 @@ struct {
 /* The network namespaces honoured, by inode number (what /proc/PID/ns/net names). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* a few entries of TOA_NETNS_MAX at most */
 	__uint(max_entries, TOA_NETNS_MAX);
 	__type(key, __u32);
 	__type(value, __u8);

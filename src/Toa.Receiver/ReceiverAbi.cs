@@ -5,7 +5,9 @@ namespace Toa.Receiver;
 
 /// <summary>
 /// The C# mirror of bpf/receiver.h and the names in bpf/receiver.bpf.c and
-/// bpf/tcp_options_test.bpf.c. A test checks it against the objects' BTF.
+/// bpf/tcp_options_test.bpf.c. A test checks it against the objects' BTF. The structs a server
+/// reads without the receiver's assembly (struct toa_record, struct toa_nat64_peer) are mirrored
+/// where it reads them, in Toa.Sockets, and checked by the same test.
 /// </summary>
 internal static class ReceiverAbi
 {
@@ -47,15 +49,6 @@ internal static class ReceiverAbi
         public uint HeaderLen;
         public ParseResult Result;
         public fixed byte Header[64];
-    }
-
-    /// <summary>struct toa_nat64_peer: what getsockopt(IPPROTO_IP, 4096) fills.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    public unsafe struct Nat64Peer
-    {
-        public fixed byte SAddr[16];
-        public ushort SPort;
-        private fixed byte _pad[2];
     }
 
     /// <summary>struct toa_receiver_config.</summary>

@@ -34,8 +34,9 @@ public class ReceiverAbiTests
     public void Nat64Peer_Is20BytesWithThePortAt16()
     {
         using var obj = Open();
-        AssertLayout<ReceiverAbi.Nat64Peer>(obj, "toa_nat64_peer", new() { ["saddr"] = "SAddr", ["sport"] = "SPort" });
-        Assert.Equal(20, Marshal.SizeOf<ReceiverAbi.Nat64Peer>());
+        // The struct Nat64Peer.Parse reads getsockopt's answer with.
+        AssertLayout<Toa.Sockets.Nat64PeerLayout>(obj, "toa_nat64_peer", new() { ["saddr"] = "SAddr", ["sport"] = "SPort" });
+        Assert.Equal(Toa.Sockets.ToaSocketOption.Nat64PeerSize, Marshal.SizeOf<Toa.Sockets.Nat64PeerLayout>());
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-using System.Buffers.Binary;
 using System.Net;
+using System.Runtime.InteropServices;
 
 namespace Toa.Sockets;
 
@@ -28,10 +28,23 @@ public static class ToaSocketOption
 public static class Nat64Peer
 {
     /// <summary>Reads the 20 bytes getsockopt returned.</summary>
-    public static IPEndPoint Parse(ReadOnlySpan<byte> bytes)
+    public static unsafe IPEndPoint Parse(ReadOnlySpan<byte> bytes)
     {
         if (bytes.Length < ToaSocketOption.Nat64PeerSize)
             throw new ArgumentException($"struct toa_nat64_peer is {ToaSocketOption.Nat64PeerSize} bytes, got {bytes.Length}");
-        return new IPEndPoint(new IPAddress(bytes[..16]), BinaryPrimitives.ReadUInt16BigEndian(bytes[16..]));
+        var peer = MemoryMarshal.Read<Nat64PeerLayout>(bytes);
+        return new IPEndPoint(new IPAddress(new ReadOnlySpan<byte>(peer.SAddr, 16)), KernelEndPoint.Port(peer.SPort));
     }
+}
+
+/// <summary>
+/// struct toa_nat64_peer of bpf/receiver.h, byte for byte; the port in network order. A test checks
+/// this mirror against the BTF of the receiver's object.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct Nat64PeerLayout
+{
+    public fixed byte SAddr[16];
+    public ushort SPort;
+    private fixed byte _pad[2];
 }

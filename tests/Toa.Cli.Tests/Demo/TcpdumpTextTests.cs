@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 using System.Net;
 using CsCheck;
+using Toa.Cli.Demo;
+using Toa.Core.Tests.Wire;
 using Toa.Wire;
 
-namespace Toa.Core.Tests.Wire;
+namespace Toa.Cli.Tests.Demo;
 
 public class TcpdumpTextTests
 {

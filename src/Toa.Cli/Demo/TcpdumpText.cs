@@ -3,14 +3,15 @@ using System.Buffers.Binary;
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Toa.Wire;
 
-namespace Toa.Wire;
+namespace Toa.Cli.Demo;
 
 /// <summary>
 /// Reads TCP options back out of the text <c>tcpdump</c> prints, so a capture shown in a terminal or
 /// a log can be checked with <see cref="ToaAddress.TryDecode"/> or <see cref="TcpOptions.Scan"/>.
 /// </summary>
-public static partial class TcpdumpText
+internal static partial class TcpdumpText
 {
     /// <summary>
     /// The options of the first <c>options [...]</c> list in one line of tcpdump output (with or
