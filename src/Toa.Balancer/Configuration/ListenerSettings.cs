@@ -22,12 +22,12 @@ internal sealed record ListenerSettings(
     /// <summary>Resolves a listener that <see cref="BalancerConfigLoader.Validate"/> accepted.</summary>
     public static ListenerSettings From(ListenerConfig config)
     {
-        ToaModes.TryParse(config.Toa ?? ToaModes.Off, out var mode);
+        ToaSettings.TryParse(config.Toa, out var format);
         var health = config.Health ?? new HealthConfig();
         return new ListenerSettings(
             config.Name!,
             Parse(config.Address),
-            new ToaSettings(mode, config.ToaOnSyn ?? false),
+            new ToaSettings(format, config.ToaOnSyn ?? false),
             config.Scheduler ?? ConfigDefaults.Scheduler,
             config.Snat?.Ipv4 is { } v4 ? IPAddress.Parse(v4) : null,
             config.Snat?.Ipv6 is { } v6 ? IPAddress.Parse(v6) : null,

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using Toa.Balancer.Configuration;
+using Toa.Wire;
 
 namespace Toa.Balancer.Tests.Configuration;
 
@@ -44,7 +45,7 @@ public class ConfigLoaderTests
     public void ListenerSettingsFrom_FieldsLeftOut_AreTheDocumentedDefaults()
     {
         var listener = ListenerSettings.From(BalancerConfigLoader.Parse(Valid, "lb.json").Listeners![0]);
-        Assert.Equal(new ToaSettings(ToaMode.Off, OnSyn: false), listener.Toa);
+        Assert.Equal(new ToaSettings(null, OnSyn: false), listener.Toa);
         Assert.Equal("weighted-round-robin", listener.Scheduler);
         Assert.Equal(TimeSpan.FromSeconds(5), listener.ConnectTimeout);
         Assert.Equal(TimeSpan.FromMinutes(10), listener.IdleTimeout);
@@ -59,7 +60,7 @@ public class ConfigLoaderTests
     public void ListenerSettingsFrom_SampleListener_ParsesSnatAndToa()
     {
         var listener = ListenerSettings.From(BalancerConfigLoader.Load(RepoFiles.Path("samples/lb.json")).Listeners![2]);
-        Assert.Equal(new ToaSettings(ToaMode.Dpvs, OnSyn: true), listener.Toa);
+        Assert.Equal(new ToaSettings(ToaFormat.Dpvs, OnSyn: true), listener.Toa);
         Assert.Equal(System.Net.IPAddress.Parse("fd00::21"), listener.Backends[0].EndPoint.Address);
     }
 
