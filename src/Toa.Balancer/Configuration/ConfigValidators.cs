@@ -93,6 +93,16 @@ internal sealed class ToaValidator : IListenerValidator
     }
 }
 
+/// <summary>The PROXY protocol field names a version the balancer writes.</summary>
+internal sealed class ProxyProtocolValidator : IListenerValidator
+{
+    public void Validate(ListenerConfig listener, string path, ConfigProblems problems)
+    {
+        if (!ProxyProtocolNames.TryParse(listener.ProxyProtocol, out _))
+            problems.Add($"{path}.proxyProtocol", listener.ProxyProtocol, $"must be \"{ProxyProtocolNames.V2}\" or \"{ProxyProtocolNames.Off}\"");
+    }
+}
+
 /// <summary>The scheduler is a registered policy.</summary>
 internal sealed class SchedulerValidator(IReadOnlyCollection<string> known) : IListenerValidator
 {
