@@ -35,8 +35,13 @@ public sealed class HaProxy : IDisposable
         File.WriteAllText(ConfigPath, Preamble + "\n" + sections + "\n");
     }
 
+    private const string BinaryPath = "/usr/sbin/haproxy";
+
     /// <summary>The binary; skips (or fails where every test must run) when HAProxy is not installed.</summary>
-    public static string Binary => ToolTest.Require("/usr/sbin/haproxy", "haproxy");
+    public static string Binary => ToolTest.Require(BinaryPath, "haproxy");
+
+    /// <summary>Whether HAProxy is installed, for fixtures, which cannot skip.</summary>
+    public static bool IsInstalled => File.Exists(BinaryPath);
 
     /// <summary>Where the configuration is.</summary>
     public string ConfigPath { get; }
