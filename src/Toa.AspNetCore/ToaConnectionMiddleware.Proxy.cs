@@ -21,7 +21,11 @@ public sealed partial class ToaConnectionMiddleware
         if (read.Refusal is { } refusal)
         {
             ProxyProtocolMetrics.Refused(refusal);
-            LogProxyHeaderRefused(_logger, connection.ConnectionId, connection.RemoteEndPoint, refusal, read.Reason!);
+            // A connection closed early is often a balancer's plain TCP health check: not worth a line each time.
+            if (refusal == ProxyRefusal.Closed)
+                LogProxyHeaderCutShort(_logger, connection.ConnectionId, connection.RemoteEndPoint, read.Reason!);
+            else
+                LogProxyHeaderRefused(_logger, connection.ConnectionId, connection.RemoteEndPoint, refusal, read.Reason!);
             connection.Abort(new ConnectionAbortedException($"PROXY protocol header refused: {read.Reason}"));
             return;
         }
@@ -74,6 +78,10 @@ public sealed partial class ToaConnectionMiddleware
     [LoggerMessage(EventId = 7, EventName = "ProxyHeaderRefused", Level = LogLevel.Information,
         Message = "Connection {ConnectionId} from {Peer}: closed, its PROXY protocol header was refused ({Refusal}: {Reason})")]
     private static partial void LogProxyHeaderRefused(ILogger logger, string connectionId, EndPoint? peer, ProxyRefusal refusal, string reason);
+
+    [LoggerMessage(EventId = 9, EventName = "ProxyHeaderCutShort", Level = LogLevel.Debug,
+        Message = "Connection {ConnectionId} from {Peer}: {Reason}")]
+    private static partial void LogProxyHeaderCutShort(ILogger logger, string connectionId, EndPoint? peer, string reason);
 
     [LoggerMessage(EventId = 8, EventName = "ProxyHeaderWithoutClient", Level = LogLevel.Debug,
         Message = "Connection {ConnectionId}: the PROXY protocol header names no client (LOCAL or no TCP address); keeping the peer {Peer}")]

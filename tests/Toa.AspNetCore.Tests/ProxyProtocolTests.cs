@@ -65,6 +65,16 @@ public sealed class ProxyProtocolTests
     }
 
     [Fact]
+    public void Constructor_ProxyProtocolWithoutATimeout_ThrowsAtStartup()
+    {
+        var options = new ToaOptions { ProxyProtocol = true, ProxyProtocolTimeout = TimeSpan.Zero };
+
+        Assert.Throws<ArgumentException>(() => new ToaConnectionMiddleware(
+            _ => Task.CompletedTask, options, new RealClientResolver(new NoReceiverCalls()),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<ToaConnectionMiddleware>.Instance));
+    }
+
+    [Fact]
     public async Task ProxyV2_RequestSeesTheClientTheHeaderNames()
     {
         var (app, server) = await StartAsync(o => o.ProxyProtocol = true);
