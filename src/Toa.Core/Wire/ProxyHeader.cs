@@ -168,18 +168,20 @@ public static class ProxyProtocol
             return ProxyParseResult.Refuse("no PROXY protocol signature");
         var window = data[..Math.Min(data.Length, V1MaxLength)];
         var end = window.IndexOf("\r\n"u8);
-        if (end < 0)
-        {
-            return window.Length < V1MaxLength && window.IndexOf((byte)'\n') < 0
-                ? ProxyParseResult.More
-                : ProxyParseResult.Refuse($"a version 1 line longer than {V1MaxLength} bytes or without CRLF");
-        }
-        var length = end + 2;
-        foreach (var b in window[..end])
+        // Checked before waiting for the line's end, so that garbage is refused at once.
+        var text = end >= 0 ? window[..end] : window.Length > 0 && window[^1] == '\r' ? window[..^1] : window;
+        foreach (var b in text)
         {
             if (b is < 0x20 or > 0x7E)
-                return ProxyParseResult.Refuse("a version 1 line with a byte that is not printable ASCII");
+                return ProxyParseResult.Refuse("a version 1 line with a byte that is not printable ASCII, or without CRLF");
         }
+        if (end < 0)
+        {
+            return window.Length < V1MaxLength
+                ? ProxyParseResult.More
+                : ProxyParseResult.Refuse($"a version 1 line longer than {V1MaxLength} bytes");
+        }
+        var length = end + 2;
         var fields = Encoding.ASCII.GetString(window[prefix.Length..end]).Split(' ');
         if (fields[0] == "UNKNOWN")
             return new(ProxyParseStatus.Complete, new ProxyHeader(1, null, null), length, null);

@@ -144,6 +144,12 @@ public sealed class ProxyProtocolTests
     }
 
     [Fact]
+    public void TryParse_V1LineWithAControlByteBeforeItsEnd_RefusedWithoutWaiting()
+    {
+        Assert.Equal(ProxyParseStatus.Invalid, ProxyProtocol.TryParse("PROXY TCP4 \u0001"u8).Status);
+    }
+
+    [Fact]
     public void TryParse_V1LineWithoutEndPastTheLimit_Refused()
     {
         var line = Encoding.ASCII.GetBytes("PROXY TCP4 " + new string('1', 200));
