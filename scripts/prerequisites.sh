@@ -3,7 +3,8 @@
 # Installs what building and testing toa needs, only when something is missing:
 # clang/llvm and libbpf headers to compile the eBPF programs, libbpf1 to load
 # them, and the tools the demo and tests drive (iproute2, tcpdump, tshark, gcc,
-# promtool to check the metrics, systemd-analyze to check the boot unit).
+# promtool to check the metrics, systemd-analyze to check the boot unit, haproxy as
+# an independent PROXY protocol peer).
 set -euo pipefail
 
 quiet=${1:-}
@@ -13,7 +14,7 @@ say() { [ "$quiet" = "--quiet" ] || echo "$@" >&2; }
 declare -A needs=(
   [clang]=clang [llvm-strip]=llvm [bpftool]=bpftool [ip]=iproute2 [nsenter]=util-linux
   [tcpdump]=tcpdump [tshark]=tshark [gcc]=gcc [socat]=socat [curl]=curl
-  [promtool]=prometheus [systemd-analyze]=systemd
+  [promtool]=prometheus [systemd-analyze]=systemd [haproxy]=haproxy
 )
 missing=()
 for cmd in "${!needs[@]}"; do
@@ -35,6 +36,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   # The prometheus package is here for promtool alone: not the server it starts.
   if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
     systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
+  # Likewise haproxy: tests start their own with their own configuration.
+  if [[ " ${missing[*]} " == *" haproxy "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now haproxy.service >/dev/null 2>&1 || true
   fi
 fi
 

@@ -2,7 +2,8 @@
 // GET /whoami: the client as this server sees it, and how it was learned.
 // Listens where --urls (or ASPNETCORE_URLS) says, http://0.0.0.0:8080 by default;
 // --Toa:Enabled=false leaves UseToa out (for side-by-side measurements); --Toa:ReceiverPinDirectory=DIR
-// names a receiver loaded with toa load --pin-dir DIR.
+// names a receiver loaded with toa load --pin-dir DIR; --Toa:ProxyProtocol=true expects a PROXY protocol
+// header on every connection (toa lb's "proxyProtocol": "v2", HAProxy's send-proxy-v2).
 using System.Text.Json.Serialization;
 using Toa.AspNetCore;
 

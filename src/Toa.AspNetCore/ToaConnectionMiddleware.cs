@@ -15,7 +15,8 @@ namespace Toa.AspNetCore;
 /// endpoint comes back when the connection ends. A connection our receiver holds no TOA for
 /// yet (it may take one from the first data segment) keeps its endpoint and is resolved again
 /// when its <see cref="IToaFeature"/> is first read: the request middleware that <c>AddToa</c>
-/// registers reads it for every request and shows the client there.
+/// registers reads it for every request and shows the client there. On a listener configured for
+/// the PROXY protocol the header the balancer sent names the client instead.
 /// </summary>
 public sealed partial class ToaConnectionMiddleware
 {
@@ -34,6 +35,8 @@ public sealed partial class ToaConnectionMiddleware
         ArgumentNullException.ThrowIfNull(logger);
         if (options.AllowedNetworks.Any(n => n == default))
             throw new ArgumentException("ToaOptions.AllowedNetworks holds an empty network", nameof(options));
+        if (options.ProxyProtocol && options.ProxyProtocolTimeout <= TimeSpan.Zero)
+            throw new ArgumentException("ToaOptions.ProxyProtocolTimeout must be positive", nameof(options));
         _next = next;
         _options = options;
         _resolver = resolver;
@@ -43,6 +46,11 @@ public sealed partial class ToaConnectionMiddleware
     /// <summary>Handles one connection.</summary>
     public async Task OnConnectionAsync(ConnectionContext connection)
     {
+        if (_options.ProxyProtocol)
+        {
+            await OnProxyConnectionAsync(connection);
+            return;
+        }
         var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket;
         if (socket is null || socket.ProtocolType != ProtocolType.Tcp || Resolve(connection.ConnectionId, socket) is not { } real)
         {

@@ -28,4 +28,15 @@ public sealed class ToaOptions
     /// (no receiver of ours, or a kernel module instead) the kernel's socket calls are used.
     /// </summary>
     public string ReceiverPinDirectory { get; set; } = ReceiverRecords.DefaultPinDirectory;
+
+    /// <summary>
+    /// Whether every connection starts with a PROXY protocol header (version 2, as Tencent CLB, HAProxy's
+    /// <c>send-proxy-v2</c> and <c>toa lb</c>'s <c>"proxyProtocol": "v2"</c> send it; version 1 is read too)
+    /// naming the client. Off by default: a balancer's choice, never guessed. When on, a connection
+    /// without a valid header within <see cref="ProxyProtocolTimeout"/> is closed, counted and logged.
+    /// </summary>
+    public bool ProxyProtocol { get; set; }
+
+    /// <summary>How long a connection may take to send its whole PROXY header; default 5 seconds.</summary>
+    public TimeSpan ProxyProtocolTimeout { get; set; } = TimeSpan.FromSeconds(5);
 }

@@ -82,7 +82,7 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
     public static bool IsNeededFor(BalancerConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        return (config.Listeners ?? []).Any(l => ToaModes.TryParse(l.Toa ?? ToaModes.Off, out var mode) && mode != ToaMode.Off);
+        return (config.Listeners ?? []).Any(l => ToaSettings.TryParse(l.Toa, out var format) && format is not null);
     }
 
     /// <summary>The cgroup this process runs in while the writer is active; null before <see cref="Prepare"/>.</summary>

@@ -50,18 +50,18 @@ public sealed partial class BalancerHost : IAsyncDisposable
     }
 
     /// <summary>
-    /// Runs <c>toa lb</c>: loads <paramref name="configPath"/> (reloading it on change and on
-    /// SIGHUP), serves until <paramref name="cancellationToken"/> is cancelled, then shuts down
-    /// gracefully within the configured <c>shutdownTimeout</c>. <paramref name="relayThreads"/>:
-    /// see <see cref="BalancerHostOptions.RelayThreads"/>; null for its default.
+    /// Runs <c>toa lb</c> on the configuration <paramref name="provider"/> loaded (the caller's, so the
+    /// file is read once: what the caller checked is what runs), reloading it on change and on SIGHUP;
+    /// serves until <paramref name="cancellationToken"/> is cancelled, then shuts down gracefully
+    /// within the configured <c>shutdownTimeout</c>. <paramref name="relayThreads"/>: see
+    /// <see cref="BalancerHostOptions.RelayThreads"/>; null for its default.
     /// </summary>
-    /// <exception cref="BalancerConfigException">The file is invalid.</exception>
     /// <exception cref="SocketException">A listener or the admin endpoint cannot bind.</exception>
-    public static async Task RunAsync(string configPath, IToaWriter toa, CancellationToken cancellationToken, ILoggerFactory? loggerFactory = null,
+    public static async Task RunAsync(FileConfigProvider provider, IToaWriter toa, CancellationToken cancellationToken, ILoggerFactory? loggerFactory = null,
         int? relayThreads = null)
     {
+        ArgumentNullException.ThrowIfNull(provider);
         var logging = loggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
-        using var provider = new FileConfigProvider(configPath, logging.CreateLogger("Toa.Balancer.Configuration"));
         await using var host = Start(new BalancerHostOptions
         {
             ConfigProvider = provider, ToaWriter = toa, LoggerFactory = logging, RelayThreads = relayThreads ?? 0,
@@ -119,7 +119,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
         lock (_listeners)
         {
             var listeners = _listeners.Values.OrderBy(l => l.Name, StringComparer.Ordinal).Select(l => new ListenerStatus(
-                l.Name, l.LocalEndPoint.ToString(), l.Settings.Toa.Mode.ToString().ToLowerInvariant(), l.Settings.Scheduler,
+                l.Name, l.LocalEndPoint.ToString(), l.Settings.Toa.Name, l.Settings.Scheduler,
                 l.Pool.All.Select(b => new BackendStatusInfo(
                     b.Key, b.Weight, BalancerMetrics.StateLabel(b.Status), b.Health.ToString().ToLowerInvariant(),
                     b.ActiveConnections, b.TotalConnections, b.MaxConnections)).ToArray())).ToArray();

@@ -4,48 +4,37 @@ using Toa.Wire;
 
 namespace Toa.Balancer;
 
-/// <summary>Which TOA a listener writes toward its backends.</summary>
-public enum ToaMode
-{
-    /// <summary>No option: backends see the balancer's (or the SNAT) address.</summary>
-    Off,
-    /// <summary>Tencent CLB: 200/8 for IPv4 clients, 253/20 for IPv6 clients (NAT64).</summary>
-    Tencent,
-    /// <summary>DPVS: 254/8 for IPv4 clients, 254/20 for IPv6 clients.</summary>
-    Dpvs,
-}
-
-/// <summary>The names configuration files use for <see cref="ToaMode"/>.</summary>
-public static class ToaModes
-{
-    /// <summary>"off".</summary>
-    public const string Off = "off";
-    /// <summary>"tencent".</summary>
-    public const string Tencent = "tencent";
-    /// <summary>"dpvs".</summary>
-    public const string Dpvs = "dpvs";
-
-    /// <summary>Parses a mode name, case-insensitively.</summary>
-    public static bool TryParse(string? name, out ToaMode mode)
-    {
-        mode = name?.ToLowerInvariant() switch
-        {
-            Off => ToaMode.Off,
-            Tencent => ToaMode.Tencent,
-            Dpvs => ToaMode.Dpvs,
-            _ => (ToaMode)(-1),
-        };
-        return Enum.IsDefined(mode);
-    }
-}
-
 /// <summary>A listener's TOA settings, as handed to an <see cref="IToaWriter"/>.</summary>
-/// <param name="Mode">Which layouts to write.</param>
+/// <param name="Format">Which layouts to write (Core's <see cref="ToaFormat"/>, named as everywhere else); null writes none.</param>
 /// <param name="OnSyn">Whether the SYN carries the option too, not only the handshake ACK and first data.</param>
-public readonly record struct ToaSettings(ToaMode Mode, bool OnSyn)
+public readonly record struct ToaSettings(ToaFormat? Format, bool OnSyn)
 {
+    /// <summary>What configuration files call a listener without TOA.</summary>
+    public const string Off = "off";
+
+    /// <summary>The formats the balancer writes: both carry either family, as a balancer in front of any client must.</summary>
+    public static IReadOnlyList<ToaFormat> Writable { get; } = [ToaFormat.Tencent, ToaFormat.Dpvs];
+
+    /// <summary>
+    /// Reads a listener's <c>toa</c> field: null or "off" is no TOA, otherwise a writable format's
+    /// name (<see cref="ToaLayoutInfo.Name(ToaFormat)"/>), case-insensitively.
+    /// </summary>
+    public static bool TryParse(string? name, out ToaFormat? format)
+    {
+        format = null;
+        if (name is null || string.Equals(name, Off, StringComparison.OrdinalIgnoreCase))
+            return true;
+        if (!ToaLayoutInfo.TryParseFormat(name, out var parsed) || !Writable.Contains(parsed))
+            return false;
+        format = parsed;
+        return true;
+    }
+
     /// <summary>Whether the listener writes a TOA at all.</summary>
-    public bool Enabled => Mode != ToaMode.Off;
+    public bool Enabled => Format is not null;
+
+    /// <summary>The format's name, or "off".</summary>
+    public string Name => Format?.Name() ?? Off;
 
     /// <summary>
     /// The option to write for <paramref name="client"/>: the layout follows the client's family
@@ -53,14 +42,9 @@ public readonly record struct ToaSettings(ToaMode Mode, bool OnSyn)
     /// </summary>
     public ToaAddress AddressFor(IPEndPoint client)
     {
-        var format = Mode switch
-        {
-            ToaMode.Tencent => ToaFormat.Tencent,
-            ToaMode.Dpvs => ToaFormat.Dpvs,
-            _ => throw new InvalidOperationException("TOA is off for this listener"),
-        };
-        // Both formats carry either family, so the lookup cannot fail.
-        format.TryLayoutFor(client.AddressFamily, out var layout);
+        var format = Format ?? throw new InvalidOperationException("TOA is off for this listener");
+        if (!format.TryLayoutFor(client.AddressFamily, out var layout))
+            throw new InvalidOperationException($"the {format.Name()} format cannot carry a client of {client.AddressFamily}");
         return new ToaAddress(layout, client);
     }
 }

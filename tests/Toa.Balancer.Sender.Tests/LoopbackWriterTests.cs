@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Toa.Balancer.Configuration;
 using Toa.Testing;
+using Toa.Wire;
 
 namespace Toa.Balancer.Sender.Tests;
 
@@ -30,7 +31,7 @@ public sealed class LoopbackWriterTests
         {
             using var listener = Listen(IPAddress.Loopback);
 
-            await ConnectAsync(writer, "web", listener, Client6, new ToaSettings(ToaMode.Tencent, onSyn));
+            await ConnectAsync(writer, "web", listener, Client6, new ToaSettings(ToaFormat.Tencent, onSyn));
 
             Assert.Equal(new ToaCounts(1, 0), await SettledAsync(writer, "web", 1));
         }
@@ -72,7 +73,7 @@ public sealed class LoopbackWriterTests
             // With an MD5 signature (20 bytes with padding) the kernel leaves timestamps out; beside
             // MSS, SACK-permitted and window scale, 8 bytes are left in the SYN: room for 200/8, not 253/20.
             SetMd5Key(listener, address);
-            var onSyn = new ToaSettings(ToaMode.Tencent, OnSyn: true);
+            var onSyn = new ToaSettings(ToaFormat.Tencent, OnSyn: true);
 
             failed = await ConnectAsync(writer, "nat64", listener, Client6, onSyn, md5: true);
             await ConnectAsync(writer, "snat", listener, Client4, onSyn, md5: true);

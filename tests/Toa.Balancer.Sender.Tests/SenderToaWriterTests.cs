@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 using Toa.Balancer.Configuration;
 using Toa.Sender;
+using Toa.Wire;
 
 namespace Toa.Balancer.Sender.Tests;
 
@@ -10,7 +11,7 @@ public class SenderToaWriterTests
     [InlineData(false, ToaPlacement.Ack | ToaPlacement.Data)]
     [InlineData(true, ToaPlacement.Syn | ToaPlacement.Ack | ToaPlacement.Data)]
     public void PlacementFor_OnSyn_AddsTheSynToAckAndData(bool onSyn, ToaPlacement expected) =>
-        Assert.Equal(expected, SenderToaWriter.PlacementFor(new ToaSettings(ToaMode.Tencent, onSyn)));
+        Assert.Equal(expected, SenderToaWriter.PlacementFor(new ToaSettings(ToaFormat.Tencent, onSyn)));
 
     [Fact]
     public void IsNeededFor_OnlyWhenAListenerWritesToa()

@@ -66,6 +66,13 @@ public sealed record ListenerConfig
     /// <summary>Also put the TOA in the SYN (LVS does; most receivers read the handshake ACK). Null: false.</summary>
     public bool? ToaOnSyn { get; init; }
 
+    /// <summary>
+    /// Whether backend connections start with a PROXY protocol header naming the client: "v2"
+    /// (HAProxy's binary form, which nginx, HAProxy and <c>UseToa</c> parse) or "off". Independent of
+    /// <see cref="Toa"/>: either, both or neither. Null: off.
+    /// </summary>
+    public string? ProxyProtocol { get; init; }
+
     /// <summary>The scheduling policy's name (see <see cref="Scheduling.SchedulingPolicies"/>). Null: <see cref="ConfigDefaults.Scheduler"/>.</summary>
     public string? Scheduler { get; init; }
 
@@ -107,6 +114,7 @@ public sealed record ListenerConfig
         && Address == other.Address
         && Toa == other.Toa
         && ToaOnSyn == other.ToaOnSyn
+        && ProxyProtocol == other.ProxyProtocol
         && Scheduler == other.Scheduler
         && Equals(Snat, other.Snat)
         && ConnectTimeout == other.ConnectTimeout
@@ -119,7 +127,7 @@ public sealed record ListenerConfig
 
     /// <inheritdoc />
     public override int GetHashCode() =>
-        HashCode.Combine(Name, Address, Toa, Scheduler, Snat, Health, Sequences.Hash(Backends));
+        HashCode.Combine(Name, Address, Toa, ProxyProtocol, Scheduler, Snat, Health, Sequences.Hash(Backends));
 }
 
 /// <summary>
@@ -197,6 +205,23 @@ public sealed record HttpHealthConfig
 
     /// <summary>The status code a healthy backend answers, 100 to 599. Null: <see cref="ConfigDefaults.HttpExpect"/>.</summary>
     public int? Expect { get; init; }
+}
+
+/// <summary>The names a listener's <see cref="ListenerConfig.ProxyProtocol"/> takes.</summary>
+public static class ProxyProtocolNames
+{
+    /// <summary>No header.</summary>
+    public const string Off = "off";
+
+    /// <summary>A version 2 (binary) header before the client's first byte.</summary>
+    public const string V2 = "v2";
+
+    /// <summary>Reads the field: null or "off" is false, "v2" true (case-insensitively); anything else is refused.</summary>
+    public static bool TryParse(string? name, out bool enabled)
+    {
+        enabled = string.Equals(name, V2, StringComparison.OrdinalIgnoreCase);
+        return enabled || name is null || string.Equals(name, Off, StringComparison.OrdinalIgnoreCase);
+    }
 }
 
 /// <summary>What a field the file leaves out means.</summary>

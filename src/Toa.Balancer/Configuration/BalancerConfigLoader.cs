@@ -59,7 +59,7 @@ public static class BalancerConfigLoader
             IConfigValidator[] global = [new GlobalValidator(), new ListenerIdentityValidator(), new LogValidator()];
             IListenerValidator[] perListener =
             [
-                new ToaValidator(), new SchedulerValidator(names), new SnatValidator(),
+                new ToaValidator(), new ProxyProtocolValidator(), new SchedulerValidator(names), new SnatValidator(),
                 new TimeoutValidator(), new RetriesValidator(), new HealthValidator(), new BackendValidator(),
             ];
             foreach (var validator in global)

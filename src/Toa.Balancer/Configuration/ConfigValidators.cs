@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 using System.Globalization;
 using System.Net.Sockets;
+using Toa.Wire;
 
 namespace Toa.Balancer.Configuration;
 
@@ -98,15 +99,25 @@ internal sealed class ListenerIdentityValidator : IConfigValidator
     }
 }
 
-/// <summary>The TOA mode is one the balancer can write.</summary>
+/// <summary>The TOA format is one the balancer can write.</summary>
 internal sealed class ToaValidator : IListenerValidator
 {
     public void Validate(ListenerConfig listener, string path, ConfigProblems problems)
     {
-        if (!ToaModes.TryParse(listener.Toa ?? ToaModes.Off, out var mode))
-            problems.Add($"{path}.toa", listener.Toa, $"must be \"{ToaModes.Tencent}\", \"{ToaModes.Dpvs}\" or \"{ToaModes.Off}\"");
-        else if (mode == ToaMode.Off && listener.ToaOnSyn == true)
+        if (!ToaSettings.TryParse(listener.Toa, out var format))
+            problems.Add($"{path}.toa", listener.Toa, $"must be {string.Join(", ", ToaSettings.Writable.Select(f => $"\"{f.Name()}\""))} or \"{ToaSettings.Off}\"");
+        else if (format is null && listener.ToaOnSyn == true)
             problems.Add($"{path}.toaOnSyn", true, "needs a TOA mode other than \"off\"");
+    }
+}
+
+/// <summary>The PROXY protocol field names a version the balancer writes.</summary>
+internal sealed class ProxyProtocolValidator : IListenerValidator
+{
+    public void Validate(ListenerConfig listener, string path, ConfigProblems problems)
+    {
+        if (!ProxyProtocolNames.TryParse(listener.ProxyProtocol, out _))
+            problems.Add($"{path}.proxyProtocol", listener.ProxyProtocol, $"must be \"{ProxyProtocolNames.V2}\" or \"{ProxyProtocolNames.Off}\"");
     }
 }
 

@@ -9,6 +9,7 @@ internal sealed record ListenerSettings(
     string Name,
     IPEndPoint EndPoint,
     ToaSettings Toa,
+    bool ProxyProtocol,
     string Scheduler,
     IPAddress? Snat4,
     IPAddress? Snat6,
@@ -27,12 +28,14 @@ internal sealed record ListenerSettings(
     public static ListenerSettings From(ListenerConfig config, LogConfig? log = null)
     {
         log = config.Log ?? log;
-        ToaModes.TryParse(config.Toa ?? ToaModes.Off, out var mode);
+        ToaSettings.TryParse(config.Toa, out var format);
+        ProxyProtocolNames.TryParse(config.ProxyProtocol, out var proxyProtocol);
         var health = config.Health ?? new HealthConfig();
         return new ListenerSettings(
             config.Name!,
             Parse(config.Address),
-            new ToaSettings(mode, config.ToaOnSyn ?? false),
+            new ToaSettings(format, config.ToaOnSyn ?? false),
+            proxyProtocol,
             config.Scheduler ?? ConfigDefaults.Scheduler,
             config.Snat?.Ipv4 is { } v4 ? IPAddress.Parse(v4) : null,
             config.Snat?.Ipv6 is { } v6 ? IPAddress.Parse(v6) : null,

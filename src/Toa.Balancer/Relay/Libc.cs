@@ -73,6 +73,9 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "connect", SetLastError = true)]
     public static partial int Connect(int fd, byte* address, int length);
 
+    [LibraryImport("libc", EntryPoint = "getsockname", SetLastError = true)]
+    public static partial int GetSockName(int fd, byte* address, int* length);
+
     [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
     public static partial nint Receive(int fd, byte* buffer, nuint length, int flags);
 

@@ -6,12 +6,13 @@ using Microsoft.Extensions.Logging;
 using Prometheus;
 using Toa.Balancer.Configuration;
 using Toa.Balancer.Model;
+using Toa.Wire;
 
 namespace Toa.Balancer.Relay;
 
 /// <summary>
 /// One client connection, run on one <see cref="EventLoop"/>: connect to the chosen backend
-/// (SNAT source, TOA, timeout), then move bytes both ways until both sides are done. EOF on one
+/// (SNAT source, TOA, timeout), send it a PROXY protocol header where the listener asks for one, then move bytes both ways until both sides are done. EOF on one
 /// side becomes a FIN (shutdown) on the other; a reset or error on either side resets both.
 /// </summary>
 /// <remarks>
@@ -261,7 +262,37 @@ internal sealed partial class RelayConnection : IEventHandler
         _connectTimer?.Dispose();
         _state = State.Relaying;
         _listener.Pool.RecordConnect(Backend, ok: true);
+        if (_settings.ProxyProtocol && !SendProxyHeader())
+        {
+            Finish(reset: true);
+            return;
+        }
         Relay();
+    }
+
+    /// <summary>
+    /// The PROXY v2 header, before any byte of the client's: the client and the address it
+    /// connected to (this side of its connection, the listener's address as the client sees it).
+    /// Sent only once connected, so a redispatched client's next backend gets its own.
+    /// </summary>
+    private unsafe bool SendProxyHeader()
+    {
+        var local = stackalloc byte[SocketAddresses.MaxLength];
+        var length = SocketAddresses.MaxLength;
+        if (Libc.GetSockName(_clientFd, local, &length) != 0
+            || SocketAddresses.Read(new ReadOnlySpan<byte>(local, length)) is not { } listenerAddress)
+            return false;
+        Span<byte> header = stackalloc byte[ProxyProtocol.V2Length(_clientEndPoint, listenerAddress)];
+        ProxyProtocol.WriteV2(header, _clientEndPoint, listenerAddress);
+        nint sent;
+        fixed (byte* bytes = header)
+            sent = Libc.Send(_backendFd, bytes, (nuint)header.Length, Libc.MsgNoSignal | Libc.MsgDontWait);
+        if (sent < 0 && Libc.Errno != Libc.EAGAIN)
+            return false;
+        // A fresh connection's send buffer takes 28 or 52 bytes at once; anything else waits like held data.
+        if (sent < header.Length)
+            Hold(ref _up, BackendSide, header[(int)Math.Max(sent, 0)..]);
+        return true;
     }
 
     /// <summary>

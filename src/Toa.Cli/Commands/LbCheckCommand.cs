@@ -41,7 +41,8 @@ internal static class LbCheckCommand
             foreach (var l in listeners)
             {
                 var backends = l.Backends ?? [];
-                output.WriteLine($"  {l.Name}: {l.Address}, toa {l.Toa ?? Toa.Balancer.ToaModes.Off}{(l.ToaOnSyn == true ? " (in the SYN too)" : "")}, "
+                output.WriteLine($"  {l.Name}: {l.Address}, toa {l.Toa ?? Toa.Balancer.ToaSettings.Off}{(l.ToaOnSyn == true ? " (in the SYN too)" : "")}, "
+                    + (ProxyProtocolNames.TryParse(l.ProxyProtocol, out var proxy) && proxy ? "PROXY protocol v2, " : "")
                     + $"{l.Scheduler ?? ConfigDefaults.Scheduler}, {backends.Count} backend{(backends.Count == 1 ? "" : "s")}: "
                     + string.Join(", ", backends.Select(b => b.Weight is { } w && w != 1 ? $"{b.Address} (weight {w})" : b.Address)));
             }

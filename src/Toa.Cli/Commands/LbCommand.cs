@@ -64,17 +64,19 @@ internal static class LbCommand
     {
         var path = parse.GetValue(Config)!;
         var error = parse.InvocationConfiguration.Error;
-        BalancerConfig config;
+        using var logging = Logging.Create(error, parse.GetValue(CommonOptions.Verbose), LogLevel.Information);
+        var log = logging.CreateLogger("lb");
+        FileConfigProvider provider;
         try
         {
-            config = BalancerConfigLoader.Load(path);
+            provider = new FileConfigProvider(path, logging.CreateLogger("Toa.Balancer.Configuration"));
         }
         catch (BalancerConfigException e)
         {
             return LbOptions.WriteProblems(e, error);
         }
-        using var logging = Logging.Create(error, parse.GetValue(CommonOptions.Verbose), LogLevel.Information);
-        var log = logging.CreateLogger("lb");
+        using var _ = provider;
+        var config = provider.Snapshot.Config;
         // Started by the host before the first configuration with a TOA listener runs: now, or at a reload.
         using var writer = SenderToaWriter.Deferred(logging);
         if (SenderToaWriter.IsNeededFor(config))
@@ -94,12 +96,7 @@ internal static class LbCommand
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         try
         {
-            BalancerHost.RunAsync(path, writer, stop.Token, logging, parse.GetValue(Threads)).GetAwaiter().GetResult();
-        }
-        catch (BalancerConfigException e)
-        {
-            // The file changed between the check above and the start.
-            return LbOptions.WriteProblems(e, error);
+            BalancerHost.RunAsync(provider, writer, stop.Token, logging, parse.GetValue(Threads)).GetAwaiter().GetResult();
         }
         catch (SocketException e)
         {

@@ -21,6 +21,9 @@ public enum ClientAddressSource
 
     /// <summary>Our receiver's record for the socket, read from its pinned map.</summary>
     ReceiverRecord,
+
+    /// <summary>A PROXY protocol header the balancer sent before the client's bytes (a listener configured for it).</summary>
+    ProxyHeader,
 }
 
 /// <summary>The real client of a connection.</summary>

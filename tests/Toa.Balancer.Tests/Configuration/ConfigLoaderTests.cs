@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using Toa.Balancer.Configuration;
+using Toa.Wire;
 
 namespace Toa.Balancer.Tests.Configuration;
 
@@ -44,7 +45,8 @@ public class ConfigLoaderTests
     public void ListenerSettingsFrom_FieldsLeftOut_AreTheDocumentedDefaults()
     {
         var listener = ListenerSettings.From(BalancerConfigLoader.Parse(Valid, "lb.json").Listeners![0]);
-        Assert.Equal(new ToaSettings(ToaMode.Off, OnSyn: false), listener.Toa);
+        Assert.Equal(new ToaSettings(null, OnSyn: false), listener.Toa);
+        Assert.False(listener.ProxyProtocol);
         Assert.Equal("weighted-round-robin", listener.Scheduler);
         Assert.Equal(TimeSpan.FromSeconds(5), listener.ConnectTimeout);
         Assert.Equal(TimeSpan.FromMinutes(10), listener.IdleTimeout);
@@ -59,8 +61,28 @@ public class ConfigLoaderTests
     public void ListenerSettingsFrom_SampleListener_ParsesSnatAndToa()
     {
         var listener = ListenerSettings.From(BalancerConfigLoader.Load(RepoFiles.Path("samples/lb.json")).Listeners![2]);
-        Assert.Equal(new ToaSettings(ToaMode.Dpvs, OnSyn: true), listener.Toa);
+        Assert.Equal(new ToaSettings(ToaFormat.Dpvs, OnSyn: true), listener.Toa);
         Assert.Equal(System.Net.IPAddress.Parse("fd00::21"), listener.Backends[0].EndPoint.Address);
+    }
+
+    [Theory]
+    [InlineData("TENCENT", ToaFormat.Tencent)]
+    [InlineData("dpvs", ToaFormat.Dpvs)]
+    [InlineData("Off", null)]
+    public void ListenerSettingsFrom_ToaNamedAsCoresFormats_ThatFormat(string name, ToaFormat? format)
+    {
+        var listener = ListenerSettings.From(BalancerConfigLoader.Parse(WithListenerField($"\"toa\": \"{name}\""), "lb.json").Listeners![0]);
+
+        Assert.Equal(format, listener.Toa.Format);
+    }
+
+    [Fact]
+    public void ListenerSettingsFrom_ProxyProtocolV2WithToa_BothOn()
+    {
+        var listener = ListenerSettings.From(BalancerConfigLoader.Parse(WithListenerField("\"proxyProtocol\": \"v2\", \"toa\": \"tencent\""), "lb.json").Listeners![0]);
+
+        Assert.True(listener.ProxyProtocol);
+        Assert.Equal(ToaFormat.Tencent, listener.Toa.Format);
     }
 
     [Fact]
@@ -116,6 +138,7 @@ public class ConfigLoaderTests
 
     [Theory]
     [InlineData("\"toa\": \"alibaba\"", "listeners[0].toa", "\"alibaba\"")]
+    [InlineData("\"toa\": \"ucloud\"", "listeners[0].toa", "\"ucloud\"")] // a receiver's format the balancer does not write: no IPv6 layout
     [InlineData("\"scheduler\": \"fastest\"", "listeners[0].scheduler", "\"fastest\"")]
     [InlineData("\"snat\": { \"ipv4\": \"::1\" }", "listeners[0].snat.ipv4", "\"::1\"")]
     [InlineData("\"snat\": { \"ipv6\": \"10.0.0.1\" }", "listeners[0].snat.ipv6", "\"10.0.0.1\"")]
@@ -126,6 +149,7 @@ public class ConfigLoaderTests
     [InlineData("\"health\": { \"timeout\": \"3s\" }", "listeners[0].health.timeout", "\"3s\"")]
     [InlineData("\"health\": { \"ejectAfter\": -2 }", "listeners[0].health.ejectAfter", "-2")]
     [InlineData("\"toaOnSyn\": true", "listeners[0].toaOnSyn", "true")]
+    [InlineData("\"proxyProtocol\": \"v1\"", "listeners[0].proxyProtocol", "\"v1\"")]
     [InlineData("\"retries\": -1", "listeners[0].retries", "-1")]
     [InlineData("\"retries\": 101", "listeners[0].retries", "101")]
     [InlineData("\"firstByteTimeout\": \"0s\"", "listeners[0].firstByteTimeout", "\"0s\"")]

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Time.Testing;
 using Toa.Balancer.Configuration;
 using Toa.Balancer.Model;
+using Toa.Wire;
 
 namespace Toa.Balancer.Tests.Relay;
 
@@ -263,7 +264,7 @@ public class PoolBehaviourTests
         var call = Assert.Single(toa.Attached);
         Assert.Equal("web", call.Listener);
         Assert.Equal(client.LocalEndPoint, call.Client);
-        Assert.Equal(new ToaSettings(ToaMode.Tencent, OnSyn: false), call.Toa);
+        Assert.Equal(new ToaSettings(ToaFormat.Tencent, OnSyn: false), call.Toa);
         Assert.True(call.Bound);
         Assert.False(call.Connected);
         Assert.Equal(Toa.Wire.ToaLayout.Tencent4, call.Toa.AddressFor(call.Client).Layout);

@@ -2,6 +2,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Toa.Balancer.Configuration;
+using Toa.Wire;
 
 namespace Toa.Balancer.Tests.Relay;
 
@@ -148,7 +149,7 @@ public class ReloadListenerTests
 
         Assert.Equal(0, failures);
         Assert.True(toa.Attached.Count >= 5);
-        Assert.All(toa.Attached, a => Assert.Equal(("toa", ToaMode.Dpvs), (a.Listener, a.Toa.Mode)));
+        Assert.All(toa.Attached, a => Assert.Equal(("toa", ToaFormat.Dpvs), (a.Listener, a.Toa.Format)));
     }
 
     [Fact]

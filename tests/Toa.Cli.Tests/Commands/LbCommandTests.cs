@@ -116,7 +116,7 @@ public sealed class LbCommandTests : IAsyncDisposable
             { "listeners": [
                 { "name": "web", "address": "0.0.0.0:80", "toa": "tencent", "backends": [ { "address": "10.1.0.11:8080", "weight": 3 }, { "address": "10.1.0.12:8080" } ] },
                 { "name": "api", "address": "[::]:443", "toaOnSyn": true, "toa": "dpvs", "scheduler": "maglev", "backends": [ { "address": "[fd00::21]:443" } ] },
-                { "name": "plain", "address": "0.0.0.0:81", "backends": [ { "address": "10.1.0.13:8080" } ] } ] }
+                { "name": "plain", "address": "0.0.0.0:81", "proxyProtocol": "v2", "backends": [ { "address": "10.1.0.13:8080" } ] } ] }
             """);
 
         var (code, output, _) = await CliHarness.RunAsync("lb", "check", "--config", path);
@@ -127,7 +127,7 @@ public sealed class LbCommandTests : IAsyncDisposable
                 $"{path}: valid, 3 listeners; writes TOA, so toa lb needs root",
                 "  web: 0.0.0.0:80, toa tencent, weighted-round-robin, 2 backends: 10.1.0.11:8080 (weight 3), 10.1.0.12:8080",
                 "  api: [::]:443, toa dpvs (in the SYN too), maglev, 1 backend: [fd00::21]:443",
-                "  plain: 0.0.0.0:81, toa off, weighted-round-robin, 1 backend: 10.1.0.13:8080",
+                "  plain: 0.0.0.0:81, toa off, PROXY protocol v2, weighted-round-robin, 1 backend: 10.1.0.13:8080",
             ],
             Lines(output));
     }

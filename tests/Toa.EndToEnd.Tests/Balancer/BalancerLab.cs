@@ -56,9 +56,9 @@ public sealed class BalancerLab : IAsyncDisposable
         return server;
     }
 
-    /// <summary>The ASP.NET Core sample (GET /whoami, with UseToa) on <paramref name="port"/>, in the receiver's cgroup.</summary>
-    public Task<LabProcess> StartWhoAmIAsync(int port) =>
-        WhoAmISample.StartAsync(Hosts.Server, Cgroup, PinDirectory, $"http://{Hosts.ServerAddress}:{port}");
+    /// <summary>The ASP.NET Core sample (GET /whoami, with UseToa) on <paramref name="port"/>, in the receiver's cgroup, with <paramref name="settings"/> on its command line.</summary>
+    public Task<LabProcess> StartWhoAmIAsync(int port, params string[] settings) =>
+        WhoAmISample.StartAsync(Hosts.Server, Cgroup, PinDirectory, $"http://{Hosts.ServerAddress}:{port}", settings);
 
     /// <summary>Where <c>toa lb --config</c> reads its configuration.</summary>
     public string ConfigPath => Path.Combine(_files!.FullName, "lb.json");
