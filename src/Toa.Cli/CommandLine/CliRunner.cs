@@ -47,7 +47,12 @@ public static class CliRunner
         catch (VerifierException e)
         {
             if (verbose)
-                CliLog.VerifierRejectedLog(log, e.Message, e);
+            {
+                // The whole log a line per entry: one entry would be folded onto one line.
+                CliLog.Failed(log, e.Message);
+                foreach (var line in e.Log.Split('\n', StringSplitOptions.RemoveEmptyEntries).Concat(e.LibBpfMessages))
+                    CliLog.VerifierLogLine(log, line.TrimEnd());
+            }
             else
                 CliLog.VerifierRejected(log, e.Message);
             return (int)ReturnCode.Failure;
@@ -152,8 +157,8 @@ internal static partial class CliLog
     [LoggerMessage(3, LogLevel.Error, "{Message} Run again with --verbose for the verifier's whole log.", EventName = "VerifierRejected")]
     public static partial void VerifierRejected(ILogger logger, string message);
 
-    [LoggerMessage(4, LogLevel.Error, "{Message}", EventName = "VerifierRejectedLog")]
-    public static partial void VerifierRejectedLog(ILogger logger, string message, Exception log);
+    [LoggerMessage(4, LogLevel.Debug, "{Line}", EventName = "VerifierLog")]
+    public static partial void VerifierLogLine(ILogger logger, string line);
 
     [LoggerMessage(5, LogLevel.Error, "{Message}", EventName = "SystemError")]
     public static partial void SystemError(ILogger logger, string message);

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
+using System.CommandLine;
 using Microsoft.Extensions.Logging;
+using Toa.Bpf;
 using Toa.Cli.CommandLine;
 using Toa.Lab;
 using Toa.Testing;
@@ -74,6 +76,32 @@ public class LoggingTests
         Assert.Equal(2, code);
         Assert.Equal("", output);
         Assert.Equal(["fail: toa[1] Option '--config' is required. Run 'toa lb check --help' for usage."], Lines(error));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Run_VerifierRejection_TheSummaryAndWithVerboseEveryLogLine(bool verbose)
+    {
+        var root = new RootCommand { CommonOptions.Verbose };
+        root.SetAction(int (_) => throw new VerifierException("toa_sock_ops", 13, "0: r1 = 0\n1: exit\nR0 !read_ok\n", ["libbpf: prog 'toa_sock_ops': failed"]));
+        var output = new StringWriter();
+        var error = new StringWriter();
+
+        var code = await CliRunner.RunAsync(root, verbose ? ["--verbose"] : [], output, error);
+
+        Assert.Equal(1, code);
+        var lines = Lines(error);
+        if (!verbose)
+        {
+            var line = Assert.Single(lines);
+            Assert.StartsWith("fail: toa[3] program toa_sock_ops: the verifier rejected it", line);
+            Assert.EndsWith(" Run again with --verbose for the verifier's whole log.", line);
+            return;
+        }
+        Assert.StartsWith("fail: toa[2] program toa_sock_ops: the verifier rejected it", lines[0]);
+        Assert.Equal(["dbug: toa[4] 0: r1 = 0", "dbug: toa[4] 1: exit", "dbug: toa[4] R0 !read_ok", "dbug: toa[4] libbpf: prog 'toa_sock_ops': failed"],
+            lines[1..]);
     }
 
     private static string[] Lines(object text) => text.ToString()!.Split('\n', StringSplitOptions.RemoveEmptyEntries);
