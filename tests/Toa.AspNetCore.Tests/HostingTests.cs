@@ -11,7 +11,9 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using Toa.Lab;
 using Toa.Sockets;
+using Toa.Testing;
 
 namespace Toa.AspNetCore.Tests;
 
@@ -115,6 +117,32 @@ public class HostingTests
         Assert.Equal("toa-receiver", entry.Key);
         Assert.Equal(HealthStatus.Unhealthy, entry.Value.Status);
         Assert.Contains(pins, entry.Value.Description);
+    }
+
+    [Fact]
+    public async Task HealthCheck_RecordsPinnedAndReadable_Healthy()
+    {
+        KernelTest.Require("root and bpffs at /sys/fs/bpf");
+        var pins = Directory.CreateDirectory($"/sys/fs/bpf/toa-health-{Environment.ProcessId}-{Guid.NewGuid():N}").FullName;
+        try
+        {
+            // Any map pinned where the receiver pins its records: what the check looks for is that it can open it.
+            Shell.Run(ToolTest.Require("/usr/sbin/bpftool", "bpftool"), "map", "create", Path.Combine(pins, "records"),
+                "type", "hash", "key", "4", "value", "4", "entries", "1", "name", "toa_health");
+            var builder = Builder(new NoReceiverCalls(), new() { ["Toa:ReceiverPinDirectory"] = pins });
+            builder.Services.AddHealthChecks().AddToaReceiver();
+            using var app = builder.Build();
+
+            var report = await app.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+
+            Assert.Equal(HealthStatus.Healthy, report.Status);
+        }
+        finally
+        {
+            foreach (var pin in Directory.EnumerateFiles(pins))
+                File.Delete(pin);
+            Directory.Delete(pins);
+        }
     }
 
     // UseToa works on the connection, before any request middleware: ForwardedHeaders then sees the TOA's
