@@ -20,7 +20,7 @@ public sealed partial class ToaConnectionMiddleware
         var read = await ProxyHeaderReader.ReadAsync(connection.Transport.Input, _options.ProxyProtocolTimeout, connection.ConnectionClosed);
         if (read.Refusal is { } refusal)
         {
-            ProxyProtocolMetrics.Refused(refusal);
+            _metrics.ProxyHeaderRefused(refusal);
             // A connection closed early is often a balancer's plain TCP health check: not worth a line each time.
             if (refusal == ProxyRefusal.Closed)
                 LogProxyHeaderCutShort(_logger, connection.ConnectionId, connection.RemoteEndPoint, read.Reason!);
@@ -31,6 +31,7 @@ public sealed partial class ToaConnectionMiddleware
         }
         var original = connection.RemoteEndPoint;
         var feature = DecideProxy(connection, read.Header.Source, original as IPEndPoint);
+        _metrics.Connection(feature.Source);
         connection.Features.Set<IToaFeature>(feature);
         connection.RemoteEndPoint = feature.Client;
         try
@@ -64,6 +65,7 @@ public sealed partial class ToaConnectionMiddleware
             LogRealClient(_logger, connection.ConnectionId, claimed, ClientAddressSource.ProxyHeader, wire);
             return new ToaFeature(claimed, ClientAddressSource.ProxyHeader, wire, Trusted: true);
         }
+        _metrics.UntrustedPeer();
         LogUntrustedPeer(_logger, connection.ConnectionId, wire ?? unspecified, claimed);
         return new ToaFeature(wire ?? unspecified, ClientAddressSource.ProxyHeader, wire, Trusted: false);
     }

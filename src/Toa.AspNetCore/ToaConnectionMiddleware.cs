@@ -24,10 +24,17 @@ public sealed partial class ToaConnectionMiddleware
     private readonly ToaOptions _options;
     private readonly RealClientResolver _resolver;
     private readonly ILogger _logger;
+    private readonly ToaMetrics _metrics;
     private int _warnedUnverifiable;
 
     /// <summary>Creates the middleware; the options are checked here so bad settings fail at startup.</summary>
     public ToaConnectionMiddleware(ConnectionDelegate next, ToaOptions options, RealClientResolver resolver, ILogger<ToaConnectionMiddleware> logger)
+        : this(next, options, resolver, logger, ToaMetrics.Shared)
+    {
+    }
+
+    internal ToaConnectionMiddleware(ConnectionDelegate next, ToaOptions options, RealClientResolver resolver, ILogger<ToaConnectionMiddleware> logger,
+        ToaMetrics metrics)
     {
         ArgumentNullException.ThrowIfNull(next);
         ArgumentNullException.ThrowIfNull(options);
@@ -41,6 +48,7 @@ public sealed partial class ToaConnectionMiddleware
         _options = options;
         _resolver = resolver;
         _logger = logger;
+        _metrics = metrics;
     }
 
     /// <summary>Handles one connection.</summary>
@@ -100,6 +108,7 @@ public sealed partial class ToaConnectionMiddleware
 
     private ToaFeature Decide(string connectionId, RealClient real)
     {
+        _metrics.Connection(real.Source);
         if (_options.AllowedNetworks.Count == 0 || (real.Peer is not null && !real.FromToa))
         {
             LogRealClient(_logger, connectionId, real.Client, real.Source, real.Peer);
@@ -112,6 +121,7 @@ public sealed partial class ToaConnectionMiddleware
             if (Interlocked.Exchange(ref _warnedUnverifiable, 1) == 0)
                 LogUnverifiablePeers(_logger, _options.ReceiverPinDirectory, unknown);
             LogUnverifiable(_logger, connectionId, real.Client, unknown);
+            _metrics.UnverifiablePeer();
             return new ToaFeature(unknown, real.Source, null, Trusted: false);
         }
         if (IsAllowed(real.Peer.Address))
@@ -120,6 +130,7 @@ public sealed partial class ToaConnectionMiddleware
             return new ToaFeature(real.Client, real.Source, real.Peer, Trusted: true);
         }
         LogUntrustedPeer(_logger, connectionId, real.Peer, real.Client);
+        _metrics.UntrustedPeer();
         return new ToaFeature(real.Peer, real.Source, real.Peer, Trusted: false);
     }
 

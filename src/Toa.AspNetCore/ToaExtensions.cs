@@ -30,15 +30,19 @@ public static class ToaExtensions
     }
 
     /// <summary>
-    /// Registers <see cref="ToaOptions"/> (and the resolver) for <see cref="UseToa(ListenOptions)"/>, and the
-    /// request middleware that shows requests a client whose TOA came with the connection's first data.
+    /// Registers <see cref="ToaOptions"/> (validated when the host starts), the resolver and the <c>Toa.AspNetCore</c>
+    /// meter for <see cref="UseToa(ListenOptions)"/>, and the request middleware that shows requests a client whose TOA
+    /// came with the connection's first data.
     /// </summary>
     public static IServiceCollection AddToa(this IServiceCollection services, Action<ToaOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var options = services.AddOptions<ToaOptions>();
+        var options = services.AddOptions<ToaOptions>().ValidateOnStart();
         if (configure is not null)
             options.Configure(configure);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ToaOptions>, ToaOptionsValidator>());
+        services.AddMetrics();
+        services.TryAddSingleton<ToaMetrics>();
         services.TryAddSingleton(sp => ResolverFor(sp.GetRequiredService<IOptions<ToaOptions>>().Value));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, ToaRequestStartupFilter>());
         return services;
@@ -78,7 +82,8 @@ public static class ToaExtensions
         var services = listenOptions.ApplicationServices;
         var resolver = services.GetService<RealClientResolver>() ?? ResolverFor(options);
         var logger = services.GetService<ILogger<ToaConnectionMiddleware>>() ?? NullLogger<ToaConnectionMiddleware>.Instance;
-        listenOptions.Use(next => new ToaConnectionMiddleware(next, options, resolver, logger).OnConnectionAsync);
+        var metrics = services.GetService<ToaMetrics>() ?? ToaMetrics.Shared;
+        listenOptions.Use(next => new ToaConnectionMiddleware(next, options, resolver, logger, metrics).OnConnectionAsync);
         return listenOptions;
     }
 }

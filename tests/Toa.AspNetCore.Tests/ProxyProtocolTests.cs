@@ -225,14 +225,14 @@ public sealed class ProxyProtocolTests
         {
             _listener.InstrumentPublished = (instrument, listener) =>
             {
-                if (instrument.Meter.Name == "Toa.AspNetCore" && instrument.Name == "toa.proxy_protocol.refused")
+                if (instrument.Meter.Name == "Toa.AspNetCore" && instrument.Name == "toa.aspnetcore.proxy_headers_refused")
                     listener.EnableMeasurementEvents(instrument);
             };
             _listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
             {
                 foreach (var tag in tags)
                 {
-                    if (tag.Key == "reason")
+                    if (tag.Key == "toa.refusal")
                         _reasons.Enqueue((string)tag.Value!);
                 }
             });

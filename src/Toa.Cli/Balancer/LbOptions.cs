@@ -42,8 +42,10 @@ internal static class LbOptions
     /// <summary>Every problem of a configuration, one per line naming file, field and reason; returns the usage-error code.</summary>
     public static int WriteProblems(BalancerConfigException e, TextWriter error)
     {
+        using var logging = Logging.Create(error, verbose: false);
+        var log = logging.CreateLogger(Logging.Category);
         foreach (var problem in e.Problems)
-            error.WriteLine($"toa: {problem}");
+            CliLog.ConfigProblem(log, problem.ToString());
         return (int)ReturnCode.UsageError;
     }
 

@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: MIT
 using System.CommandLine;
 using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Console;
 using Toa.Bpf;
 
 namespace Toa.Cli.CommandLine;
 
 /// <summary>
-/// Parses and runs a command line: parse errors become one line and exit code 2;
-/// anticipated failures one line and their code; a verifier rejection its message
-/// (and the whole log with --verbose).
+/// Parses and runs a command line: parse errors become one logged error and exit code 2;
+/// anticipated failures one logged error and their code; a verifier rejection its message
+/// (and the whole log with --verbose). Command output stays on the output stream.
 /// </summary>
 public static class CliRunner
 {
@@ -19,35 +23,43 @@ public static class CliRunner
         output ??= Console.Out;
         error ??= Console.Error;
         var parse = root.Parse(args);
+        var verbose = parse.Errors.Count == 0 && parse.GetValue(CommonOptions.Verbose);
+        using var logging = Logging.Create(error, verbose);
+        var log = logging.CreateLogger(Logging.Category);
         if (parse.Errors.Count > 0)
         {
-            foreach (var e in parse.Errors.Take(1))
-                await error.WriteLineAsync($"toa: {e.Message}");
-            await error.WriteLineAsync($"Run '{CommandPath(parse)} --help' for usage.");
+            CliLog.UsageError(log, parse.Errors[0].Message, CommandPath(parse));
             return (int)ReturnCode.UsageError;
         }
-        var verbose = parse.GetValue(CommonOptions.Verbose);
-        LibBpfLog.Logger = Logging.Create(error, verbose).CreateLogger("libbpf");
+        LibBpfLog.Logger = logging.CreateLogger("libbpf");
         try
         {
             return await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
         }
         catch (CliException e)
         {
-            await error.WriteLineAsync($"toa: {e.Message}");
             if (e.Code == ReturnCode.UsageError)
-                await error.WriteLineAsync($"Run '{CommandPath(parse)} --help' for usage.");
+                CliLog.UsageError(log, e.Message, CommandPath(parse));
+            else
+                CliLog.Failed(log, e.Message);
             return (int)e.Code;
         }
         catch (VerifierException e)
         {
-            await error.WriteLineAsync($"toa: {e.Message}");
-            await error.WriteLineAsync(verbose ? e.ToString() : "Run again with --verbose for the verifier's whole log.");
+            if (verbose)
+            {
+                // The whole log a line per entry: one entry would be folded onto one line.
+                CliLog.Failed(log, e.Message);
+                foreach (var line in e.Log.Split('\n', StringSplitOptions.RemoveEmptyEntries).Concat(e.LibBpfMessages))
+                    CliLog.VerifierLogLine(log, line.TrimEnd());
+            }
+            else
+                CliLog.VerifierRejected(log, e.Message);
             return (int)ReturnCode.Failure;
         }
         catch (Exception e) when (e is BpfException or SocketException or IOException or UnauthorizedAccessException)
         {
-            await error.WriteLineAsync($"toa: {e.Message}");
+            CliLog.SystemError(log, e.Message);
             return (int)ReturnCode.Failure;
         }
         catch (OperationCanceledException)
@@ -66,28 +78,91 @@ public static class CliRunner
     }
 }
 
-/// <summary>The logger factory commands share: stderr, warnings by default (or <c>normal</c>), everything with --verbose.</summary>
+/// <summary>
+/// The loggers commands share, on stderr: Microsoft.Extensions.Logging's systemd format (<c>&lt;3&gt;toa[2] …</c>,
+/// so journald files each line at its priority) when stderr is a journal stream, else its simple format on one line
+/// with the level and event id (<c>fail: toa[2] …</c>). Warnings and up by default (or <c>normal</c>), everything
+/// with --verbose.
+/// </summary>
 internal static class Logging
 {
-    public static ILoggerFactory Create(TextWriter error, bool verbose, LogLevel normal = LogLevel.Warning) =>
-        LoggerFactory.Create(b => b
-            .SetMinimumLevel(verbose ? LogLevel.Debug : normal)
-            .AddProvider(new TextWriterLoggerProvider(error)));
+    /// <summary>The category of the CLI's own messages, and so the name every line starts with.</summary>
+    public const string Category = "toa";
 
-    private sealed class TextWriterLoggerProvider(TextWriter writer) : ILoggerProvider
+    public static ILoggerFactory Create(TextWriter error, bool verbose, LogLevel normal = LogLevel.Warning) =>
+        Create(error, verbose, normal, UnderJournal(Environment.GetEnvironmentVariable("JOURNAL_STREAM")));
+
+    /// <summary>The loggers for a command's invocation: its error stream and its --verbose.</summary>
+    public static ILoggerFactory For(ParseResult parse, LogLevel normal = LogLevel.Warning) =>
+        Create(parse.InvocationConfiguration.Error, parse.GetValue(CommonOptions.Verbose), normal);
+
+    internal static ILoggerFactory Create(TextWriter error, bool verbose, LogLevel normal, bool journal)
     {
-        public ILogger CreateLogger(string categoryName) => new TextWriterLogger(writer);
+        var colour = !journal && ReferenceEquals(error, Console.Error) && !Console.IsErrorRedirected;
+        var services = new ServiceCollection().AddLogging(b => b
+            .SetMinimumLevel(verbose ? LogLevel.Debug : normal)
+            .AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.ColorBehavior = colour ? LoggerColorBehavior.Enabled : LoggerColorBehavior.Disabled;
+            })
+            .AddSystemdConsole());
+        // The console provider itself writes to the console from a background queue; ours writes the same
+        // formatter's text to the invocation's stream at once, so lines keep their order with the command's output.
+        services.RemoveAll<ILoggerProvider>();
+        services.AddSingleton<ILoggerProvider>(sp => new WriterLoggerProvider(error,
+            sp.GetServices<ConsoleFormatter>().Single(f => f.Name == (journal ? ConsoleFormatterNames.Systemd : ConsoleFormatterNames.Simple))));
+        return new OwningLoggerFactory(services.BuildServiceProvider());
+    }
+
+    /// <summary>systemd sets JOURNAL_STREAM when it connects stdout or stderr to the journal.</summary>
+    internal static bool UnderJournal(string? journalStream) => !string.IsNullOrEmpty(journalStream);
+
+    private sealed class OwningLoggerFactory(ServiceProvider services) : ILoggerFactory
+    {
+        private readonly ILoggerFactory _factory = services.GetRequiredService<ILoggerFactory>();
+        public ILogger CreateLogger(string categoryName) => _factory.CreateLogger(categoryName);
+        public void AddProvider(ILoggerProvider provider) => _factory.AddProvider(provider);
+        public void Dispose() => services.Dispose();
+    }
+
+    private sealed class WriterLoggerProvider(TextWriter writer, ConsoleFormatter formatter) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new WriterLogger(writer, formatter, categoryName);
         public void Dispose() { }
     }
 
-    private sealed class TextWriterLogger(TextWriter writer) : ILogger
+    private sealed class WriterLogger(TextWriter writer, ConsoleFormatter formatter, string category) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-        public bool IsEnabled(LogLevel logLevel) => true;
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> format)
         {
+            var entry = new LogEntry<TState>(logLevel, category, eventId, state, exception, format);
             lock (writer)
-                writer.WriteLine($"toa: {formatter(state, exception)}");
+                formatter.Write(in entry, null, writer);
         }
     }
+}
+
+/// <summary>What the runner itself reports; event ids are never reused.</summary>
+internal static partial class CliLog
+{
+    [LoggerMessage(1, LogLevel.Error, "{Message} Run '{Command} --help' for usage.", EventName = "UsageError")]
+    public static partial void UsageError(ILogger logger, string message, string command);
+
+    [LoggerMessage(2, LogLevel.Error, "{Message}", EventName = "Failed")]
+    public static partial void Failed(ILogger logger, string message);
+
+    [LoggerMessage(3, LogLevel.Error, "{Message} Run again with --verbose for the verifier's whole log.", EventName = "VerifierRejected")]
+    public static partial void VerifierRejected(ILogger logger, string message);
+
+    [LoggerMessage(4, LogLevel.Debug, "{Line}", EventName = "VerifierLog")]
+    public static partial void VerifierLogLine(ILogger logger, string line);
+
+    [LoggerMessage(5, LogLevel.Error, "{Message}", EventName = "SystemError")]
+    public static partial void SystemError(ILogger logger, string message);
+
+    [LoggerMessage(6, LogLevel.Error, "{Problem}", EventName = "ConfigProblem")]
+    public static partial void ConfigProblem(ILogger logger, string problem);
 }

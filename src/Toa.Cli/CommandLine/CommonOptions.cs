@@ -11,4 +11,10 @@ internal static class CommonOptions
         Description = "Print what is being done, libbpf's messages, and on a verifier rejection its whole log.",
         Recursive = true,
     };
+
+    /// <summary>--json: the command prints one JSON object on one line instead of text, its members as <paramref name="shape"/> says.</summary>
+    public static Option<bool> Json(string shape) => new("--json")
+    {
+        Description = $"Print one JSON object on one line instead of text: {shape}. Diagnostics stay on stderr.",
+    };
 }

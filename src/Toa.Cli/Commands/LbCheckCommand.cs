@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 using System.CommandLine;
+using System.Text.Json;
 using Toa.Balancer.Configuration;
 using Toa.Balancer.Sender;
 using Toa.Cli.Balancer;
 using Toa.Cli.CommandLine;
+using Toa.Cli.Stats;
 
 namespace Toa.Cli.Commands;
 
@@ -13,6 +15,11 @@ internal static class LbCheckCommand
     private static readonly Option<string> Config = LbOptions.Config(
         "The configuration file to validate (the same JSON that toa lb --config takes).");
 
+    private static readonly Option<bool> Json = CommonOptions.Json(
+        "{\"file\", \"valid\", and when valid \"writes_toa\" and \"listeners\": [{\"name\", \"address\", \"toa\", "
+        + "\"toa_on_syn\", \"scheduler\", \"backends\": [{\"address\", \"weight\"}]}], when not \"problems\": [one "
+        + "line each]; the exit codes stay");
+
     public static Command Create()
     {
         var command = new Command("check",
@@ -21,21 +28,41 @@ internal static class LbCheckCommand
             + "Example: toa lb check --config samples/lb.json")
         {
             Config,
+            Json,
         };
         command.SetAction(parse =>
         {
             var path = parse.GetValue(Config)!;
+            var json = parse.GetValue(Json);
+            var output = parse.InvocationConfiguration.Output;
             BalancerConfig config;
             try
             {
                 config = BalancerConfigLoader.Load(path);
             }
+            catch (BalancerConfigException e) when (json)
+            {
+                output.WriteLine(StatsJson.Write(w =>
+                {
+                    w.WriteString("file", path);
+                    w.WriteBoolean("valid", false);
+                    w.WriteStartArray("problems");
+                    foreach (var problem in e.Problems)
+                        w.WriteStringValue(problem.ToString());
+                    w.WriteEndArray();
+                }));
+                return (int)ReturnCode.UsageError;
+            }
             catch (BalancerConfigException e)
             {
                 return LbOptions.WriteProblems(e, parse.InvocationConfiguration.Error);
             }
-            var output = parse.InvocationConfiguration.Output;
             var listeners = config.Listeners ?? [];
+            if (json)
+            {
+                output.WriteLine(StatsJson.Write(w => WriteJson(w, path, config)));
+                return (int)ReturnCode.Ok;
+            }
             output.WriteLine($"{path}: valid, {listeners.Count} listener{(listeners.Count == 1 ? "" : "s")}"
                 + (SenderToaWriter.IsNeededFor(config) ? "; writes TOA, so toa lb needs root" : ""));
             foreach (var l in listeners)
@@ -49,5 +76,33 @@ internal static class LbCheckCommand
             return (int)ReturnCode.Ok;
         });
         return command;
+    }
+
+    private static void WriteJson(Utf8JsonWriter json, string path, BalancerConfig config)
+    {
+        json.WriteString("file", path);
+        json.WriteBoolean("valid", true);
+        json.WriteBoolean("writes_toa", SenderToaWriter.IsNeededFor(config));
+        json.WriteStartArray("listeners");
+        foreach (var l in config.Listeners ?? [])
+        {
+            json.WriteStartObject();
+            json.WriteString("name", l.Name);
+            json.WriteString("address", l.Address);
+            json.WriteString("toa", l.Toa ?? Toa.Balancer.ToaModes.Off);
+            json.WriteBoolean("toa_on_syn", l.ToaOnSyn == true);
+            json.WriteString("scheduler", l.Scheduler ?? ConfigDefaults.Scheduler);
+            json.WriteStartArray("backends");
+            foreach (var b in l.Backends ?? [])
+            {
+                json.WriteStartObject();
+                json.WriteString("address", b.Address);
+                json.WriteNumber("weight", b.Weight ?? 1);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
     }
 }

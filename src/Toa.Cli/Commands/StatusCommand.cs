@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 using System.CommandLine;
+using System.Text.Json;
 using Toa.Bpf;
 using Toa.Cli.CommandLine;
 using Toa.Cli.Receiver;
+using Toa.Cli.Stats;
 using Toa.Receiver;
+using Toa.Wire;
 
 namespace Toa.Cli.Commands;
 
@@ -12,6 +15,11 @@ internal static class StatusCommand
 {
     private static readonly Option<string?> PinDir = ReceiverCommandOptions.PinDir();
 
+    private static readonly Option<bool> Json = CommonOptions.Json(
+        "{\"loaded\", \"pin_directory\", and when loaded \"cgroup\", \"since\", \"formats\": [...], \"trust\": [CIDR...], "
+        + "\"netns\": [inode...] or null for every namespace, \"nat64_peer\": \"real\"|\"snat\", \"getsockopt_errno\": "
+        + "\"EINVAL\"|\"ENOPROTOOPT\", \"programs\": [{\"hook\", \"program_id\", \"link_id\"}], \"tracing\"}");
+
     public static Command Create()
     {
         var command = new Command("status",
@@ -19,6 +27,7 @@ internal static class StatusCommand
             + "ids and since when. Exit code 0 when loaded, 1 when not. Needs root.\n\nExample: toa status")
         {
             PinDir,
+            Json,
         };
         command.SetAction(parse =>
         {
@@ -26,6 +35,11 @@ internal static class StatusCommand
             var output = parse.InvocationConfiguration.Output;
             var pins = ReceiverCommandOptions.PinDirOf(parse, PinDir);
             var status = ToaReceiver.Status(pins);
+            if (parse.GetValue(Json))
+            {
+                output.WriteLine(StatsJson.Write(json => WriteJson(json, pins, status)));
+                return (int)(status is null ? ReturnCode.Failure : ReturnCode.Ok);
+            }
             if (status is null)
             {
                 output.WriteLine($"TOA receiver: not loaded (nothing pinned at {pins})");
@@ -48,6 +62,46 @@ internal static class StatusCommand
             return (int)ReturnCode.Ok;
         });
         return command;
+    }
+
+    private static void WriteJson(Utf8JsonWriter json, string pins, ReceiverStatus? status)
+    {
+        json.WriteBoolean("loaded", status is not null);
+        json.WriteString("pin_directory", status?.PinDirectory ?? pins);
+        if (status is null)
+            return;
+        json.WriteString("cgroup", status.Cgroup);
+        json.WriteString("since", status.Since);
+        json.WriteStartArray("formats");
+        foreach (var layout in status.Formats.Members())
+            json.WriteStringValue(layout.Describe());
+        json.WriteEndArray();
+        json.WriteStartArray("trust");
+        foreach (var network in status.Trust)
+            json.WriteStringValue(network.ToString());
+        json.WriteEndArray();
+        if (status.Namespaces is null)
+            json.WriteNull("netns");
+        else
+        {
+            json.WriteStartArray("netns");
+            foreach (var ns in status.Namespaces)
+                json.WriteStringValue(ns.ToString());
+            json.WriteEndArray();
+        }
+        json.WriteString("nat64_peer", status.Nat64Peer == Nat64PeerMode.Real ? "real" : "snat");
+        json.WriteString("getsockopt_errno", status.ErrnoFromProgram ? "EINVAL" : "ENOPROTOOPT");
+        json.WriteStartArray("programs");
+        foreach (var p in status.Programs)
+        {
+            json.WriteStartObject();
+            json.WriteString("hook", p.Hook);
+            json.WriteNumber("program_id", p.ProgramId);
+            json.WriteNumber("link_id", p.LinkId);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteBoolean("tracing", ReceiverTrace.IsEnabled(pins));
     }
 
     // The namespaces with the paths that name them here: this one, and ip netns's.

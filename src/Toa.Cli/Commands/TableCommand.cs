@@ -3,7 +3,9 @@ using System.CommandLine;
 using System.Net.Sockets;
 using Toa.Cli.CommandLine;
 using Toa.Cli.Receiver;
+using Toa.Cli.Stats;
 using Toa.Receiver;
+using Toa.Sockets;
 using Toa.Wire;
 
 namespace Toa.Cli.Commands;
@@ -12,6 +14,10 @@ namespace Toa.Cli.Commands;
 internal static class TableCommand
 {
     private static readonly Option<string?> PinDir = ReceiverCommandOptions.PinDir();
+
+    private static readonly Option<bool> Json = CommonOptions.Json(
+        "{\"connections\": [{\"family\": \"IPv4\"|\"IPv6\", \"local\", \"peer\", \"client\", \"format\", \"from\": "
+        + "\"ack\"|\"syn\"|\"data\", \"age_seconds\"}]}, youngest first");
 
     public static Command Create()
     {
@@ -22,6 +28,7 @@ internal static class TableCommand
             + "Example: toa table")
         {
             PinDir,
+            Json,
         };
         command.SetAction(parse =>
         {
@@ -30,13 +37,33 @@ internal static class TableCommand
             if (!ToaReceiver.IsLoaded(pins))
                 throw new CliException($"TOA is not loaded (nothing pinned at {pins})");
             var output = parse.InvocationConfiguration.Output;
-            var rows = ToaReceiver.ReadTable(pins)
-                .OrderBy(c => c.Age)
+            var connections = ToaReceiver.ReadTable(pins).OrderBy(c => c.Age).ToList();
+            if (parse.GetValue(Json))
+            {
+                output.WriteLine(StatsJson.Write(json =>
+                {
+                    json.WriteStartArray("connections");
+                    foreach (var c in connections)
+                    {
+                        json.WriteStartObject();
+                        json.WriteString("family", Family(c));
+                        json.WriteString("local", EndPointText.Format(c.Local));
+                        json.WriteString("peer", EndPointText.Format(c.Peer));
+                        json.WriteString("client", EndPointText.Format(c.Client));
+                        json.WriteString("format", c.Layout.Describe());
+                        json.WriteString("from", From(c));
+                        json.WriteNumber("age_seconds", c.Age.TotalSeconds);
+                        json.WriteEndObject();
+                    }
+                    json.WriteEndArray();
+                }));
+                return (int)ReturnCode.Ok;
+            }
+            var rows = connections
                 .Select(c => new[]
                 {
-                    c.Layout.Family() == AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4",
-                    EndPointText.Format(c.Local), EndPointText.Format(c.Peer), EndPointText.Format(c.Client),
-                    c.Layout.Describe(), c.Source.ToString().ToLowerInvariant(), DurationText.Format(c.Age),
+                    Family(c), EndPointText.Format(c.Local), EndPointText.Format(c.Peer), EndPointText.Format(c.Client),
+                    c.Layout.Describe(), From(c), DurationText.Format(c.Age),
                 })
                 .Prepend(["family", "local", "snat peer", "real client", "format", "from", "age"])
                 .ToArray();
@@ -47,4 +74,8 @@ internal static class TableCommand
         });
         return command;
     }
+
+    private static string Family(ToaConnection c) => c.Layout.Family() == AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4";
+
+    private static string From(ToaConnection c) => c.Source.ToString().ToLowerInvariant();
 }

@@ -97,7 +97,7 @@ public sealed class EnableCommandTests : IDisposable
         Assert.False(File.Exists(Unit));
         Assert.False(new FileInfo(link.FullName) is { Exists: true } or { LinkTarget: not null });
         Assert.Equal(1, again.ExitCode);
-        Assert.StartsWith("toa: no toa-receiver.service in ", again.StandardError);
+        Assert.StartsWith("fail: toa[2] no toa-receiver.service in ", again.StandardError);
     }
 
     [Theory]
@@ -134,7 +134,7 @@ public sealed class EnableCommandTests : IDisposable
 
         Assert.Equal(1, result.ExitCode);
         var line = result.StandardError.Split('\n')[0];
-        Assert.StartsWith($"toa: {culprit} ", line);
+        Assert.StartsWith($"fail: toa[2] {culprit} ", line);
         Assert.Contains("--toa-path", line);
         Assert.False(File.Exists(Unit));
     }
@@ -155,7 +155,7 @@ public sealed class EnableCommandTests : IDisposable
         var result = Shell.TryRun("env", $"DOTNET_ROOT={copy}", $"DOTNET_ROOT_{architecture}={copy}", apphost, "enable", "--unit-dir", _units);
 
         Assert.Equal(1, result.ExitCode);
-        Assert.StartsWith($"toa: {copy} is owned by uid 1000", result.StandardError);
+        Assert.StartsWith($"fail: toa[2] {copy} is owned by uid 1000", result.StandardError);
         Assert.False(File.Exists(Unit));
     }
 

@@ -16,9 +16,9 @@ public sealed class CaptureCommandTests : IDisposable
 
         Assert.Equal(2, code);
         Assert.Equal("", output);
-        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.StartsWith($"toa: capture file {_file}: ", lines[0]);
-        Assert.Equal("Run 'toa capture --help' for usage.", lines[^1]);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"fail: toa[1] capture file {_file}: ", line);
+        Assert.EndsWith(" Run 'toa capture --help' for usage.", line);
     }
 
     [Fact]
@@ -27,7 +27,7 @@ public sealed class CaptureCommandTests : IDisposable
         var (code, _, error) = await CliHarness.RunAsync("capture", "--read", _file);
 
         Assert.Equal(2, code);
-        Assert.Equal($"toa: capture file {_file}: not found", error.Split('\n')[0]);
+        Assert.Equal($"fail: toa[1] capture file {_file}: not found Run 'toa capture --help' for usage.", error.Split('\n')[0]);
     }
 
     [Theory]

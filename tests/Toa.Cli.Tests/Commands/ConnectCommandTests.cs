@@ -23,10 +23,9 @@ public class ConnectCommandTests
 
         Assert.Equal(2, code);
         Assert.Equal("", output);
-        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.StartsWith("toa: ", lines[0]);
-        Assert.Equal("Run 'toa connect --help' for usage.", lines.Last().Trim());
-        Assert.True(lines.Length <= 2, error);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("fail: toa[1] ", line);
+        Assert.EndsWith(" Run 'toa connect --help' for usage.", line);
     }
 
     [Fact]

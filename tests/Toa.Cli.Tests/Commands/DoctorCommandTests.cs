@@ -18,11 +18,10 @@ public class DoctorCommandTests
 
         Assert.Equal(2, code);
         Assert.Equal("", output);
-        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(2, lines.Length);
-        Assert.StartsWith("toa: ", lines[0]);
-        Assert.Contains(args[^1] == "5" ? "--capture" : args[^1], lines[0]);
-        Assert.Equal("Run 'toa doctor --help' for usage.", lines[1].Trim());
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("fail: toa[1] ", line);
+        Assert.Contains(args[^1] == "5" ? "--capture" : args[^1], line);
+        Assert.EndsWith(" Run 'toa doctor --help' for usage.", line);
     }
 
     [Fact]

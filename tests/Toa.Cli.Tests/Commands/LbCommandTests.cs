@@ -35,8 +35,8 @@ public sealed class LbCommandTests : IAsyncDisposable
         Assert.Equal("", output);
         Assert.Equal(
             [
-                $"toa: {path}: listeners[0].toa = \"alibaba\": must be \"tencent\", \"dpvs\" or \"off\"",
-                $"toa: {path}: listeners[0].backends[0].weight = 0: must be 1 to 65535",
+                $"fail: toa[6] {path}: listeners[0].toa = \"alibaba\": must be \"tencent\", \"dpvs\" or \"off\"",
+                $"fail: toa[6] {path}: listeners[0].backends[0].weight = 0: must be 1 to 65535",
             ],
             Lines(error));
     }
@@ -58,9 +58,9 @@ public sealed class LbCommandTests : IAsyncDisposable
         Assert.Equal(2, code);
         Assert.Equal(
             [
-                $"toa: {bad}: maxConnectionsPerSource = -1: must be 0 (no limit) or more",
-                $"toa: {bad}: listeners[0].firstByteTimeout = \"0s\": must be longer than 0; leave it out for none",
-                $"toa: {bad}: listeners[0].retries = -2: must be 0 (no retry) to 100",
+                $"fail: toa[6] {bad}: maxConnectionsPerSource = -1: must be 0 (no limit) or more",
+                $"fail: toa[6] {bad}: listeners[0].firstByteTimeout = \"0s\": must be longer than 0; leave it out for none",
+                $"fail: toa[6] {bad}: listeners[0].retries = -2: must be 0 (no retry) to 100",
             ],
             Lines(error));
     }
@@ -73,7 +73,7 @@ public sealed class LbCommandTests : IAsyncDisposable
         var (code, _, error) = await CliHarness.RunAsync("lb", "--config", path);
 
         Assert.Equal(2, code);
-        Assert.StartsWith($"toa: {path}:3: listeners[0]", Assert.Single(Lines(error)));
+        Assert.StartsWith($"fail: toa[6] {path}:3: listeners[0]", Assert.Single(Lines(error)));
     }
 
     [Fact]
@@ -84,7 +84,7 @@ public sealed class LbCommandTests : IAsyncDisposable
         var (code, _, error) = await CliHarness.RunAsync("lb", "--config", path);
 
         Assert.Equal(2, code);
-        Assert.StartsWith($"toa: {path}: Could not find file", Assert.Single(Lines(error)));
+        Assert.StartsWith($"fail: toa[6] {path}: Could not find file", Assert.Single(Lines(error)));
     }
 
     [Theory]
@@ -97,7 +97,7 @@ public sealed class LbCommandTests : IAsyncDisposable
         var (code, _, error) = await CliHarness.RunAsync("lb", "--config", path, "--threads", threads);
 
         Assert.Equal(2, code);
-        Assert.Equal($"toa: --threads: '{threads}' is not a number from 1 to 1024", Lines(error)[0]);
+        Assert.Equal($"fail: toa[1] --threads: '{threads}' is not a number from 1 to 1024 Run 'toa lb --help' for usage.", Assert.Single(Lines(error)));
     }
 
     [Fact]
@@ -106,7 +106,7 @@ public sealed class LbCommandTests : IAsyncDisposable
         var (code, _, error) = await CliHarness.RunAsync("lb");
 
         Assert.Equal(2, code);
-        Assert.Equal(["toa: Option '--config' is required.", "Run 'toa lb --help' for usage."], Lines(error));
+        Assert.Equal(["fail: toa[1] Option '--config' is required. Run 'toa lb --help' for usage."], Lines(error));
     }
 
     [Fact]
@@ -193,7 +193,7 @@ public sealed class LbCommandTests : IAsyncDisposable
         var (code, _, error) = await CliHarness.RunAsync("lb", "drain", "192.0.2.1:80", "--admin", host.AdminEndPoint!.ToString());
 
         Assert.Equal(1, code);
-        Assert.Equal(["toa: no backend matches \"192.0.2.1:80\""], Lines(error));
+        Assert.Equal(["fail: toa[2] no backend matches \"192.0.2.1:80\""], Lines(error));
     }
 
     [Fact]
@@ -205,7 +205,7 @@ public sealed class LbCommandTests : IAsyncDisposable
         var (code, _, error) = await CliHarness.RunAsync("lb", "status", "--admin", unused.LocalEndPoint!.ToString()!);
 
         Assert.Equal(1, code);
-        Assert.StartsWith($"toa: cannot reach toa lb at http://{unused.LocalEndPoint}/: Connection refused", Assert.Single(Lines(error)));
+        Assert.StartsWith($"fail: toa[2] cannot reach toa lb at http://{unused.LocalEndPoint}/: Connection refused", Assert.Single(Lines(error)));
     }
 
     [Theory]
@@ -221,11 +221,10 @@ public sealed class LbCommandTests : IAsyncDisposable
 
         Assert.Equal(2, code);
         Assert.Equal("", output);
-        var lines = Lines(error);
-        Assert.Equal(2, lines.Length);
-        Assert.StartsWith("toa: ", lines[0]);
-        Assert.Contains($"'{bad}'", lines[0]);
-        Assert.Equal($"Run 'toa lb {args[0]} --help' for usage.", lines[1]);
+        var line = Assert.Single(Lines(error));
+        Assert.StartsWith("fail: toa[1] ", line);
+        Assert.Contains($"'{bad}'", line);
+        Assert.EndsWith($" Run 'toa lb {args[0]} --help' for usage.", line);
     }
 
     [Fact]

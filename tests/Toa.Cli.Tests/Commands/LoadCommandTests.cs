@@ -22,10 +22,10 @@ public class LoadCommandTests
 
         Assert.Equal(2, code);
         Assert.Equal("", output);
-        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.StartsWith("toa: ", lines[0]);
-        Assert.Contains(args[1], lines[0]);
-        Assert.Equal("Run 'toa load --help' for usage.", lines.Last().Trim());
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("fail: toa[1] ", line);
+        Assert.Contains(args[1], line);
+        Assert.EndsWith(" Run 'toa load --help' for usage.", line);
     }
 
     [Theory]

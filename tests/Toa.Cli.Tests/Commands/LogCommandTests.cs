@@ -21,9 +21,9 @@ public class LogCommandTests
 
         Assert.Equal(2, code);
         Assert.Equal("", output);
-        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.StartsWith("toa: --", lines[0]);
-        Assert.Equal("Run 'toa log --help' for usage.", lines.Last().Trim());
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("fail: toa[1] --", line);
+        Assert.EndsWith(" Run 'toa log --help' for usage.", line);
     }
 
     [Fact]

@@ -14,7 +14,7 @@ public class MetricsCommandTests
 
         Assert.Equal(2, code);
         Assert.Equal("", output);
-        Assert.StartsWith("toa: --listen: ", error);
+        Assert.StartsWith("fail: toa[1] --listen: ", error);
         Assert.Contains(listen, error.Split('\n')[0]);
     }
 }

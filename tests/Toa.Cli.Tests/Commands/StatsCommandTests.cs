@@ -22,6 +22,6 @@ public class StatsCommandTests
         var (code, _, error) = await CliHarness.RunAsync("stats", "--watch", "--pin-dir", "/nonexistent-toa-test");
 
         Assert.Equal(1, code);
-        Assert.Equal("toa: TOA is not loaded (nothing pinned at /nonexistent-toa-test)", error.Trim());
+        Assert.Equal("fail: toa[2] TOA is not loaded (nothing pinned at /nonexistent-toa-test)", error.Trim());
     }
 }

@@ -81,7 +81,7 @@ public sealed class BalancerLifecycleTests(BalancerLifecycleTests.Topology topol
 
         Assert.Equal(2, result.ExitCode);
         Assert.Equal(
-            $"toa: {path}: listeners[0].backends[0].address = \"{lab.Hosts.ServerAddress}\": must be an address and a port other than 0: \"10.0.0.1:80\", \"[fd00::1]:80\"",
+            $"fail: toa[6] {path}: listeners[0].backends[0].address = \"{lab.Hosts.ServerAddress}\": must be an address and a port other than 0: \"10.0.0.1:80\", \"[fd00::1]:80\"",
             result.StandardError.Trim());
     }
 

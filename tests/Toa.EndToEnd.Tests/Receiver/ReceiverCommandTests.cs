@@ -213,7 +213,7 @@ public sealed class ReceiverCommandTests : IDisposable
         var result = await ToaAsync("unload");
 
         Assert.Equal(1, result.ExitCode);
-        Assert.Equal($"toa: TOA is not loaded (nothing pinned at {_lab.PinDirectory})", result.StandardError.Trim());
+        Assert.Equal($"fail: toa[2] TOA is not loaded (nothing pinned at {_lab.PinDirectory})", result.StandardError.Trim());
     }
 
     [Fact]

@@ -103,7 +103,7 @@ public sealed class StatsAndMetricsTests : IDisposable
         var second = await _lab.Server.RunToaAsync("", "metrics", "--listen", "127.0.0.1:9469", "--pin-dir", _lab.PinDirectory);
 
         Assert.Equal(1, second.ExitCode);
-        Assert.StartsWith("toa: cannot listen on 127.0.0.1:9469: ", second.StandardError);
+        Assert.StartsWith("fail: toa[2] cannot listen on 127.0.0.1:9469: ", second.StandardError);
     }
 
     /// <summary>curl inside the server's namespace, where the exporter listens on loopback.</summary>

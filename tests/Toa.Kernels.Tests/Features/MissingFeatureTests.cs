@@ -27,7 +27,7 @@ public sealed class MissingFeatureTests
             "connect", "127.0.0.1:9", "--as", "203.0.113.7:4321");
 
         Assert.Equal(1, code);
-        Assert.Equal("toa: this kernel lacks TCP header options in sock_ops programs (Linux 5.10 and later): reported missing on purpose",
+        Assert.Equal("fail: toa[5] this kernel lacks TCP header options in sock_ops programs (Linux 5.10 and later): reported missing on purpose",
             error.TrimEnd('\n'));
         Assert.Equal(cgroup, Cgroup.OfProcess(pid).Path);
         Assert.Null(ToaSender.LeftBehind(Cgroup.At(cgroup), pid));
@@ -46,7 +46,7 @@ public sealed class MissingFeatureTests
 
         Assert.Equal(1, code);
         Assert.Equal("", output);
-        Assert.Equal("toa: this kernel lacks cgroup getpeername programs (Linux 5.8 and later): reported missing on purpose",
+        Assert.Equal("fail: toa[5] this kernel lacks cgroup getpeername programs (Linux 5.8 and later): reported missing on purpose",
             error.TrimEnd('\n'));
         Assert.False(Directory.Exists(pins), $"{pins} exists");
         Assert.Equal(fds, BpfFds());
