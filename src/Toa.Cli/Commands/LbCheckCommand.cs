@@ -89,7 +89,8 @@ internal static class LbCheckCommand
             json.WriteStartObject();
             json.WriteString("name", l.Name);
             json.WriteString("address", l.Address);
-            json.WriteString("toa", l.Toa ?? Toa.Balancer.ToaModes.Off);
+            json.WriteString("toa", l.Toa ?? Toa.Balancer.ToaSettings.Off);
+            json.WriteBoolean("proxy_protocol", ProxyProtocolNames.TryParse(l.ProxyProtocol, out var proxy) && proxy);
             json.WriteBoolean("toa_on_syn", l.ToaOnSyn == true);
             json.WriteString("scheduler", l.Scheduler ?? ConfigDefaults.Scheduler);
             json.WriteStartArray("backends");
