@@ -257,6 +257,41 @@ public sealed class AdminEndpointTests : IDisposable
     }
 
     [Fact]
+    public async Task Connections_BeyondTheCap_ClosedUnansweredAndTheAdminAnswersOnceTheyGo()
+    {
+        await using var server = TestServer.Echo();
+        var (host, client) = Start(server);
+        await using var _h = host.StopOnDispose();
+        using var _c = client;
+        var idle = new List<Socket>();
+        try
+        {
+            // Connections that send nothing hold their slots until the header timeout.
+            for (var i = 0; i < 16; i++)
+                idle.Add(await TestClient.ConnectAsync(host.AdminEndPoint!));
+
+            string refused;
+            try
+            {
+                refused = await RawAsync(host.AdminEndPoint!, "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+            }
+            catch (SocketException)
+            {
+                refused = ""; // closed with a reset
+            }
+
+            Assert.Equal("", refused);
+        }
+        finally
+        {
+            foreach (var socket in idle)
+                socket.Dispose();
+        }
+        await Eventually.True(() => RawAsync(host.AdminEndPoint!, "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .Result.StartsWith("HTTP/1.1 200 ", StringComparison.Ordinal), "the admin answers again");
+    }
+
+    [Fact]
     public async Task Start_SocketServedByAnotherBalancer_RefusedAndTheOtherKeepsIt()
     {
         await using var server = TestServer.Echo();

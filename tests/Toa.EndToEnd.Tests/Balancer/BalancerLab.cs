@@ -62,10 +62,16 @@ public sealed class BalancerLab : IAsyncDisposable
     /// <summary>Where <c>toa lb --config</c> reads its configuration.</summary>
     public string ConfigPath => Path.Combine(_files!.FullName, "lb.json");
 
-    /// <summary>Writes the configuration, starts <c>toa lb</c> in the balancer host and waits until every listener accepts.</summary>
+    /// <summary>
+    /// Writes the configuration, starts <c>toa lb</c> in the balancer host and waits until every
+    /// listener accepts. Its admin socket is the lab's own unless the configuration names one: the
+    /// default is shared by every namespace on the machine.
+    /// </summary>
     public async Task<LabProcess> StartBalancerAsync(string config, int listeners)
     {
-        await File.WriteAllTextAsync(ConfigPath, config);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(config, documentOptions: new() { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true })!.AsObject();
+        json.TryAdd("adminSocket", Path.Combine(_files!.FullName, "lb.sock"));
+        await File.WriteAllTextAsync(ConfigPath, json.ToJsonString());
         var command = ToaCli.Command("lb", "--config", ConfigPath);
         var balancer = Hosts.Balancer.Start(command[0], command.Skip(1));
         _balancers.Add(balancer);
@@ -74,8 +80,12 @@ public sealed class BalancerLab : IAsyncDisposable
         return balancer;
     }
 
-    /// <summary>Runs <c>toa ARGS</c> in the balancer host (lb status, lb drain, ...).</summary>
-    public Task<ProcessResult> ToaAsync(params string[] args) => Hosts.Balancer.RunToaAsync("", args);
+    /// <summary>
+    /// Runs <c>toa ARGS</c> in the balancer host (lb status, lb drain, ...). <c>lb status</c> asks
+    /// the balancer's TCP endpoint in that namespace, which every lab configuration keeps at its default.
+    /// </summary>
+    public Task<ProcessResult> ToaAsync(params string[] args) =>
+        Hosts.Balancer.RunToaAsync("", args is ["lb", "status", ..] && !args.Contains("--admin") ? [.. args, "--admin", "127.0.0.1:9180"] : args);
 
     /// <summary>
     /// Connects from <paramref name="client"/> (the socket is created inside that host) to
