@@ -67,18 +67,23 @@ public sealed partial class BalancerHost : IAsyncDisposable
     {
         var logging = loggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
         using var provider = new FileConfigProvider(configPath, logging.CreateLogger("Toa.Balancer.Configuration"));
-        await using var host = Start(new BalancerHostOptions
-        {
-            ConfigProvider = provider, ToaWriter = toa, LoggerFactory = logging, RelayThreads = relayThreads ?? 0,
-        });
+        BalancerHost? running = null;
         // An applied file is counted once the host has applied it (or refused it, see ApplyOffered),
         // and so is an unchanged one that the host had refused (ReloadAsync offers it again).
         provider.Reloaded += (_, outcome) =>
         {
-            if (outcome == ReloadOutcome.Refused || outcome == ReloadOutcome.Unchanged && provider.Snapshot.Config.Equals(host._config))
-                host._context.Metrics.Reloaded(outcome.ToString().ToLowerInvariant(), outcome == ReloadOutcome.Unchanged, host._options.TimeProvider);
+            if (Volatile.Read(ref running) is { } serving
+                && (outcome == ReloadOutcome.Refused || outcome == ReloadOutcome.Unchanged && provider.Snapshot.Config.Equals(serving._config)))
+                serving._context.Metrics.Reloaded(outcome.ToString().ToLowerInvariant(), outcome == ReloadOutcome.Unchanged, serving._options.TimeProvider);
         };
+        // Watched before the host starts: a change made while it binds its listeners and admin
+        // endpoint reaches it (Start applies the latest snapshot and follows it from there).
         provider.Watch();
+        await using var host = Start(new BalancerHostOptions
+        {
+            ConfigProvider = provider, ToaWriter = toa, LoggerFactory = logging, RelayThreads = relayThreads ?? 0,
+        });
+        Volatile.Write(ref running, host);
         started?.Invoke(host);
         try
         {

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -63,8 +64,11 @@ public sealed class HttpEndpoint : IAsyncDisposable
         if (options.UnixSocket is { } path)
             ClearStaleSocket(path);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.Services.AddSingleton(options.LoggerFactory);
-        builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
+        // Kestrel's warnings and errors reach the caller's logs; its per-request information does not.
+        builder.Logging.AddProvider(new ForwardingLoggerProvider(options.LoggerFactory));
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        // Signals are the command's to handle: the default lifetime would stop this endpoint on SIGTERM by itself.
+        builder.Services.AddSingleton<IHostLifetime, NoLifetime>();
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -128,6 +132,22 @@ public sealed class HttpEndpoint : IAsyncDisposable
             throw new IOException($"{path}: another process serves on this socket");
         if (File.Exists(path))
             File.Delete(path);
+    }
+
+    private sealed class ForwardingLoggerProvider(ILoggerFactory factory) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => factory.CreateLogger(categoryName);
+
+        public void Dispose()
+        {
+        }
+    }
+
+    private sealed class NoLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <inheritdoc />

@@ -69,15 +69,21 @@ public sealed class BalancerLab : IAsyncDisposable
     /// </summary>
     public async Task<LabProcess> StartBalancerAsync(string config, int listeners)
     {
-        var json = System.Text.Json.Nodes.JsonNode.Parse(config, documentOptions: new() { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true })!.AsObject();
-        json.TryAdd("adminSocket", Path.Combine(_files!.FullName, "lb.sock"));
-        await File.WriteAllTextAsync(ConfigPath, json.ToJsonString());
+        await WriteConfigAsync(config);
         var command = ToaCli.Command("lb", "--config", ConfigPath);
         var balancer = Hosts.Balancer.Start(command[0], command.Skip(1));
         _balancers.Add(balancer);
         await balancer.WaitForLineAsync(_ => balancer.Error.Count(l => l.Contains(" accepting on ", StringComparison.Ordinal)) == listeners,
             TimeSpan.FromSeconds(60));
         return balancer;
+    }
+
+    /// <summary>Writes the configuration at <see cref="ConfigPath"/> (a reload), with the lab's admin socket unless it names one.</summary>
+    public async Task WriteConfigAsync(string config)
+    {
+        var json = System.Text.Json.Nodes.JsonNode.Parse(config, documentOptions: new() { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true })!.AsObject();
+        json.TryAdd("adminSocket", Path.Combine(_files!.FullName, "lb.sock"));
+        await File.WriteAllTextAsync(ConfigPath, json.ToJsonString());
     }
 
     /// <summary>

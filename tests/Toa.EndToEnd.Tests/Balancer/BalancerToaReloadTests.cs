@@ -34,7 +34,7 @@ public sealed class BalancerToaReloadTests
         await server.WaitForLineAsync(l => l.StartsWith($"accepted v4 [{lab.Hosts.BalancerToServer}]:", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
         var startedBefore = balancer.Error.Any(l => l.Contains("TOA writer attached", StringComparison.Ordinal));
 
-        await File.WriteAllTextAsync(lab.ConfigPath, Config(lab, "tencent"));
+        await lab.WriteConfigAsync(Config(lab, "tencent"));
         await WaitForToaAsync(lab, "tencent");
         var after = await ExchangeAsync(lab);
 
