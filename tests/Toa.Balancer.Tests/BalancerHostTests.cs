@@ -124,6 +124,33 @@ public sealed class BalancerHostTests : IDisposable
         Assert.True(SuccessTime(metrics) > before);
     }
 
+    [Fact]
+    public async Task RunAsync_FileChangedWhileStarting_TheChangeIsApplied()
+    {
+        await using var server = TestServer.Echo();
+        var config = $$"""{ "admin": "", "adminSocket": "", "listeners": [ { "name": "web", "address": "127.0.0.1:0", "toa": "tencent", "backends": [ { "address": "{{server.Address}}" } ] } ] }""";
+        var path = Write(config);
+        using var stop = new CancellationTokenSource();
+        var started = new TaskCompletionSource<BalancerHost>();
+        // The writer is prepared while the host starts: the file changes then, before it serves.
+        var writer = new PreparingToaWriter(() => File.WriteAllText(path, config.Replace("\"name\": \"web\"", "\"name\": \"web\", \"scheduler\": \"maglev\"")));
+        var run = BalancerHost.RunAsync(path, writer, stop.Token, started: started.SetResult);
+        var host = await started.Task.WaitAsync(Eventually.Limit);
+
+        await Eventually.True(() => host.Config.Listeners![0].Scheduler == "maglev", "the change made while starting is applied");
+        stop.Cancel();
+        await run.WaitAsync(Eventually.Limit);
+    }
+
+    private sealed class PreparingToaWriter(Action prepare) : IToaWriter
+    {
+        public void Prepare() => prepare();
+
+        public void Attach(Socket backend, IPEndPoint client, ToaSettings toa, string listener) => backend.NoDelay = true;
+
+        public IReadOnlyDictionary<string, ToaCounts> Counts() => new Dictionary<string, ToaCounts>();
+    }
+
     private static double SuccessTime(string metrics) => double.Parse(
         metrics.Split('\n').Single(l => l.StartsWith("toa_lb_config_last_reload_success_timestamp_seconds ", StringComparison.Ordinal)).Split(' ')[1],
         System.Globalization.CultureInfo.InvariantCulture);
