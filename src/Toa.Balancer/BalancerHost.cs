@@ -28,6 +28,9 @@ public sealed partial class BalancerHost : IAsyncDisposable
     private readonly Dictionary<IPEndPoint, Socket> _sockets = [];
     private readonly ITimer _idleSweep;
     private volatile BalancerConfig _config;
+    // The configuration the last apply was handed, under _applyGate: a reload through ReloadAsync
+    // applies it at once, and the watch that then wakes for the same snapshot leaves it alone.
+    private BalancerConfig _offered;
     private AdminServer? _admin;
     private Task _watch = Task.CompletedTask;
     private Task? _stopped;
@@ -45,29 +48,43 @@ public sealed partial class BalancerHost : IAsyncDisposable
             options.Splice && Splice.IsSupported ? new PipePool() : null,
             loops,
             new ConnectionLog(options.LoggerFactory.CreateLogger("Toa.Balancer.ConnectionLog")));
-        _config = options.ConfigProvider.Snapshot.Config;
+        _config = _offered = options.ConfigProvider.Snapshot.Config;
         _idleSweep = options.TimeProvider.CreateTimer(_ => CloseIdle(), null, options.IdleSweepInterval, options.IdleSweepInterval);
     }
 
     /// <summary>
     /// Runs <c>toa lb</c> on the configuration <paramref name="provider"/> loaded (the caller's, so the
-    /// file is read once: what the caller checked is what runs), reloading it on change and on SIGHUP;
-    /// serves until <paramref name="cancellationToken"/> is cancelled, then shuts down gracefully
-    /// within the configured <c>shutdownTimeout</c>. <paramref name="relayThreads"/>: see
-    /// <see cref="BalancerHostOptions.RelayThreads"/>; null for its default.
+    /// file is read once: what the caller checked is what runs), reloading it when it changes and on
+    /// <see cref="ReloadAsync"/>; serves until <paramref name="cancellationToken"/> is cancelled, then
+    /// shuts down gracefully within the configured <c>shutdownTimeout</c>. <paramref name="relayThreads"/>:
+    /// see <see cref="BalancerHostOptions.RelayThreads"/>; null for its default. <paramref name="started"/>
+    /// gets the host once it serves (to reload it on SIGHUP, or to give up privileges).
     /// </summary>
-    /// <exception cref="SocketException">A listener or the admin endpoint cannot bind.</exception>
+    /// <exception cref="SocketException">A listener cannot bind.</exception>
+    /// <exception cref="IOException">The admin endpoint cannot bind.</exception>
     public static async Task RunAsync(FileConfigProvider provider, IToaWriter toa, CancellationToken cancellationToken, ILoggerFactory? loggerFactory = null,
-        int? relayThreads = null)
+        int? relayThreads = null, Action<BalancerHost>? started = null)
     {
         ArgumentNullException.ThrowIfNull(provider);
         var logging = loggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
+        BalancerHost? running = null;
+        // An applied file is counted once the host has applied it (or refused it, see ApplyOffered),
+        // and so is an unchanged one that the host had refused (ReloadAsync offers it again).
+        provider.Reloaded += (_, outcome) =>
+        {
+            if (Volatile.Read(ref running) is { } serving
+                && (outcome == ReloadOutcome.Refused || outcome == ReloadOutcome.Unchanged && provider.Snapshot.Config.Equals(serving._config)))
+                serving._context.Metrics.Reloaded(outcome.ToString().ToLowerInvariant(), outcome == ReloadOutcome.Unchanged, serving._options.TimeProvider);
+        };
+        // Watched before the host starts: a change made while it binds its listeners and admin
+        // endpoint reaches it (Start applies the latest snapshot and follows it from there).
+        provider.Watch();
         await using var host = Start(new BalancerHostOptions
         {
             ConfigProvider = provider, ToaWriter = toa, LoggerFactory = logging, RelayThreads = relayThreads ?? 0,
         });
-        provider.Reloaded += (_, outcome) => host._context.Metrics.Reloaded(outcome.ToString().ToLowerInvariant());
-        provider.Watch();
+        Volatile.Write(ref running, host);
+        started?.Invoke(host);
         try
         {
             await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
@@ -79,7 +96,8 @@ public sealed partial class BalancerHost : IAsyncDisposable
     }
 
     /// <summary>Binds every listener and the admin endpoint, starts health checks, and follows configuration changes.</summary>
-    /// <exception cref="SocketException">A listener or the admin endpoint cannot bind; nothing is left running.</exception>
+    /// <exception cref="SocketException">A listener cannot bind; nothing is left running.</exception>
+    /// <exception cref="IOException">The admin endpoint cannot bind or its token file cannot be read; nothing is left running.</exception>
     /// <exception cref="Exception">A listener writes TOA and <see cref="IToaWriter.Prepare"/> failed: its exception.</exception>
     public static BalancerHost Start(BalancerHostOptions options)
     {
@@ -88,7 +106,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
         try
         {
             var snapshot = options.ConfigProvider.Snapshot;
-            host.Apply(snapshot.Config, initial: true);
+            host.Apply(snapshot.Config, initial: true, out _);
             host._watch = host.WatchAsync(snapshot);
             return host;
         }
@@ -102,8 +120,43 @@ public sealed partial class BalancerHost : IAsyncDisposable
     /// <summary>The configuration running now.</summary>
     public BalancerConfig Config => _config;
 
-    /// <summary>Where the admin endpoint listens, or null when it is off.</summary>
+    /// <summary>Where the admin endpoint listens on TCP, or null when it is off.</summary>
     public IPEndPoint? AdminEndPoint => _admin?.EndPoint;
+
+    /// <summary>The admin endpoint's Unix socket, or null when it is off.</summary>
+    public string? AdminSocket => _admin?.SocketPath;
+
+    /// <summary>
+    /// Reads the configuration file again and applies it (SIGHUP and the admin's reload). Null
+    /// when the configuration does not come from a <see cref="FileConfigProvider"/>.
+    /// </summary>
+    public async Task<AdminReloadResult?> ReloadAsync()
+    {
+        if (_options.ConfigProvider is not FileConfigProvider file)
+            return null;
+        IReadOnlyList<IAsyncDisposable> retired = [];
+        string? refused;
+        await _applyGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var outcome = file.Reload();
+            // Unchanged from the file's last version, which the host may have refused (the TOA writer
+            // could not start): then it is offered again, and may be refused again.
+            if (outcome == ReloadOutcome.Refused || outcome == ReloadOutcome.Unchanged && file.Snapshot.Config.Equals(_config))
+            {
+                return new AdminReloadResult(outcome.ToString().ToLowerInvariant(),
+                    outcome == ReloadOutcome.Refused ? $"{file.Path} is invalid; the log names every problem" : null);
+            }
+            (retired, refused) = ApplyOffered(file.Snapshot.Config);
+        }
+        finally
+        {
+            _applyGate.Release();
+        }
+        foreach (var item in retired)
+            await item.DisposeAsync().ConfigureAwait(false);
+        return refused is null ? new AdminReloadResult("applied") : new AdminReloadResult(AdminReloadResult.Refused, refused);
+    }
 
     /// <summary>The bound address of a listener (its real port when the configuration said 0).</summary>
     /// <exception cref="KeyNotFoundException">No listener has that name.</exception>
@@ -193,7 +246,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
         await _applyGate.WaitAsync().ConfigureAwait(false);
         try
         {
-            retired = Apply(config, initial: false);
+            retired = ReferenceEquals(config, _offered) ? [] : ApplyOffered(config).Retired;
         }
         finally
         {
@@ -203,15 +256,25 @@ public sealed partial class BalancerHost : IAsyncDisposable
             await item.DisposeAsync().ConfigureAwait(false);
     }
 
+    /// <summary>A reload's apply, under the gate: counted as applied, or refused with the reason.</summary>
+    private (List<IAsyncDisposable> Retired, string? Refused) ApplyOffered(BalancerConfig config)
+    {
+        _offered = config;
+        var retired = Apply(config, initial: false, out var refused);
+        _context.Metrics.Reloaded(refused is null ? "applied" : "refused", refused is null, _options.TimeProvider);
+        return (retired, refused);
+    }
+
     /// <summary>
     /// Brings listeners, pools, limits and the admin endpoint to <paramref name="config"/>. A listener
     /// keeps its connections while its name and address stay; a listening socket stays while any
     /// listener has its address. Returns what to dispose (removed listeners' pools, removed
     /// backends' checkers, sockets no listener has) once the swap is done. A reload in which a
-    /// listener writes TOA while the writer cannot start changes nothing.
+    /// listener writes TOA while the writer cannot start changes nothing (<paramref name="refused"/> says why).
     /// </summary>
-    private List<IAsyncDisposable> Apply(BalancerConfig config, bool initial)
+    private List<IAsyncDisposable> Apply(BalancerConfig config, bool initial, out string? refused)
     {
+        refused = null;
         var retired = new List<IAsyncDisposable>();
         var wanted = (config.Listeners ?? []).Select(l => ListenerSettings.From(l, config.Log)).ToDictionary(l => l.Name, StringComparer.Ordinal);
         if (wanted.Values.FirstOrDefault(l => l.Toa.Enabled) is { } writing)
@@ -224,6 +287,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
             {
                 // Relaying without the option would silently hand backends the balancer's address.
                 LogToaWriterUnavailable(_logger, e, writing.Name);
+                refused = $"listener {writing.Name} writes TOA but the TOA writer cannot start: {e.Message}";
                 return retired;
             }
         }
@@ -283,7 +347,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
                 retired.Add(new RetiredSocket(stopped, socket));
             }
         }
-        ApplyAdmin(config.Admin ?? ConfigDefaults.Admin, initial);
+        ApplyAdmin(AdminSettings.From(config), initial);
         _config = config;
         return retired;
     }
@@ -298,22 +362,24 @@ public sealed partial class BalancerHost : IAsyncDisposable
         }
     }
 
-    private void ApplyAdmin(string address, bool initial)
+    /// <summary>Restarts the admin endpoint when its settings changed.</summary>
+    private void ApplyAdmin(AdminSettings settings, bool initial)
     {
-        if (_admin is not null && _admin.Address == address)
+        if (_admin is not null && _admin.Settings == settings)
             return;
         var old = _admin;
         _admin = null;
-        old?.Dispose();
-        if (address.Length == 0)
+        // The old endpoint goes first: the new one may want its address or socket.
+        old?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        if (settings.Address.Length == 0 && settings.Socket.Length == 0)
             return;
         try
         {
-            _admin = new AdminServer(address, this, _options.LoggerFactory.CreateLogger("Toa.Balancer.Management"));
+            _admin = AdminServer.Start(settings, this, _options.LoggerFactory);
         }
-        catch (SocketException e) when (!initial)
+        catch (IOException e) when (!initial)
         {
-            LogAdminBindFailed(_logger, e, address);
+            LogAdminBindFailed(_logger, e, settings.Address, settings.Socket);
         }
     }
 
@@ -361,7 +427,8 @@ public sealed partial class BalancerHost : IAsyncDisposable
         await _idleSweep.DisposeAsync().ConfigureAwait(false);
         foreach (var listener in listeners)
             await listener.DisposeAsync().ConfigureAwait(false);
-        _admin?.Dispose();
+        if (_admin is not null)
+            await _admin.DisposeAsync().ConfigureAwait(false);
         _admin = null;
         foreach (var loop in _context.Loops)
             loop.Dispose();
@@ -383,8 +450,8 @@ public sealed partial class BalancerHost : IAsyncDisposable
         Message = "Listener {Listener} cannot listen on {Address}; the rest of the new configuration is running")]
     private static partial void LogListenerBindFailed(ILogger logger, Exception exception, string listener, IPEndPoint address);
 
-    [LoggerMessage(EventId = 503, EventName = "AdminBindFailed", Level = LogLevel.Error, Message = "The admin endpoint cannot listen on {Address}")]
-    private static partial void LogAdminBindFailed(ILogger logger, Exception exception, string address);
+    [LoggerMessage(EventId = 503, EventName = "AdminBindFailed", Level = LogLevel.Error, Message = "The admin endpoint cannot listen on {Address} or {Socket}")]
+    private static partial void LogAdminBindFailed(ILogger logger, Exception exception, string address, string socket);
 
     [LoggerMessage(EventId = 504, EventName = "ShutdownResetting", Level = LogLevel.Warning,
         Message = "Shutdown: resetting {Count} connections still open after {Deadline}")]

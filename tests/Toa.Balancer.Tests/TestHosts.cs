@@ -20,7 +20,7 @@ internal static class TestHosts
         Backends = backends.Select(b => new BackendConfig { Address = b }).ToArray(),
     };
 
-    public static BalancerConfig Config(params ListenerConfig[] listeners) => new() { Admin = "", Listeners = listeners };
+    public static BalancerConfig Config(params ListenerConfig[] listeners) => new() { Admin = "", AdminSocket = "", Listeners = listeners };
 
     /// <summary>A started host; with the fake clock, health checks, idle sweeps and deadlines wait for the test.</summary>
     public static (BalancerHost Host, InMemoryConfigProvider Provider) Start(

@@ -12,10 +12,23 @@ namespace Toa.Balancer.Configuration;
 public sealed record BalancerConfig
 {
     /// <summary>
-    /// Where the admin and metrics HTTP endpoint listens; "" turns it off. Commands (drain,
-    /// disable, enable) are answered only for loopback peers. Null: <see cref="ConfigDefaults.Admin"/>.
+    /// The TCP address of the admin endpoint (<c>GET /metrics</c>, <c>GET /status</c>); "" turns it
+    /// off. It takes commands only with <see cref="AdminTokenFile"/>. Null: <see cref="ConfigDefaults.Admin"/>.
     /// </summary>
     public string? Admin { get; init; }
+
+    /// <summary>
+    /// The admin endpoint's Unix socket, which takes every request including commands (drain,
+    /// disable, enable, reload); mode 0660, group <c>toa</c> when that group exists. "" turns it
+    /// off. Null: <see cref="ConfigDefaults.AdminSocket"/>.
+    /// </summary>
+    public string? AdminSocket { get; init; }
+
+    /// <summary>
+    /// A file holding a token that commands over TCP must carry (<c>Authorization: Bearer TOKEN</c>);
+    /// without it the TCP endpoint refuses commands. Null: none.
+    /// </summary>
+    public string? AdminTokenFile { get; init; }
 
     /// <summary>
     /// Most client connections relayed at once over all listeners; beyond it new clients are reset.
@@ -40,6 +53,8 @@ public sealed record BalancerConfig
     public bool Equals(BalancerConfig? other) =>
         other is not null
         && Admin == other.Admin
+        && AdminSocket == other.AdminSocket
+        && AdminTokenFile == other.AdminTokenFile
         && Equals(Log, other.Log)
         && MaxConnections == other.MaxConnections
         && MaxConnectionsPerSource == other.MaxConnectionsPerSource
@@ -48,7 +63,7 @@ public sealed record BalancerConfig
 
     /// <inheritdoc />
     public override int GetHashCode() =>
-        HashCode.Combine(Admin, MaxConnections, MaxConnectionsPerSource, ShutdownTimeout, Log, Sequences.Hash(Listeners));
+        HashCode.Combine(Admin, AdminSocket, AdminTokenFile, MaxConnections, MaxConnectionsPerSource, ShutdownTimeout, Log, Sequences.Hash(Listeners));
 }
 
 /// <summary>One listening address and the pool of backends it forwards to.</summary>
@@ -227,8 +242,11 @@ public static class ProxyProtocolNames
 /// <summary>What a field the file leaves out means.</summary>
 public static class ConfigDefaults
 {
-    /// <summary>The admin endpoint: loopback only.</summary>
+    /// <summary>The admin endpoint's TCP address (metrics and status): loopback only.</summary>
     public const string Admin = "127.0.0.1:9180";
+
+    /// <summary>The admin endpoint's Unix socket (every request, commands included).</summary>
+    public const string AdminSocket = "/run/toa/lb.sock";
 
     /// <summary>Graceful shutdown's wait for established connections.</summary>
     public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(30);

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: MIT
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Toa.Balancer.Scheduling;
@@ -99,7 +98,7 @@ public sealed class InMemoryConfigProvider : SnapshotProvider
 
 /// <summary>
 /// A configuration file, reloaded when it changes on disk (after a short quiet period, since
-/// editors write in several steps) or when the process gets SIGHUP. A bad first load throws;
+/// editors write in several steps) or on <see cref="Reload"/> (SIGHUP, the admin's reload). A bad first load throws;
 /// a bad reload is logged and the running configuration stays.
 /// </summary>
 public sealed partial class FileConfigProvider : SnapshotProvider, IDisposable
@@ -111,7 +110,6 @@ public sealed partial class FileConfigProvider : SnapshotProvider, IDisposable
     private readonly TimeProvider _time;
     private readonly Lock _reloadGate = new();
     private FileSystemWatcher? _watcher;
-    private PosixSignalRegistration? _hangup;
     private ITimer? _debounce;
 
     /// <summary>Loads <paramref name="path"/>.</summary>
@@ -154,7 +152,7 @@ public sealed partial class FileConfigProvider : SnapshotProvider, IDisposable
         return outcome;
     }
 
-    /// <summary>Starts reloading on file changes and on SIGHUP. Calling it again does nothing.</summary>
+    /// <summary>Starts reloading on file changes. Calling it again does nothing.</summary>
     public void Watch()
     {
         if (_watcher is not null)
@@ -168,12 +166,6 @@ public sealed partial class FileConfigProvider : SnapshotProvider, IDisposable
         _watcher.Created += OnFileEvent;
         _watcher.Renamed += OnFileEvent;
         _watcher.EnableRaisingEvents = true;
-        _hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
-        {
-            // SIGHUP means "reload" here, not "terminate".
-            context.Cancel = true;
-            ThreadPool.UnsafeQueueUserWorkItem(_ => Reload(), null);
-        });
     }
 
     private void OnFileEvent(object sender, FileSystemEventArgs e) =>
@@ -182,7 +174,6 @@ public sealed partial class FileConfigProvider : SnapshotProvider, IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        _hangup?.Dispose();
         _watcher?.Dispose();
         _debounce?.Dispose();
     }

@@ -45,6 +45,10 @@ internal sealed class GlobalValidator : IConfigValidator
     {
         if (config.Admin is { Length: > 0 } admin && !Endpoints.TryParse(admin, out _))
             problems.Add("admin", config.Admin, "must be an address and port, \"127.0.0.1:9180\", or \"\" for none");
+        if (config.AdminSocket is { Length: > 0 } socket && !Path.IsPathFullyQualified(socket))
+            problems.Add("adminSocket", config.AdminSocket, "must be an absolute path, \"/run/toa/lb.sock\", or \"\" for none");
+        if (config.AdminTokenFile is { } token && !Path.IsPathFullyQualified(token))
+            problems.Add("adminTokenFile", config.AdminTokenFile, "must be an absolute path");
         if (config.MaxConnections < 0)
             problems.Add("maxConnections", config.MaxConnections, "must be 0 (no limit) or more");
         if (config.MaxConnectionsPerSource < 0)

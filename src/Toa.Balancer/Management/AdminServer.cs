@@ -1,151 +1,203 @@
 // SPDX-License-Identifier: MIT
-using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Toa.Balancer.Configuration;
 using Toa.Balancer.Model;
-using Toa.Balancer.Relay;
 
 namespace Toa.Balancer.Management;
 
-/// <summary>
-/// The admin and metrics endpoint: a deliberately small HTTP/1.1 server (one request per
-/// connection) so that the library needs no web stack. Routes:
-/// <c>GET /metrics</c>, <c>GET /status</c>, <c>POST /backends/{drain|disable|enable}?backend=SPEC</c>.
-/// Commands are answered only for loopback peers.
-/// </summary>
-internal sealed partial class AdminServer : IDisposable
+/// <summary>Where the admin endpoint listens and what it trusts; a reload restarts it when these change.</summary>
+/// <param name="Address">TCP address text, "" for none.</param>
+/// <param name="Socket">Unix socket path, "" for none.</param>
+/// <param name="SocketIsDefault">The socket path is the default one, not configured: serve without it when it cannot be made.</param>
+/// <param name="TokenFile">The file holding the token commands over TCP carry, or null.</param>
+internal sealed record AdminSettings(string Address, string Socket, bool SocketIsDefault, string? TokenFile)
 {
-    private const int MaxHeadBytes = 8192;
-    private static readonly TimeSpan s_requestTimeout = TimeSpan.FromSeconds(5);
+    public static AdminSettings From(BalancerConfig config) =>
+        new(config.Admin ?? ConfigDefaults.Admin, config.AdminSocket ?? ConfigDefaults.AdminSocket, config.AdminSocket is null, config.AdminTokenFile);
+}
 
-    private readonly Socket _socket;
+/// <summary>
+/// The admin and metrics endpoint on <see cref="HttpEndpoint"/>. Routes: <c>GET /metrics</c>,
+/// <c>GET /status</c>, <c>POST /backends/{drain|disable|enable}?backend=SPEC</c>, <c>POST /reload</c>.
+/// Commands come over the Unix socket (its file mode says who may) or over TCP with the
+/// configured token. Browsers are refused outright (any Origin or cross-site Sec-Fetch-Site),
+/// and over TCP the Host must be an address literal or localhost, so a page cannot reach the
+/// endpoint through a DNS name it rebinds to loopback.
+/// </summary>
+internal sealed partial class AdminServer : IAsyncDisposable
+{
+    /// <summary>The group that may use the socket when it exists (operators join it).</summary>
+    public const string OperatorGroup = "toa";
+
+    private readonly HttpEndpoint _http;
     private readonly BalancerHost _host;
-    private readonly ILogger _logger;
+    private readonly byte[]? _token;
 
-    /// <summary>Binds <paramref name="address"/> (validated by the configuration) and starts serving.</summary>
-    public AdminServer(string address, BalancerHost host, ILogger logger)
+    private AdminServer(AdminSettings settings, HttpEndpoint http, BalancerHost host, byte[]? token)
     {
-        Address = address;
+        Settings = settings;
+        _http = http;
         _host = host;
-        _logger = logger;
-        Endpoints.TryParse(address, out var endPoint);
-        _socket = ListenSockets.Listen(endPoint, backlog: 64);
-        EndPoint = (IPEndPoint)_socket.LocalEndPoint!;
-        _ = AcceptLoopAsync();
+        _token = token;
     }
 
-    /// <summary>The configured address text (a reload compares it).</summary>
-    public string Address { get; }
+    public AdminSettings Settings { get; }
 
-    public IPEndPoint EndPoint { get; }
+    /// <summary>The TCP address with its real port, or null when TCP is off.</summary>
+    public IPEndPoint? EndPoint => _http.TcpEndPoints.FirstOrDefault();
 
-    private async Task AcceptLoopAsync()
+    /// <summary>The Unix socket's path, or null when it is off.</summary>
+    public string? SocketPath => _http.UnixSocket;
+
+    /// <summary>Binds what <paramref name="settings"/> name.</summary>
+    /// <exception cref="IOException">An address cannot be bound or the token file cannot be read.</exception>
+    public static AdminServer Start(AdminSettings settings, BalancerHost host, ILoggerFactory loggers)
     {
-        while (true)
+        var logger = loggers.CreateLogger("Toa.Balancer.Management");
+        var token = settings.TokenFile is { } file ? ReadToken(file) : null;
+        var socket = settings.Socket.Length == 0 ? null : settings.Socket;
+        if (socket is not null && !PrepareDirectory(socket))
         {
-            Socket client;
-            try
-            {
-                client = await _socket.AcceptAsync().ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is ObjectDisposedException or SocketException)
-            {
-                return;
-            }
-            _ = ServeAsync(client);
+            if (!settings.SocketIsDefault)
+                throw new IOException($"cannot create the admin socket's directory {Path.GetDirectoryName(socket)}");
+            LogNoDefaultSocket(logger, socket, "its directory is missing and cannot be created");
+            socket = null;
         }
+        else if (socket is not null && settings.SocketIsDefault && HttpEndpoint.SocketAnswers(socket))
+        {
+            // Another balancer on this machine has the default: this one must not take it over.
+            LogNoDefaultSocket(logger, socket, "another balancer serves on it");
+            socket = null;
+        }
+        Endpoints.TryParse(settings.Address, out var tcp);
+        AdminServer? server = null;
+        var http = HttpEndpoint.StartAsync(new HttpEndpointOptions
+        {
+            Tcp = tcp is null ? [] : [tcp],
+            UnixSocket = socket,
+            LoggerFactory = loggers,
+        }, context => server!.HandleAsync(context)).GetAwaiter().GetResult();
+        server = new AdminServer(settings, http, host, token);
+        if (socket is not null)
+            Accounts.RestrictToGroup(socket, OperatorGroup);
+        return server;
     }
 
-    private async Task ServeAsync(Socket client)
+    private static byte[] ReadToken(string file)
     {
-        using var stream = new NetworkStream(client, ownsSocket: true);
-        using var timeout = new CancellationTokenSource(s_requestTimeout);
         try
         {
-            var (method, target) = await ReadRequestAsync(stream, timeout.Token).ConfigureAwait(false);
-            var peer = ((IPEndPoint)client.RemoteEndPoint!).Address;
-            var (status, contentType, body) = await RouteAsync(method, target, peer, timeout.Token).ConfigureAwait(false);
-            var head = string.Create(CultureInfo.InvariantCulture,
-                $"HTTP/1.1 {status} {Reason(status)}\r\nContent-Type: {contentType}\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n");
-            await stream.WriteAsync(Encoding.ASCII.GetBytes(head), timeout.Token).ConfigureAwait(false);
-            await stream.WriteAsync(body, timeout.Token).ConfigureAwait(false);
+            var token = File.ReadAllText(file).Trim();
+            return token.Length > 0 ? Encoding.UTF8.GetBytes(token) : throw new IOException($"adminTokenFile {file} is empty");
         }
-        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or FormatException)
+        catch (UnauthorizedAccessException e)
         {
-            LogBadRequest(_logger, client.RemoteEndPoint, e.Message);
-        }
-        catch (Exception e)
-        {
-            // Nothing awaits this task: log rather than leave the failure unobserved.
-            LogRequestFailed(_logger, e, client.RemoteEndPoint);
+            throw new IOException($"adminTokenFile {file}: {e.Message}", e);
         }
     }
 
-    /// <summary>Reads the request line and headers, and any body (so closing does not reset the peer).</summary>
-    private static async Task<(string Method, string Target)> ReadRequestAsync(Stream stream, CancellationToken cancellationToken)
+    /// <summary>Makes the socket's directory (/run/toa) when it is missing; false when that is not allowed.</summary>
+    private static bool PrepareDirectory(string socket)
     {
-        var buffer = new byte[MaxHeadBytes];
-        var length = 0;
-        int end;
-        while ((end = buffer.AsSpan(0, length).IndexOf("\r\n\r\n"u8)) < 0)
+        var directory = Path.GetDirectoryName(socket)!;
+        if (Directory.Exists(directory) || OperatingSystem.IsWindows())
+            return true;
+        try
         {
-            if (length == buffer.Length)
-                throw new FormatException("request head too long");
-            var read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
-            if (read == 0)
-                throw new FormatException("connection closed before the request was complete");
-            length += read;
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+            return true;
         }
-        var lines = Encoding.ASCII.GetString(buffer, 0, end).Split("\r\n");
-        var parts = lines[0].Split(' ');
-        if (parts.Length != 3)
-            throw new FormatException("malformed request line");
-        var contentLength = lines.Skip(1)
-            .Select(l => l.Split(':', 2))
-            .Where(h => h.Length == 2 && h[0].Trim().Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
-            .Select(h => int.Parse(h[1].Trim(), CultureInfo.InvariantCulture))
-            .FirstOrDefault();
-        for (var pending = contentLength - (length - end - 4); pending > 0;)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            var read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-            if (read == 0)
-                break;
-            pending -= read;
+            return false;
         }
-        return (parts[0], parts[1]);
     }
 
-    private async Task<(int Status, string ContentType, byte[] Body)> RouteAsync(string method, string target, IPAddress peer, CancellationToken cancellationToken)
+    private async Task HandleAsync(HttpContext context)
     {
-        var query = target.IndexOf('?');
-        var path = query < 0 ? target : target[..query];
-        switch (method, path)
+        var request = context.Request;
+        // A Unix socket's peer has no IP address.
+        var overSocket = context.Connection.RemoteIpAddress is null;
+        var (status, body, type) = Refusal(request, overSocket) ?? await RouteAsync(context, overSocket).ConfigureAwait(false);
+        if (body is null)
+            return; // written already (metrics)
+        context.Response.StatusCode = status;
+        context.Response.ContentType = type;
+        context.Response.ContentLength = body.Length;
+        await context.Response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>Why a request is refused before routing, or null.</summary>
+    private static (int, byte[]?, string)? Refusal(HttpRequest request, bool overSocket)
+    {
+        if (request.Headers.Origin.Count > 0 || request.Headers["Sec-Fetch-Site"] is { Count: > 0 } site && site != "none")
+            return Error(403, "requests from web pages are refused");
+        if (!overSocket && !IsLiteralHost(request.Host.Host))
+            return Error(403, $"Host \"{request.Host.Host}\" is not an address: ask for the endpoint by its address (or localhost)");
+        return null;
+    }
+
+    private static bool IsLiteralHost(string host) =>
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || IPAddress.TryParse(host.Trim('[', ']'), out _);
+
+    private async Task<(int, byte[]?, string)> RouteAsync(HttpContext context, bool overSocket)
+    {
+        var request = context.Request;
+        var path = request.Path.Value ?? "/";
+        switch (request.Method, path)
         {
             case ("GET", "/metrics"):
-                using (var metrics = new MemoryStream())
-                {
-                    await _host.WriteMetricsAsync(metrics, cancellationToken).ConfigureAwait(false);
-                    return (200, "text/plain; version=0.0.4; charset=utf-8", metrics.ToArray());
-                }
+                context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+                await _host.WriteMetricsAsync(context.Response.Body, context.RequestAborted).ConfigureAwait(false);
+                return (200, null, "");
             case ("GET", "/status"):
-                return Json(200, JsonSerializer.SerializeToUtf8Bytes(_host.GetStatus(), AdminJsonContext.Default.BalancerStatus));
-            case ("POST", _) when path.StartsWith("/backends/", StringComparison.Ordinal):
-                return Command(path["/backends/".Length..], query < 0 ? "" : target[(query + 1)..], peer);
+                return Json(200, _host.GetStatus(), AdminJsonContext.Default.BalancerStatus);
+            case ("POST", _) when path.StartsWith("/backends/", StringComparison.Ordinal) || path == "/reload":
+                if (Unauthorized(request, overSocket) is { } refused)
+                    return refused;
+                return path == "/reload"
+                    ? await ReloadAsync().ConfigureAwait(false)
+                    : Command(path["/backends/".Length..], request.Query["backend"].FirstOrDefault());
             case (_, "/metrics" or "/status"):
                 return Error(405, $"{path} takes GET");
+            case (_, "/reload"):
+                return Error(405, "/reload takes POST");
             default:
-                return Error(404, $"no such route: {method} {path}");
+                return Error(404, $"no such route: {request.Method} {path}");
         }
     }
 
-    private (int, string, byte[]) Command(string action, string query, IPAddress peer)
+    private (int, byte[]?, string)? Unauthorized(HttpRequest request, bool overSocket)
     {
-        if (!IPAddress.IsLoopback(peer))
-            return Error(403, "commands are taken from loopback only");
+        if (overSocket)
+            return null;
+        if (_token is null)
+        {
+            return Error(403, "commands over TCP need an adminTokenFile in the configuration; use the admin socket"
+                + (Settings.Socket.Length > 0 ? $" ({Settings.Socket})" : ""));
+        }
+        var given = request.Headers.Authorization.FirstOrDefault() is { } header && header.StartsWith("Bearer ", StringComparison.Ordinal)
+            ? Encoding.UTF8.GetBytes(header["Bearer ".Length..].Trim()) : [];
+        return CryptographicOperations.FixedTimeEquals(given, _token) ? null : Error(401, "the admin token is missing or wrong");
+    }
+
+    private async Task<(int, byte[]?, string)> ReloadAsync()
+    {
+        var result = await _host.ReloadAsync().ConfigureAwait(false);
+        return result is null
+            ? Error(409, "this balancer's configuration does not come from a file")
+            : Json(result.Result == AdminReloadResult.Refused ? 422 : 200, result, AdminJsonContext.Default.AdminReloadResult);
+    }
+
+    private (int, byte[]?, string) Command(string action, string? backend)
+    {
         BackendAdminState? state = action switch
         {
             "drain" => BackendAdminState.Draining,
@@ -155,39 +207,23 @@ internal sealed partial class AdminServer : IDisposable
         };
         if (state is null)
             return Error(404, $"no such command: {action} (drain, disable, enable)");
-        var backend = query.Split('&')
-            .Select(p => p.Split('=', 2))
-            .Where(p => p.Length == 2 && p[0] == "backend")
-            .Select(p => Uri.UnescapeDataString(p[1]))
-            .FirstOrDefault();
         if (string.IsNullOrEmpty(backend))
             return Error(400, "the backend=ADDRESS or backend=LISTENER/ADDRESS parameter is missing");
         var matched = _host.SetAdminState(backend, state.Value);
         return matched.Count == 0
             ? Error(404, $"no backend matches \"{backend}\"")
-            : Json(200, JsonSerializer.SerializeToUtf8Bytes(new AdminCommandResult(matched), AdminJsonContext.Default.AdminCommandResult));
+            : Json(200, new AdminCommandResult(matched), AdminJsonContext.Default.AdminCommandResult);
     }
 
-    private static (int, string, byte[]) Json(int status, byte[] body) => (status, "application/json", body);
+    private static (int, byte[]?, string) Json<T>(int status, T value, JsonTypeInfo<T> type) =>
+        (status, JsonSerializer.SerializeToUtf8Bytes(value, type), "application/json");
 
-    private static (int, string, byte[]) Error(int status, string message) =>
-        Json(status, JsonSerializer.SerializeToUtf8Bytes(new AdminError(message), AdminJsonContext.Default.AdminError));
+    private static (int, byte[]?, string) Error(int status, string message) =>
+        Json(status, new AdminError(message), AdminJsonContext.Default.AdminError);
 
-    private static string Reason(int status) => status switch
-    {
-        200 => "OK",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        _ => "Error",
-    };
+    public ValueTask DisposeAsync() => _http.DisposeAsync();
 
-    public void Dispose() => _socket.Dispose();
-
-    [LoggerMessage(EventId = 400, EventName = "AdminBadRequest", Level = LogLevel.Debug, Message = "Admin request from {Peer} failed: {Reason}")]
-    private static partial void LogBadRequest(ILogger logger, EndPoint? peer, string reason);
-
-    [LoggerMessage(EventId = 401, EventName = "AdminRequestFailed", Level = LogLevel.Error, Message = "Admin request from {Peer} failed unexpectedly")]
-    private static partial void LogRequestFailed(ILogger logger, Exception exception, EndPoint? peer);
+    [LoggerMessage(EventId = 402, EventName = "AdminNoDefaultSocket", Level = LogLevel.Warning,
+        Message = "No admin socket at {Path} ({Reason}): commands are off; set adminSocket to a path of this balancer's own")]
+    private static partial void LogNoDefaultSocket(ILogger logger, string path, string reason);
 }

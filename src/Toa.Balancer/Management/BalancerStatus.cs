@@ -31,6 +31,15 @@ public sealed record BackendStatusInfo(string Address, int Weight, string Status
 /// <param name="Backends">The matched backends.</param>
 public sealed record AdminCommandResult(IReadOnlyList<string> Backends);
 
+/// <summary>The answer to reload.</summary>
+/// <param name="Result">"applied" (the new configuration runs), "unchanged" (the file holds the running one) or "refused" (the running one stays).</param>
+/// <param name="Reason">Why it was refused, or null.</param>
+public sealed record AdminReloadResult(string Result, string? Reason = null)
+{
+    /// <summary>The result of a reload that changed nothing because the new configuration was refused.</summary>
+    public const string Refused = "refused";
+}
+
 /// <summary>The admin endpoint's answer to a request it refuses.</summary>
 /// <param name="Error">Why.</param>
 public sealed record AdminError(string Error);
@@ -40,4 +49,5 @@ public sealed record AdminError(string Error);
 [JsonSerializable(typeof(BalancerStatus))]
 [JsonSerializable(typeof(AdminCommandResult))]
 [JsonSerializable(typeof(AdminError))]
+[JsonSerializable(typeof(AdminReloadResult))]
 internal sealed partial class AdminJsonContext : JsonSerializerContext;

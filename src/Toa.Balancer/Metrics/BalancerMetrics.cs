@@ -28,6 +28,8 @@ internal sealed class BalancerMetrics
     private readonly Gauge _backendActive;
     private readonly Gauge _backendState;
     private readonly Counter _reloads;
+    private readonly Gauge _lastReloadSuccessful;
+    private readonly Gauge _lastReloadSuccess;
 
     public BalancerMetrics(Func<IEnumerable<Backend>> backends, IToaWriter toa)
     {
@@ -52,6 +54,13 @@ internal sealed class BalancerMetrics
         _backendState = factory.CreateGauge("toa_lb_backend_state",
             "1 for the backend's current state (healthy, unhealthy, draining, disabled), 0 for the others.", "listener", "backend", "state");
         _reloads = factory.CreateCounter("toa_lb_config_reloads_total", "Configuration reloads, by result: applied, unchanged, refused.", "result");
+        _lastReloadSuccessful = factory.CreateGauge("toa_lb_config_last_reload_successful",
+            "1 when the last reload was applied or found nothing to change (or none was tried), 0 when it was refused.");
+        _lastReloadSuccessful.Set(1);
+        _lastReloadSuccess = factory.CreateGauge("toa_lb_config_last_reload_success_timestamp_seconds",
+            "When the running configuration was last loaded successfully (start or reload), in seconds since the Unix epoch.");
+        _lastReloadSuccess.SetToCurrentTimeUtc();
+        ProcessMetrics.Register(Registry);
         Registry.AddBeforeCollectCallback(() =>
         {
             foreach (var backend in backends())
@@ -89,7 +98,14 @@ internal sealed class BalancerMetrics
 
     public void ConnectFailed(Backend backend) => _connectFailures.WithLabels(backend.Listener, backend.Key).Inc();
 
-    public void Reloaded(string result) => _reloads.WithLabels(result).Inc();
+    /// <summary>Counts a reload by <paramref name="result"/>; a <paramref name="successful"/> one also moves the success time.</summary>
+    public void Reloaded(string result, bool successful, TimeProvider time)
+    {
+        _reloads.WithLabels(result).Inc();
+        _lastReloadSuccessful.Set(successful ? 1 : 0);
+        if (successful)
+            _lastReloadSuccess.Set(time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0);
+    }
 
     /// <summary>Drops a backend's series once it leaves its pool, so scrapes do not show it forever.</summary>
     public void Forget(Backend backend)

@@ -18,26 +18,55 @@ internal static class LbOptions
         Required = true,
     };
 
-    /// <summary>--admin ADDRESS:PORT, checked as the configuration checks its "admin" field.</summary>
+    /// <summary>--admin SOCKET|ADDRESS:PORT, checked as the configuration checks its "adminSocket" and "admin" fields.</summary>
     public static Option<string?> Admin() => new("--admin")
     {
-        Description = "Where the running balancer's admin endpoint listens (the \"admin\" field of its configuration): "
-            + "ADDRESS:PORT or [IPv6]:PORT, e.g. 127.0.0.1:9181. Default: 127.0.0.1:9180.",
-        HelpName = "ADDRESS:PORT",
+        Description = "Where the running balancer's admin endpoint is: its Unix socket (the configuration's \"adminSocket\"), "
+            + "an absolute path, or its TCP address (\"admin\"), ADDRESS:PORT or [IPv6]:PORT, e.g. 127.0.0.1:9181. "
+            + $"Default: {ConfigDefaults.AdminSocket}. Over TCP, commands need --token-file.",
+        HelpName = "SOCKET|ADDRESS:PORT",
         Validators =
         {
             r =>
             {
                 var text = r.Tokens[0].Value;
-                if (!Endpoints.TryParse(text, out _))
-                    r.AddError($"--admin: '{text}' is not ADDRESS:PORT or [IPv6]:PORT, e.g. 127.0.0.1:9180");
+                if (!Path.IsPathFullyQualified(text) && !Endpoints.TryParse(text, out _))
+                    r.AddError($"--admin: '{text}' is neither a socket path (/run/toa/lb.sock) nor ADDRESS:PORT or [IPv6]:PORT, e.g. 127.0.0.1:9180");
             },
         },
     };
 
-    /// <summary>A client for the endpoint <paramref name="admin"/> names.</summary>
-    public static BalancerAdminClient Client(ParseResult parse, Option<string?> admin) =>
-        new(parse.GetValue(admin) ?? ConfigDefaults.Admin);
+    /// <summary>--token-file FILE: the token commands over TCP carry.</summary>
+    public static Option<FileInfo?> TokenFile() => new("--token-file")
+    {
+        Description = "A file holding the admin token (the balancer's \"adminTokenFile\"), sent with commands when --admin is a TCP address. "
+            + "The socket needs none: its file mode says who may use it.",
+        HelpName = "FILE",
+    };
+
+    /// <summary>--json: print the answer as JSON.</summary>
+    public static Option<bool> Json(string what) => new("--json")
+    {
+        Description = $"Print {what} as JSON instead of text.",
+    };
+
+    /// <summary>A client for the endpoint <paramref name="admin"/> names, with the token <paramref name="tokenFile"/> holds.</summary>
+    public static BalancerAdminClient Client(ParseResult parse, Option<string?> admin, Option<FileInfo?>? tokenFile = null)
+    {
+        string? token = null;
+        if (tokenFile is not null && parse.GetValue(tokenFile) is { } file)
+        {
+            try
+            {
+                token = File.ReadAllText(file.FullName).Trim();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CliException($"--token-file: {e.Message}");
+            }
+        }
+        return new(parse.GetValue(admin) ?? ConfigDefaults.AdminSocket, token);
+    }
 
     /// <summary>Every problem of a configuration, one per line naming file, field and reason; returns the usage-error code.</summary>
     public static int WriteProblems(BalancerConfigException e, TextWriter error)
@@ -53,7 +82,9 @@ internal static class LbOptions
     public static CliException Failed(BalancerAdminException e) => new(e.Message);
 }
 
-/// <summary>The status as JSON, for <c>toa lb status --json</c>.</summary>
+/// <summary>The admin endpoint's answers as JSON, for <c>toa lb status|drain|disable|enable|reload --json</c>.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
 [JsonSerializable(typeof(BalancerStatus))]
+[JsonSerializable(typeof(AdminCommandResult))]
+[JsonSerializable(typeof(AdminReloadResult))]
 internal sealed partial class LbJsonContext : JsonSerializerContext;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using System.CommandLine;
+using System.Text.Json;
 using Toa.Balancer.Configuration;
 using Toa.Balancer.Management;
 using Toa.Cli.Balancer;
@@ -35,17 +36,20 @@ internal static class LbBackendCommand
             Validators = { r => Check(r.Tokens[0].Value, r) },
         };
         var admin = LbOptions.Admin();
+        var tokenFile = LbOptions.TokenFile();
+        var json = LbOptions.Json("the backends matched ({\"backends\": [\"LISTENER/ADDRESS\", ...]})");
         var command = new Command(name,
             $"{what} Prints each backend matched as LISTENER/ADDRESS; "
-            + "exit code 1 when none matches or the balancer cannot be reached. Asks the admin endpoint, which takes commands "
-            + "from loopback only; needs no root.\n\n"
-            + $"Examples:\n  toa lb {name} 10.1.0.11:8080\n  toa lb {name} web/10.1.0.11:8080 --admin 127.0.0.1:9181")
+            + "exit code 1 when none matches or the balancer cannot be reached. Asks the admin endpoint through its Unix socket "
+            + "(root and group toa may use it), or over TCP with the admin token; needs no root.\n\n"
+            + $"Examples:\n  toa lb {name} 10.1.0.11:8080\n  toa lb {name} web/10.1.0.11:8080 --json\n"
+            + $"  toa lb {name} 10.1.0.11:8080 --admin 127.0.0.1:9180 --token-file /etc/toa/admin.token")
         {
-            backend, admin,
+            backend, admin, tokenFile, json,
         };
         command.SetAction(async (parse, cancel) =>
         {
-            using var client = LbOptions.Client(parse, admin);
+            using var client = LbOptions.Client(parse, admin, tokenFile);
             AdminCommandResult result;
             try
             {
@@ -55,8 +59,14 @@ internal static class LbBackendCommand
             {
                 throw LbOptions.Failed(e);
             }
-            foreach (var matched in result.Backends)
-                parse.InvocationConfiguration.Output.WriteLine($"{matched}: {done}");
+            var output = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(json))
+                output.WriteLine(JsonSerializer.Serialize(result, LbJsonContext.Default.AdminCommandResult));
+            else
+            {
+                foreach (var matched in result.Backends)
+                    output.WriteLine($"{matched}: {done}");
+            }
             return (int)ReturnCode.Ok;
         });
         return command;

@@ -12,21 +12,19 @@ internal static class LbStatusCommand
 {
     private static readonly Option<string?> Admin = LbOptions.Admin();
 
-    private static readonly Option<bool> Json = new("--json")
-    {
-        Description = "Print the status as JSON (the admin endpoint's GET /status) instead of a table.",
-    };
+    private static readonly Option<bool> Json = LbOptions.Json("the status (the admin endpoint's GET /status)");
 
     public static Command Create()
     {
         var command = new Command("status",
             "Show a running balancer's listeners and backends: one row per backend with its listener, address, TOA, "
             + "scheduler, weight, state (healthy, unhealthy, draining, disabled), connections open now, connections since "
-            + "it joined and its limit; then the connections open over all listeners. Asks the admin endpoint; needs no root. "
+            + "it joined and its limit; then the connections open over all listeners. Asks the admin endpoint (its socket by "
+            + "default; group toa may use it); needs no root. "
             + "Exit code 1 when the balancer cannot be reached.\n\n"
             + "Examples:\n"
             + "  toa lb status\n"
-            + "  toa lb status --admin 127.0.0.1:9181 --json")
+            + "  toa lb status --admin 127.0.0.1:9180 --json")
         {
             Admin, Json,
         };

@@ -90,7 +90,9 @@ internal static class LogCommand
                 reader.Drain();
                 return (int)ReturnCode.Ok;
             }
-            await Task.Run(() => FollowLoop(reader, pins, error, cancel), CancellationToken.None);
+            // Interruption also keeps a SIGHUP (a closed terminal) from killing the follow.
+            using var interruption = Interruption.Listen(cancel);
+            await Task.Run(() => FollowLoop(reader, pins, error, interruption.Token), CancellationToken.None);
         }
         catch (InvalidOperationException e)
         {

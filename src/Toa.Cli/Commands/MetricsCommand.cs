@@ -28,7 +28,8 @@ internal static class MetricsCommand
     {
         var command = new Command("metrics",
             "Serve the receiver's counters to Prometheus: toa_receiver_loaded (1 or 0) and one counter per toa stats row, "
-            + "named toa_receiver_<row>_total and summed over CPUs, read afresh at each scrape. Runs until Ctrl+C; the "
+            + "named toa_receiver_<row>_total and summed over CPUs, read afresh at each scrape; toa_build_info and the exporter's "
+            + "own process_* metrics (descriptors, memory, CPU). Runs until Ctrl+C or SIGTERM; SIGHUP is ignored. The "
             + "README lists the metrics and a scrape configuration.\n\n"
             + "Example: toa metrics --listen 127.0.0.1:9469   (then: curl http://127.0.0.1:9469/metrics)")
         {
@@ -48,7 +49,7 @@ internal static class MetricsCommand
                 await endpoint.ServeAsync(() => output.WriteLine(
                     $"Serving the TOA receiver's metrics (pinned at {pins}) on {endpoint.Url}; Ctrl+C stops."), interruption.Token);
             }
-            catch (HttpListenerException e)
+            catch (IOException e)
             {
                 throw new CliException($"cannot listen on {EndPointText.Format(listen)}: {e.Message}");
             }

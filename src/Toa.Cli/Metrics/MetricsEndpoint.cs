@@ -1,54 +1,49 @@
 // SPDX-License-Identifier: MIT
 using System.Net;
+using System.Text;
+using Microsoft.AspNetCore.Http;
 using Prometheus;
+using Toa.Balancer.Management;
 using Toa.Cli.CommandLine;
 using Toa.Receiver;
 
 namespace Toa.Cli.Metrics;
 
 /// <summary>
-/// Serves <c>GET /metrics</c> over HTTP, reading the counters afresh for each scrape; nothing is
-/// read between scrapes. Requests are answered one at a time: scrapers ask every few seconds.
+/// Serves <c>GET /metrics</c> on the balancer's <see cref="HttpEndpoint"/>, reading the counters
+/// afresh for each scrape; nothing is read between scrapes.
 /// </summary>
 internal sealed class MetricsEndpoint(IPEndPoint listen, Func<ReceiverCounters?> read, TextWriter log)
 {
     /// <summary>The URL scrapers use.</summary>
     public string Url => $"http://{EndPointText.Format(listen)}/metrics";
 
-    /// <summary>Serves until <paramref name="cancel"/>; throws <see cref="HttpListenerException"/> when the address cannot be bound.</summary>
+    /// <summary>Serves until <paramref name="cancel"/>; throws <see cref="IOException"/> when the address cannot be bound.</summary>
     public async Task ServeAsync(Action started, CancellationToken cancel)
     {
-        using var listener = new HttpListener();
-        listener.Prefixes.Add($"http://{EndPointText.Format(listen)}/");
-        listener.Start();
+        await using var http = await HttpEndpoint.StartAsync(new HttpEndpointOptions { Tcp = [listen] }, AnswerAsync);
         started();
-        while (true)
+        try
         {
-            HttpListenerContext context;
-            try
-            {
-                // Stopping the listener does not end a pending GetContextAsync on Linux: stop waiting instead.
-                context = await listener.GetContextAsync().WaitAsync(cancel);
-            }
-            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
-            {
-                return;
-            }
-            using var response = context.Response;
-            await AnswerAsync(context.Request, response, cancel);
+            await Task.Delay(Timeout.Infinite, cancel);
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
         }
     }
 
-    private async Task AnswerAsync(HttpListenerRequest request, HttpListenerResponse response, CancellationToken cancel)
+    private async Task AnswerAsync(HttpContext context)
     {
-        if (request.HttpMethod is not ("GET" or "HEAD"))
+        var (request, response) = (context.Request, context.Response);
+        var cancel = context.RequestAborted;
+        if (request.Method is not ("GET" or "HEAD"))
         {
-            response.StatusCode = (int)HttpStatusCode.MethodNotAllowed;
+            response.StatusCode = StatusCodes.Status405MethodNotAllowed;
             return;
         }
-        if (request.Url?.AbsolutePath is not "/metrics")
+        if (request.Path.Value is not "/metrics")
         {
-            await TextAsync(response, request.Url?.AbsolutePath == "/" ? HttpStatusCode.OK : HttpStatusCode.NotFound,
+            await TextAsync(response, request.Path.Value == "/" ? StatusCodes.Status200OK : StatusCodes.Status404NotFound,
                 $"toa metrics: the TOA receiver's counters are at {Url}\n", cancel);
             return;
         }
@@ -60,23 +55,23 @@ internal sealed class MetricsEndpoint(IPEndPoint listen, Func<ReceiverCounters?>
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Toa.Bpf.BpfException)
         {
             await log.WriteLineAsync($"toa: metrics: cannot read the counters: {e.Message}");
-            await TextAsync(response, HttpStatusCode.InternalServerError, $"cannot read the counters: {e.Message}\n", cancel);
+            await TextAsync(response, StatusCodes.Status500InternalServerError, $"cannot read the counters: {e.Message}\n", cancel);
             return;
         }
         response.ContentType = PrometheusConstants.TextContentTypeWithVersionAndEncoding;
         using var body = new MemoryStream();
         await ReceiverMetrics.WriteAsync(counters, body, cancel);
-        response.ContentLength64 = body.Length;
-        if (request.HttpMethod == "GET")
-            await response.OutputStream.WriteAsync(body.GetBuffer().AsMemory(0, (int)body.Length), cancel);
+        response.ContentLength = body.Length;
+        if (request.Method == "GET")
+            await response.Body.WriteAsync(body.GetBuffer().AsMemory(0, (int)body.Length), cancel);
     }
 
-    private static async Task TextAsync(HttpListenerResponse response, HttpStatusCode status, string text, CancellationToken cancel)
+    private static async Task TextAsync(HttpResponse response, int status, string text, CancellationToken cancel)
     {
-        response.StatusCode = (int)status;
+        response.StatusCode = status;
         response.ContentType = "text/plain; charset=utf-8";
-        var bytes = System.Text.Encoding.UTF8.GetBytes(text);
-        response.ContentLength64 = bytes.Length;
-        await response.OutputStream.WriteAsync(bytes, cancel);
+        var bytes = Encoding.UTF8.GetBytes(text);
+        response.ContentLength = bytes.Length;
+        await response.Body.WriteAsync(bytes, cancel);
     }
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using Prometheus;
+using Toa.Balancer.Metrics;
 using Toa.Receiver;
 
 namespace Toa.Cli.Metrics;
@@ -18,7 +19,10 @@ internal static class ReceiverMetrics
     /// <summary>The Prometheus name of receiver counter <paramref name="counter"/>.</summary>
     public static string Name(string counter) => $"toa_receiver_{counter}_total";
 
-    /// <summary>One scrape: <see cref="Loaded"/>, then every counter when <paramref name="counters"/> is not null.</summary>
+    /// <summary>
+    /// One scrape: <see cref="Loaded"/>, every counter when <paramref name="counters"/> is not null,
+    /// and this exporter's own build and process metrics.
+    /// </summary>
     public static Task WriteAsync(ReceiverCounters? counters, Stream destination, CancellationToken cancel)
     {
         // A registry per scrape: prometheus-net's counters only go up, but the receiver's start again
@@ -29,6 +33,7 @@ internal static class ReceiverMetrics
             .Set(counters is null ? 0 : 1);
         foreach (var counter in counters?.Counters ?? [])
             factory.CreateCounter(Name(counter.Name), $"{CounterDescriptions.Of(counter.Name)} Summed over CPUs.").IncTo(counter.Total);
+        ProcessMetrics.Register(registry);
         return registry.CollectAndExportAsTextAsync(destination, cancel);
     }
 }

@@ -169,7 +169,7 @@ public sealed class LbCommandTests : IAsyncDisposable
     public async Task LbDrainDisableEnable_Backend_PrintsEachMatchAndTheStateChanges()
     {
         var (host, backends) = StartBalancer();
-        var admin = host.AdminEndPoint!.ToString();
+        var admin = host.AdminSocket!;
 
         var drain = await CliHarness.RunAsync("lb", "drain", backends[0], "--admin", admin);
         var drained = StatusOf(host, backends[0]);
@@ -190,7 +190,7 @@ public sealed class LbCommandTests : IAsyncDisposable
     {
         var (host, _) = StartBalancer();
 
-        var (code, _, error) = await CliHarness.RunAsync("lb", "drain", "192.0.2.1:80", "--admin", host.AdminEndPoint!.ToString());
+        var (code, _, error) = await CliHarness.RunAsync("lb", "drain", "192.0.2.1:80", "--admin", host.AdminSocket!);
 
         Assert.Equal(1, code);
         Assert.Equal(["fail: toa[2] no backend matches \"192.0.2.1:80\""], Lines(error));
@@ -205,7 +205,67 @@ public sealed class LbCommandTests : IAsyncDisposable
         var (code, _, error) = await CliHarness.RunAsync("lb", "status", "--admin", unused.LocalEndPoint!.ToString()!);
 
         Assert.Equal(1, code);
-        Assert.StartsWith($"fail: toa[2] cannot reach toa lb at http://{unused.LocalEndPoint}/: Connection refused", Assert.Single(Lines(error)));
+        Assert.StartsWith($"fail: toa[2] cannot reach toa lb at {unused.LocalEndPoint}: Connection refused", Assert.Single(Lines(error)));
+    }
+
+    [Fact]
+    public async Task LbDrain_Json_TheMatchedBackends()
+    {
+        var (host, backends) = StartBalancer();
+
+        var (code, output, _) = await CliHarness.RunAsync("lb", "drain", backends[1], "--json", "--admin", host.AdminSocket!);
+
+        Assert.Equal(0, code);
+        using var json = JsonDocument.Parse(output);
+        Assert.Equal([$"web/{backends[1]}"], json.RootElement.GetProperty("backends").EnumerateArray().Select(b => b.GetString()!));
+    }
+
+    [Fact]
+    public async Task LbDrain_OverTcpWithoutToken_ExitsOneNamingTheSocket()
+    {
+        var (host, backends) = StartBalancer();
+
+        var (code, _, error) = await CliHarness.RunAsync("lb", "drain", backends[0], "--admin", host.AdminEndPoint!.ToString());
+
+        Assert.Equal(1, code);
+        Assert.Contains(host.AdminSocket!, Assert.Single(Lines(error)));
+        Assert.Equal("healthy", StatusOf(host, backends[0]));
+    }
+
+    [Fact]
+    public async Task LbDrain_OverTcpWithTokenFile_Applied()
+    {
+        var token = Path.Combine(_directory, $"token-{Guid.NewGuid():N}");
+        File.WriteAllText(token, "t0ken\n");
+        var (host, backends) = StartBalancer(token);
+
+        var (code, output, _) = await CliHarness.RunAsync("lb", "drain", backends[0], "--admin", host.AdminEndPoint!.ToString(), "--token-file", token);
+
+        Assert.Equal((0, $"web/{backends[0]}: draining"), (code, output.Trim()));
+    }
+
+    [Fact]
+    public async Task LbReload_FromFile_PrintsTheResultAndRefusedExitsOne()
+    {
+        var socket = Path.Combine(_directory, $"lb-{Guid.NewGuid():N}.sock");
+        var path = Write($$"""{ "admin": "", "adminSocket": "{{socket}}", "listeners": [ { "name": "web", "address": "127.0.0.1:0", "backends": [ { "address": "127.0.0.1:1" } ] } ] }""");
+        using var provider = new FileConfigProvider(path);
+        var host = BalancerHost.Start(new BalancerHostOptions { ConfigProvider = provider });
+        _cleanup.Add(host);
+
+        var unchanged = await CliHarness.RunAsync("lb", "reload", "--admin", socket);
+        File.WriteAllText(path, File.ReadAllText(path).Replace("\"name\": \"web\"", "\"name\": \"web\", \"scheduler\": \"maglev\""));
+        var applied = await CliHarness.RunAsync("lb", "reload", "--json", "--admin", socket);
+        File.WriteAllText(path, "{ \"listeners\": [] }");
+        var refused = await CliHarness.RunAsync("lb", "reload", "--admin", socket);
+
+        Assert.Equal((0, "unchanged"), (unchanged.Code, unchanged.Out.Trim()));
+        Assert.Equal(0, applied.Code);
+        Assert.Equal("applied", JsonDocument.Parse(applied.Out).RootElement.GetProperty("result").GetString());
+        Assert.Equal("maglev", host.GetStatus().Listeners[0].Scheduler);
+        Assert.Equal(1, refused.Code);
+        Assert.StartsWith("refused: ", refused.Out.Trim());
+        Assert.Equal("maglev", host.GetStatus().Listeners[0].Scheduler);
     }
 
     [Theory]
@@ -235,7 +295,7 @@ public sealed class LbCommandTests : IAsyncDisposable
         Assert.Equal(0, code);
         Assert.Contains("toa lb --config /etc/toa/lb.json", output);
         Assert.Contains("shutdownTimeout (default 30s)", output);
-        foreach (var sub in new[] { "check", "status", "drain", "disable", "enable" })
+        foreach (var sub in new[] { "check", "status", "drain", "disable", "enable", "reload" })
             Assert.Contains($"toa lb {sub} ", output);
     }
 
@@ -252,7 +312,7 @@ public sealed class LbCommandTests : IAsyncDisposable
         host.GetStatus().Listeners.Single().Backends.Single(b => b.Address == backend).Status;
 
     /// <summary>A balancer on loopback with two listening backends (weights 1 and 2) and an admin endpoint on a free port.</summary>
-    private (BalancerHost Host, string[] Backends) StartBalancer()
+    private (BalancerHost Host, string[] Backends) StartBalancer(string? tokenFile = null)
     {
         var sockets = Enumerable.Range(0, 2).Select(_ =>
         {
@@ -267,6 +327,8 @@ public sealed class LbCommandTests : IAsyncDisposable
             ConfigProvider = new InMemoryConfigProvider(new BalancerConfig
             {
                 Admin = "127.0.0.1:0",
+                AdminSocket = Path.Combine(_directory, $"lb-{Guid.NewGuid():N}.sock"),
+                AdminTokenFile = tokenFile,
                 Listeners =
                 [
                     new ListenerConfig

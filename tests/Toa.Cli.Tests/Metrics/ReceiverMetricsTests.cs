@@ -23,8 +23,9 @@ public class ReceiverMetricsTests
         return System.Text.Encoding.UTF8.GetString(text.ToArray());
     }
 
+    /// <summary>The receiver's samples (the exporter's own build and process metrics follow them).</summary>
     private static string[] Samples(string exposition) =>
-        exposition.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')).ToArray();
+        exposition.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("toa_receiver_", StringComparison.Ordinal)).ToArray();
 
     [Fact]
     public async Task Write_Loaded_PromtoolAcceptsItWithoutComplaint()
@@ -58,6 +59,16 @@ public class ReceiverMetricsTests
 
         Assert.Equal(["toa_receiver_loaded 0"], Samples(text));
         Assert.Equal(0, (await Promtool.CheckMetricsAsync(text)).ExitCode);
+    }
+
+    [Fact]
+    public async Task Write_Any_BuildInfoAndTheExportersOwnDescriptorsMemoryAndCpu()
+    {
+        var text = await ScrapeAsync(null);
+
+        Assert.Contains($"toa_build_info{{version=\"{Toa.Balancer.Metrics.ProcessMetrics.Version}\",", text);
+        foreach (var name in new[] { "process_open_handles", "process_working_set_bytes", "process_cpu_seconds_total", "process_start_time_seconds" })
+            Assert.Contains($"# HELP {name} ", text);
     }
 
     [Fact]

@@ -19,7 +19,7 @@ public sealed class BalancerDescriptorTests
     private const int Descriptors = 256;
 
     private static string Config(BalancerLab lab, string limit) => $$"""
-        { "shutdownTimeout": "2s", {{limit}}
+        { "shutdownTimeout": "2s", "adminSocket": "", {{limit}}
           "listeners": [ { "name": "web", "address": "{{lab.Hosts.BalancerFor4}}:{{Port}}",
                            "backends": [ { "address": "{{lab.Hosts.ServerAddress}}:{{EchoPort}}" } ] } ] }
         """;

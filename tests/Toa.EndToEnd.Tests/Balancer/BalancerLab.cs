@@ -65,11 +65,12 @@ public sealed class BalancerLab : IAsyncDisposable
 
     /// <summary>
     /// Writes the configuration, starts <c>toa lb</c> in the balancer host (in <paramref name="cgroup"/>,
-    /// a directory, when given) and waits until every listener accepts.
+    /// a directory, when given) and waits until every listener accepts. Its admin socket is the lab's
+    /// own unless the configuration names one: the default is shared by every namespace on the machine.
     /// </summary>
     public async Task<LabProcess> StartBalancerAsync(string config, int listeners, string? cgroup = null)
     {
-        await File.WriteAllTextAsync(ConfigPath, config);
+        await WriteConfigAsync(config);
         var command = ToaCli.Command("lb", "--config", ConfigPath);
         var balancer = Hosts.Balancer.Start(command[0], command.Skip(1), cgroup);
         _balancers.Add((balancer, cgroup is null ? Cgroup.OfProcess(Environment.ProcessId) : Cgroup.At(cgroup)));
@@ -78,8 +79,20 @@ public sealed class BalancerLab : IAsyncDisposable
         return balancer;
     }
 
-    /// <summary>Runs <c>toa ARGS</c> in the balancer host (lb status, lb drain, ...).</summary>
-    public Task<ProcessResult> ToaAsync(params string[] args) => Hosts.Balancer.RunToaAsync("", args);
+    /// <summary>Writes the configuration at <see cref="ConfigPath"/> (a reload), with the lab's admin socket unless it names one.</summary>
+    public async Task WriteConfigAsync(string config)
+    {
+        var json = System.Text.Json.Nodes.JsonNode.Parse(config, documentOptions: new() { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true })!.AsObject();
+        json.TryAdd("adminSocket", Path.Combine(_files!.FullName, "lb.sock"));
+        await File.WriteAllTextAsync(ConfigPath, json.ToJsonString());
+    }
+
+    /// <summary>
+    /// Runs <c>toa ARGS</c> in the balancer host (lb status, lb drain, ...). <c>lb status</c> asks
+    /// the balancer's TCP endpoint in that namespace, which every lab configuration keeps at its default.
+    /// </summary>
+    public Task<ProcessResult> ToaAsync(params string[] args) =>
+        Hosts.Balancer.RunToaAsync("", args is ["lb", "status", ..] && !args.Contains("--admin") ? [.. args, "--admin", "127.0.0.1:9180"] : args);
 
     /// <summary>
     /// Connects from <paramref name="client"/> (the socket is created inside that host) to

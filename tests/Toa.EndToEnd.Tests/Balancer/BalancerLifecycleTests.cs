@@ -33,7 +33,7 @@ public sealed class BalancerLifecycleTests(BalancerLifecycleTests.Topology topol
 
         await socket.SendAsync(data.AsMemory(0, data.Length / 2));
         var reloads = topology.Balancer.Error.Count(IsReload);
-        await File.WriteAllTextAsync(lab.ConfigPath, topology.Config(lab, bulkBackends: [EchoPort, AddedEchoPort]));
+        await lab.WriteConfigAsync(topology.Config(lab, bulkBackends: [EchoPort, AddedEchoPort]));
         await topology.Balancer.WaitForLineAsync(_ => topology.Balancer.Error.Count(IsReload) > reloads, TimeSpan.FromSeconds(30));
         await socket.SendAsync(data.AsMemory(data.Length / 2));
         socket.Shutdown(SocketShutdown.Send);

@@ -31,7 +31,7 @@ public sealed class BalancerToaReloadTests
         await server.WaitForLineAsync(l => l.StartsWith($"accepted v4 [{lab.Hosts.BalancerToServer}]:", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
         var startedBefore = balancer.Error.Any(l => l.Contains("TOA writer attached", StringComparison.Ordinal));
 
-        await File.WriteAllTextAsync(lab.ConfigPath, Config(lab, "tencent"));
+        await lab.WriteConfigAsync(Config(lab, "tencent"));
         await WaitForToaAsync(lab, "tencent");
         var after = await BalancerLab.EchoLineAsync(lab.Hosts.Client4, new IPEndPoint(lab.Hosts.BalancerFor4, Port));
 
