@@ -7,6 +7,7 @@ using Toa.Balancer;
 using Toa.Balancer.Configuration;
 using Toa.Balancer.Sender;
 using Toa.Cli.Balancer;
+using Toa.Cli.Boot;
 using Toa.Cli.CommandLine;
 
 namespace Toa.Cli.Commands;
@@ -94,7 +95,7 @@ internal static class LbCommand
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         try
         {
-            BalancerHost.RunAsync(path, writer, stop.Token, logging, parse.GetValue(Threads)).GetAwaiter().GetResult();
+            BalancerHost.RunAsync(path, writer, stop.Token, logging, parse.GetValue(Threads), () => SystemdNotify.Ready()).GetAwaiter().GetResult();
         }
         catch (BalancerConfigException e)
         {
