@@ -9,8 +9,9 @@ namespace Toa.EndToEnd.Tests.Package;
 /// The Debian package (scripts/package) installed into a fresh Debian 12 root and used from there:
 /// its units pass systemd-analyze verify, its toa runs with no .NET and an empty environment, the
 /// receiver unit's lines load and unload with /etc/toa/receiver.conf's settings while the C sample
-/// sees the client, and dpkg --purge leaves nothing behind. The receiver is the lab's: a cgroup
-/// and pin directory of the test's own, named in receiver.conf.
+/// sees the client, an upgrade unloads it first and keeps the settings, and dpkg --purge leaves
+/// nothing behind. The receiver is the lab's: a cgroup and pin directory of the test's own, named
+/// in receiver.conf.
 /// </summary>
 public sealed class PackageTests : IDisposable
 {
@@ -96,6 +97,25 @@ public sealed class PackageTests : IDisposable
         Assert.True(stop.ExitCode == 0, stop.StandardError);
         Assert.Equal(3, after.ExitCode);
         Assert.False(Directory.Exists(lab.PinDirectory));
+    }
+
+    [Fact]
+    public void Upgrade_WhileTheReceiverIsLoaded_UnloadsBeforeTheFilesChangeAndKeepsTheSettings()
+    {
+        using var lab = new ReceiverLab(load: false);
+        _root.Sh($"dpkg -i {DebianRoot.Package}");
+        Configure(lab);
+        var start = _root.RunUnitLine("toa-receiver.service", "ExecStart", "/etc/toa/receiver.conf");
+        Assert.True(start.ExitCode == 0, start.StandardError);
+
+        // The same version again runs the upgrade's scripts (prerm upgrade, postinst configure).
+        _root.Sh($"dpkg -i {DebianRoot.Package}");
+
+        Assert.False(Directory.Exists(lab.PinDirectory), $"{lab.PinDirectory} is still pinned");
+        Assert.Contains($"TOA_PIN_DIR=\"--pin-dir {lab.PinDirectory}\"", File.ReadAllText(_root.Join("/etc/toa/receiver.conf")));
+        var again = _root.RunUnitLine("toa-receiver.service", "ExecStart", "/etc/toa/receiver.conf");
+        Assert.True(again.ExitCode == 0, again.StandardError);
+        Assert.True(_root.RunUnitLine("toa-receiver.service", "ExecStop", "/etc/toa/receiver.conf").ExitCode == 0);
     }
 
     [Fact]
