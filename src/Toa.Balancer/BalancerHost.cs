@@ -53,12 +53,12 @@ public sealed partial class BalancerHost : IAsyncDisposable
     /// SIGHUP), serves until <paramref name="cancellationToken"/> is cancelled, then shuts down
     /// gracefully within the configured <c>shutdownTimeout</c>. <paramref name="relayThreads"/>:
     /// see <see cref="BalancerHostOptions.RelayThreads"/>; null for its default. <paramref name="started"/>
-    /// runs once every listener is bound.
+    /// gets the host once every listener is bound.
     /// </summary>
     /// <exception cref="BalancerConfigException">The file is invalid.</exception>
     /// <exception cref="SocketException">A listener or the admin endpoint cannot bind.</exception>
     public static async Task RunAsync(string configPath, IToaWriter toa, CancellationToken cancellationToken, ILoggerFactory? loggerFactory = null,
-        int? relayThreads = null, Action? started = null)
+        int? relayThreads = null, Action<BalancerHost>? started = null)
     {
         var logging = loggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
         using var provider = new FileConfigProvider(configPath, logging.CreateLogger("Toa.Balancer.Configuration"));
@@ -68,7 +68,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
         });
         provider.Reloaded += (_, outcome) => host._context.Metrics.Reloaded(outcome.ToString().ToLowerInvariant());
         provider.Watch();
-        started?.Invoke();
+        started?.Invoke(host);
         try
         {
             await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);

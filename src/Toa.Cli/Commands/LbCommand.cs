@@ -95,7 +95,7 @@ internal static class LbCommand
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         try
         {
-            BalancerHost.RunAsync(path, writer, stop.Token, logging, parse.GetValue(Threads), () => SystemdNotify.Ready()).GetAwaiter().GetResult();
+            BalancerHost.RunAsync(path, writer, stop.Token, logging, parse.GetValue(Threads), _ => SystemdNotify.Ready()).GetAwaiter().GetResult();
         }
         catch (BalancerConfigException e)
         {
