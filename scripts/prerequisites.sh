@@ -4,7 +4,8 @@
 # clang/llvm and libbpf headers to compile the eBPF programs, libbpf1 to load
 # them, and the tools the demo and tests drive (iproute2, tcpdump, tshark, gcc,
 # promtool to check the metrics, systemd-analyze to check the boot unit, haproxy as
-# an independent PROXY protocol peer).
+# an independent PROXY protocol peer; dpkg-deb, dpkg-shlibdeps and lintian to build and
+# check the Debian package, debootstrap for the fresh Debian root its tests install it into).
 set -euo pipefail
 
 quiet=${1:-}
@@ -15,6 +16,7 @@ declare -A needs=(
   [clang]=clang [llvm-strip]=llvm [bpftool]=bpftool [ip]=iproute2 [nsenter]=util-linux
   [tcpdump]=tcpdump [tshark]=tshark [gcc]=gcc [socat]=socat [curl]=curl
   [promtool]=prometheus [systemd-analyze]=systemd [haproxy]=haproxy
+  [dpkg-shlibdeps]=dpkg-dev [lintian]=lintian [debootstrap]=debootstrap [readelf]=binutils
 )
 missing=()
 for cmd in "${!needs[@]}"; do

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using System.CommandLine;
+using Toa.Cli.Boot;
 using Toa.Cli.CommandLine;
 using Toa.Cli.Commands;
 
@@ -29,5 +30,6 @@ public static class RootCommandFactory
         EnableCommand.Create(),
         DisableCommand.Create(),
         DoctorCommand.Create(),
+        PackageFilesCommand.Create(),
     };
 }

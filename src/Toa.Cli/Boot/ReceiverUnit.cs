@@ -32,22 +32,94 @@ internal static class ReceiverUnit
     /// carry: a control character (a line break would end the directive and begin another), or a
     /// backslash or quote in the executable's path, which systemd refuses to run.
     /// </summary>
-    public static string Render(ToaExecutable toa, IReadOnlyList<string> loadArguments, IReadOnlyList<string> unloadArguments)
+    public static string Render(ToaExecutable toa, IReadOnlyList<string> loadArguments, IReadOnlyList<string> unloadArguments) =>
+        Text("# Written by `toa enable`; `toa disable` removes it. Run `toa enable` again to change the options.", documented: false,
+            toa.DotnetRoot is null ? [] : [$"Environment={Quote($"DOTNET_ROOT={toa.DotnetRoot}", Word.Environment)}"],
+            CommandLine([.. toa.Command, "load", .. loadArguments]),
+            reload: null,
+            CommandLine([.. toa.Command, "unload", .. unloadArguments]));
+
+    /// <summary>The package's configuration file, which <see cref="RenderPackaged"/> reads.</summary>
+    public const string PackagedSettingsFile = "/etc/toa/receiver.conf";
+
+    /// <summary>
+    /// The variables of <see cref="PackagedSettingsFile"/>, each holding <c>toa load</c> options, with what
+    /// the file says of them and the value it is installed with. <c>$NAME</c> in an Exec line is replaced by
+    /// its words, none when it is empty (systemd.service(5)).
+    /// </summary>
+    public static readonly IReadOnlyList<(string Name, string Comment, string Value)> PackagedSettings =
+    [
+        ("TOA_TRUST", "The load balancers' networks: a TOA from any other peer is ignored and counted. One --trust CIDR each, e.g. "
+            + "\"--trust 10.0.0.0/8 --trust 2001:db8::/32\". Empty: every peer (toa status warns).", ""),
+        ("TOA_FORMATS", "The TOA layouts honoured: --formats tencent,dpvs (the default), alibaba-cdn, ucloud, single layouts such as 200/8, or all.",
+            "--formats tencent,dpvs"),
+        ("TOA_CGROUP", "The cgroup v2 directory whose servers get real clients: --cgroup PATH. Empty: the root, every process.", ""),
+        ("TOA_OPTIONS", "Any other toa load options (toa load --help, man toa-load): --netns, --nat64-peer.", ""),
+        ("TOA_PIN_DIR", "Where the receiver is pinned, for load and unload alike: --pin-dir DIR. Empty: /sys/fs/bpf/toa.", ""),
+    ];
+
+    /// <summary>
+    /// The package's unit: <c>toa load --force</c> with the settings of <see cref="PackagedSettingsFile"/> at start
+    /// and at reload (new settings, live connections keep their addresses), <c>toa unload</c> at stop.
+    /// </summary>
+    public static string RenderPackaged(string executable)
+    {
+        string Variables(params string[] names) => string.Concat(names.Select(n => $" ${n}"));
+        var load = CommandLine([executable, "load", "--force"]) + Variables([.. PackagedSettings.Select(s => s.Name)]);
+        return Text($"# Installed by the toa package; its settings are in {PackagedSettingsFile} (systemctl reload toa-receiver applies a change).", documented: true,
+            [$"EnvironmentFile={PackagedSettingsFile}"],
+            load,
+            reload: load,
+            CommandLine([executable, "unload"]) + Variables("TOA_PIN_DIR"));
+    }
+
+    /// <summary>The text of <see cref="PackagedSettingsFile"/> as installed: every setting, commented.</summary>
+    public static string RenderPackagedSettings()
     {
         var text = new StringBuilder();
-        text.AppendLine("# Written by `toa enable`; `toa disable` removes it. Run `toa enable` again to change the options.");
+        text.AppendLine("# toa-receiver.service's settings: options of toa load, read by systemd (EnvironmentFile=)");
+        text.AppendLine("# and by the package's scripts. After a change: systemctl reload toa-receiver (live");
+        text.AppendLine("# connections keep their addresses).");
+        foreach (var (name, comment, value) in PackagedSettings)
+        {
+            text.AppendLine();
+            var line = new StringBuilder("#");
+            foreach (var word in comment.Split(' '))
+            {
+                if (line.Length + word.Length >= 100)
+                {
+                    text.AppendLine(line.ToString());
+                    line.Clear().Append('#');
+                }
+                line.Append(' ').Append(word);
+            }
+            text.AppendLine(line.ToString());
+            text.AppendLine($"{name}=\"{value}\"");
+        }
+        return text.ToString();
+    }
+
+    // Documentation= only where the manual pages are installed too: systemd-analyze verify looks for them.
+    private static string Text(string header, bool documented, IReadOnlyList<string> environment, string start, string? reload, string stop)
+    {
+        var text = new StringBuilder();
+        text.AppendLine(header);
         text.AppendLine("[Unit]");
         text.AppendLine("Description=TOA receiver: real client addresses from TCP options (toa load)");
+        if (documented)
+            text.AppendLine("Documentation=man:toa-load(1)");
         // Before servers start: the receiver saves the SYN (for a TOA carried only there) of listeners created after it.
         text.AppendLine("Before=network.target");
         text.AppendLine();
         text.AppendLine("[Service]");
         text.AppendLine("Type=oneshot");
         text.AppendLine("RemainAfterExit=yes");
-        if (toa.DotnetRoot is not null)
-            text.AppendLine($"Environment={Quote($"DOTNET_ROOT={toa.DotnetRoot}", Word.Environment)}");
-        text.AppendLine($"ExecStart={CommandLine([.. toa.Command, "load", .. loadArguments])}");
-        text.AppendLine($"ExecStop={CommandLine([.. toa.Command, "unload", .. unloadArguments])}");
+        foreach (var line in environment)
+            text.AppendLine(line);
+        text.AppendLine($"ExecStart={start}");
+        if (reload is not null)
+            text.AppendLine($"ExecReload={reload}");
+        text.AppendLine($"ExecStop={stop}");
         text.AppendLine();
         text.AppendLine("[Install]");
         text.AppendLine($"WantedBy={WantedBy}");

@@ -10,6 +10,8 @@ public enum ReturnCode
     Failure = 1,
     /// <summary>The command line was wrong: nothing was done.</summary>
     UsageError = 2,
+    /// <summary><c>toa status</c>: the receiver is not loaded (LSB's "program is not running", as <c>systemctl status</c> exits).</summary>
+    NotLoaded = 3,
 }
 
 /// <summary>

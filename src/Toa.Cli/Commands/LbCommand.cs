@@ -7,6 +7,7 @@ using Toa.Balancer.Configuration;
 using Toa.Balancer.Management;
 using Toa.Balancer.Sender;
 using Toa.Cli.Balancer;
+using Toa.Cli.Boot;
 using Toa.Cli.CommandLine;
 
 namespace Toa.Cli.Commands;
@@ -107,6 +108,7 @@ internal static class LbCommand
             Volatile.Write(ref running, host);
             if (user is not null)
                 GiveUpRoot(user, log);
+            SystemdNotify.Ready();
         }
         try
         {

@@ -24,7 +24,7 @@ internal static class StatusCommand
     {
         var command = new Command("status",
             "Tell whether the receiver is loaded, where it is attached, the formats, trust list and network namespaces it uses, its programs' "
-            + "ids and since when. Exit code 0 when loaded, 1 when not. Needs root.\n\nExample: toa status")
+            + "ids and since when. Exit code 0 when loaded, 3 when not (as systemctl status and LSB init scripts say 'not running'). Needs root.\n\nExample: toa status")
         {
             PinDir,
             Json,
@@ -43,7 +43,7 @@ internal static class StatusCommand
             if (status is null)
             {
                 output.WriteLine($"TOA receiver: not loaded (nothing pinned at {pins})");
-                return (int)ReturnCode.Failure;
+                return (int)ReturnCode.NotLoaded;
             }
             output.WriteLine("TOA receiver: loaded");
             output.WriteLine($"  attached to:  {status.Cgroup}");

@@ -94,11 +94,11 @@ public sealed class ReceiverCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task Status_NotLoaded_SaysSoWithExitCode1()
+    public async Task Status_NotLoaded_SaysSoWithExitCode3()
     {
         var status = await ToaAsync("status");
 
-        Assert.Equal(1, status.ExitCode);
+        Assert.Equal(3, status.ExitCode);
         Assert.StartsWith("TOA receiver: not loaded", status.StandardOutput);
     }
 
