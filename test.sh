@@ -30,6 +30,8 @@ fi
 # beside the host's tests: its guests spend most of their time waiting for processes they
 # started. It prints one summary line per kernel in dotnet test's form.
 # A guest takes about 10 minutes on a 2-core machine running the host tests beside it; the limit leaves room for a slower one.
+# The guests run the package's executable when it was built (one NativeAOT publish, not two).
+[ "$package_failed" = 0 ] && export TOA_KERNELS_TOA="$root/artifacts/deb-build/$(dpkg --print-architecture)/publish/toa"
 TOA_KERNELS_TIMEOUT=${TOA_KERNELS_TIMEOUT:-2400} tests/kernels/run --no-build 5.10 6.1 6.12 > "$results/kernels.txt" 2> "$results/kernels-progress.txt" &
 matrix=$!
 
