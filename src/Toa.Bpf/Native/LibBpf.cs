@@ -220,6 +220,8 @@ internal static unsafe partial class LibC
     internal static partial int Chmod(string path, uint mode);
 
     internal const int O_RDONLY = 0;
-    internal const int O_DIRECTORY = 0x10000;
+    // Not one number everywhere: arm64's is 040000, where x86's 0200000 means O_DIRECT (and
+    // opening a directory with it fails with EINVAL).
+    internal static readonly int O_DIRECTORY = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x4000 : 0x10000;
     internal const int O_CLOEXEC = 0x80000;
 }
