@@ -12,8 +12,8 @@ internal static class Privileges
     private const int CapSysAdmin = 21;
     private const int CapBpf = 39;
 
-    /// <summary>Whether this process runs as root.</summary>
-    public static bool IsRoot => Environment.UserName == "root" || Status("Uid:")?.Split('\t', StringSplitOptions.RemoveEmptyEntries).ElementAtOrDefault(1) == "0";
+    /// <summary>Whether this process runs as root (its effective uid: a minimal root may have no /etc/passwd to name it).</summary>
+    public static bool IsRoot => Environment.IsPrivilegedProcess;
 
     /// <summary>Whether this process may load and attach eBPF programs: root, or the capabilities for it.</summary>
     public static bool MayLoadBpf => IsRoot || AllowsBpf(Status("CapEff:")?.Split('\t', StringSplitOptions.RemoveEmptyEntries).ElementAtOrDefault(1));

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
+using System.Diagnostics;
 using Toa.Cli.CommandLine;
+using Toa.Testing;
 
 namespace Toa.Cli.Tests.Commands;
 
@@ -15,4 +17,22 @@ public class PrivilegesTests
     [InlineData(null, false)]
     public void AllowsBpf_EffectiveSet_TheCapabilitiesThatReplaceRoot(string? capEff, bool allowed) =>
         Assert.Equal(allowed, Privileges.AllowsBpf(capEff));
+
+    [Fact]
+    public async Task RequireRoot_WithoutAPasswdFile_RootIsStillRoot()
+    {
+        KernelTest.Require("root, for a mount namespace");
+        // A minimal root (a container, an initramfs) may have no /etc/passwd: the check must not need a name.
+        var toa = ToaCli.Command("load", "--cgroup", "/sys/fs/cgroup/toa-no-such-cgroup", "--pin-dir", "/run/toa-no-such-pins");
+        var start = new ProcessStartInfo("unshare", ["--mount", "sh", "-c", "mount -t tmpfs none /etc && exec \"$@\"", "sh", .. toa])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        var error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+
+        Assert.Contains("toa-no-such-cgroup", error, StringComparison.Ordinal);
+    }
 }
