@@ -35,6 +35,19 @@ fi
 TOA_KERNELS_TIMEOUT=${TOA_KERNELS_TIMEOUT:-2400} tests/kernels/run --no-build 5.10 6.1 6.12 > "$results/kernels.txt" 2> "$results/kernels-progress.txt" &
 matrix=$!
 
+# arm64, beside them: the package cross-built for arm64 (ARCH=arm64 scripts/package), its toa run
+# in Debian's arm64 kernel under qemu-system-aarch64 on the receiver's core cases
+# (tests/kernels/arm64/run). One summary line in dotnet test's form, as the matrix's.
+(
+  arch=$(dpkg --print-architecture)
+  if ARCH=arm64 TOA_FOR_HOST="$root/artifacts/deb-build/$arch/publish/toa" "$root/scripts/package" >&2; then
+    TOA_KERNELS_ARM64_DEB=$(ls "$root"/artifacts/deb/toa_*_arm64.deb) TOA_KERNELS_TIMEOUT=${TOA_KERNELS_TIMEOUT:-2400} tests/kernels/arm64/run
+  else
+    echo "Failed!  - Failed:     1, Passed:     0, Skipped:     0, Total:     1, Duration: 0 s - kernel arm64 (ARCH=arm64 scripts/package failed)"
+  fi
+) > "$results/arm64.txt" 2> "$results/arm64-progress.txt" &
+arm64=$!
+
 dotnet test toa.slnx -c Release --no-build --nologo "$@" 2>&1 | tee "$results/console.txt"
 status=${PIPESTATUS[0]}
 
@@ -75,6 +88,17 @@ count "$results/kernels.txt"
 if [ "$reports" -eq 0 ]; then
   echo "the kernel matrix reported no results (exit $matrix_status):"
   tail -n 20 "$results/kernels-progress.txt"
+  failed=$((failed + 1))
+fi
+
+echo "waiting for arm64 (its progress: $results/arm64-progress.txt)"
+wait $arm64
+arm64_status=$?
+cat "$results/arm64.txt"
+count "$results/arm64.txt"
+if [ "$reports" -eq 0 ]; then
+  echo "arm64 reported no results (exit $arm64_status):"
+  tail -n 20 "$results/arm64-progress.txt"
   failed=$((failed + 1))
 fi
 

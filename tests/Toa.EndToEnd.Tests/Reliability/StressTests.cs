@@ -15,9 +15,11 @@ namespace Toa.EndToEnd.Tests.Reliability;
 [Collection("Reliability")]
 public sealed class StressTests
 {
+    // LEAK: the slab check reads the whole machine's kmalloc caches, which tests running beside
+    // this one move too; 15,000 connections keep their noise well under the 64 B per connection checked.
     private static readonly Dictionary<string, string> s_sizes = new()
     {
-        ["SPOOF"] = "300", ["LEAK"] = "3000", ["LB"] = "1000", ["SCALE"] = "2000", ["UPGRADE"] = "600",
+        ["SPOOF"] = "300", ["LEAK"] = "15000", ["LB"] = "1000", ["SCALE"] = "2000", ["UPGRADE"] = "600",
         ["FLOOD"] = "20000", ["REAL"] = "400", ["TIME_WAIT"] = "0",
     };
 
