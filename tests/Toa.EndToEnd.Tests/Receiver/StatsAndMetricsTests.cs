@@ -90,7 +90,9 @@ public sealed class StatsAndMetricsTests : IDisposable
         Assert.Contains("toa_receiver_loaded 1", scrape.Split('\n'));
         Assert.Contains("toa_receiver_syn_recv_sock_toa_total 1", scrape.Split('\n'));
         Assert.Contains("toa_receiver_loaded 0", afterUnload.Split('\n'));
-        Assert.DoesNotContain("_total", afterUnload);
+        // The receiver's counters go with it; the process's own (dotnet_*, process_*) stay.
+        Assert.DoesNotContain(afterUnload.Split('\n'), l => l.StartsWith("toa_receiver_", StringComparison.Ordinal) && l.Contains("_total", StringComparison.Ordinal));
+        Assert.Contains(afterUnload.Split('\n'), l => l.StartsWith("process_open_handles ", StringComparison.Ordinal));
         Assert.Equal(0, (await metrics.WaitAsync(TimeSpan.FromSeconds(5))).ExitCode);
     }
 
