@@ -49,7 +49,8 @@ internal sealed record ListenerSettings(
                 health.Rise ?? ConfigDefaults.Rise,
                 health.Fall ?? ConfigDefaults.Fall,
                 health.EjectAfter ?? ConfigDefaults.EjectAfter,
-                health.Http is { } http ? new Health.HttpProbe(http.Path!, http.Expect ?? ConfigDefaults.HttpExpect) : null),
+                health.Http is { } http ? new Health.HttpProbe(http.Path!, http.Expect ?? ConfigDefaults.HttpExpect) : null,
+                proxyProtocol),
             (config.Backends ?? []).Select(b => new BackendSettings(Parse(b.Address), b.Weight ?? 1, b.MaxConnections ?? 0)).ToArray(),
             log is { Enabled: not false } ? log.To ?? ConfigDefaults.LogTo : null);
     }
@@ -64,8 +65,11 @@ internal sealed record ListenerSettings(
     }
 }
 
-/// <summary>Health checking with defaults applied; <paramref name="Http"/> replaces the host's probe (TCP) when set.</summary>
-internal sealed record HealthSettings(TimeSpan Interval, TimeSpan Timeout, int Rise, int Fall, int EjectAfter, Health.HttpProbe? Http = null);
+/// <summary>
+/// Health checking with defaults applied; <c>Http</c> replaces the host's probe (TCP) when set.
+/// <c>ProxyHeader</c>: the listener sends PROXY v2, so its backends expect a header first and checks open with a LOCAL one.
+/// </summary>
+internal sealed record HealthSettings(TimeSpan Interval, TimeSpan Timeout, int Rise, int Fall, int EjectAfter, Health.HttpProbe? Http = null, bool ProxyHeader = false);
 
 /// <summary>A backend with defaults applied.</summary>
 internal sealed record BackendSettings(IPEndPoint EndPoint, int Weight, int MaxConnections);

@@ -80,7 +80,7 @@ internal sealed partial class BackendHealthChecker : IAsyncDisposable
         try
         {
             var probe = _settings.Http ?? _probe;
-            return await probe.ProbeAsync(_backend.EndPoint, _source, timeout.Token).ConfigureAwait(false);
+            return await probe.ProbeAsync(_backend.EndPoint, _source, _settings.ProxyHeader, timeout.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!stop.IsCancellationRequested)
         {

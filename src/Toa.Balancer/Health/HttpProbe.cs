@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 using System.Net;
 using System.Net.Sockets;
+using Toa.Wire;
 
 namespace Toa.Balancer.Health;
 
@@ -15,7 +16,7 @@ namespace Toa.Balancer.Health;
 public sealed record HttpProbe(string Path, int Expect) : IHealthProbe
 {
     // Where the connection goes and from where, handed to ConnectAsync with the request.
-    private static readonly HttpRequestOptionsKey<(IPEndPoint Backend, IPAddress? Source)> s_route = new("toa.route");
+    private static readonly HttpRequestOptionsKey<(IPEndPoint Backend, IPAddress? Source, bool ProxyHeader)> s_route = new("toa.route");
 
     // One client for every check: the handler is thread-safe, and a new connection per check
     // (no pooling) makes each check see whether the backend still accepts.
@@ -32,11 +33,15 @@ public sealed record HttpProbe(string Path, int Expect) : IHealthProbe
     };
 
     /// <inheritdoc />
-    public async ValueTask<bool> ProbeAsync(IPEndPoint backend, IPAddress? source, CancellationToken cancellationToken)
+    public ValueTask<bool> ProbeAsync(IPEndPoint backend, IPAddress? source, CancellationToken cancellationToken) =>
+        ProbeAsync(backend, source, proxyHeader: false, cancellationToken);
+
+    /// <inheritdoc />
+    public async ValueTask<bool> ProbeAsync(IPEndPoint backend, IPAddress? source, bool proxyHeader, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri($"http://{backend}{Path}"));
         request.Headers.ConnectionClose = true;
-        request.Options.Set(s_route, (backend, source));
+        request.Options.Set(s_route, (backend, source, proxyHeader));
         try
         {
             using var response = await s_client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
@@ -51,13 +56,15 @@ public sealed record HttpProbe(string Path, int Expect) : IHealthProbe
     private static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
     {
         context.InitialRequestMessage.Options.TryGetValue(s_route, out var route);
-        var (backend, source) = route;
+        var (backend, source, proxyHeader) = route;
         var socket = new Socket(backend.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
             if (source is not null)
                 socket.Bind(new IPEndPoint(source, 0));
             await socket.ConnectAsync(backend, cancellationToken).ConfigureAwait(false);
+            if (proxyHeader)
+                await socket.SendAsync(ProxyProtocol.V2Local.ToArray(), cancellationToken).ConfigureAwait(false);
             // Abortive close, as the TCP check: no TIME_WAIT left behind per check.
             socket.LingerState = new LingerOption(true, 0);
             return new NetworkStream(socket, ownsSocket: true);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 using System.Net;
 using System.Net.Sockets;
+using Toa.Wire;
 
 namespace Toa.Balancer.Health;
 
@@ -12,6 +13,14 @@ public interface IHealthProbe
     /// <param name="source">The SNAT source to bind to, or null for the kernel's choice.</param>
     /// <param name="cancellationToken">Cancelled at the check's timeout or at shutdown.</param>
     ValueTask<bool> ProbeAsync(IPEndPoint backend, IPAddress? source, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The same check toward a backend that expects a PROXY header first (the listener sends v2):
+    /// with <paramref name="proxyHeader"/> the connection opens with a LOCAL header, so the backend
+    /// takes it for the balancer's own rather than a malformed client's.
+    /// </summary>
+    ValueTask<bool> ProbeAsync(IPEndPoint backend, IPAddress? source, bool proxyHeader, CancellationToken cancellationToken) =>
+        ProbeAsync(backend, source, cancellationToken);
 }
 
 /// <summary>A TCP connect from the listener's source address, closed at once: the backend accepts connections.</summary>
@@ -25,7 +34,11 @@ public sealed class TcpConnectProbe : IHealthProbe
     }
 
     /// <inheritdoc />
-    public async ValueTask<bool> ProbeAsync(IPEndPoint backend, IPAddress? source, CancellationToken cancellationToken)
+    public ValueTask<bool> ProbeAsync(IPEndPoint backend, IPAddress? source, CancellationToken cancellationToken) =>
+        ProbeAsync(backend, source, proxyHeader: false, cancellationToken);
+
+    /// <inheritdoc />
+    public async ValueTask<bool> ProbeAsync(IPEndPoint backend, IPAddress? source, bool proxyHeader, CancellationToken cancellationToken)
     {
         using var socket = new Socket(backend.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
@@ -33,6 +46,8 @@ public sealed class TcpConnectProbe : IHealthProbe
             if (source is not null)
                 socket.Bind(new IPEndPoint(source, 0));
             await socket.ConnectAsync(backend, cancellationToken).ConfigureAwait(false);
+            if (proxyHeader)
+                await socket.SendAsync(ProxyProtocol.V2Local.ToArray(), cancellationToken).ConfigureAwait(false);
             // Abortive close: a check should not leave TIME_WAIT behind on either side.
             socket.LingerState = new LingerOption(true, 0);
             return true;

@@ -102,6 +102,12 @@ public static class ProxyProtocol
     }
 
     /// <summary>
+    /// A version 2 LOCAL header: a connection the balancer makes on its own behalf (a health
+    /// check), for which the receiver keeps the connection's own peer.
+    /// </summary>
+    public static ReadOnlySpan<byte> V2Local => [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A, Version2 | CommandLocal, 0, 0, 0];
+
+    /// <summary>
     /// Parses the PROXY header at the start of <paramref name="data"/>, version 1 or 2. Never throws:
     /// bytes that cannot begin a header are <see cref="ProxyParseStatus.Invalid"/>, a prefix of one
     /// is <see cref="ProxyParseStatus.Incomplete"/>.
