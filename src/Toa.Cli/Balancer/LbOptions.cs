@@ -78,8 +78,18 @@ internal static class LbOptions
         return (int)ReturnCode.UsageError;
     }
 
-    /// <summary>A request the admin endpoint refused, or an endpoint that cannot be reached, as one line and exit code 1.</summary>
-    public static CliException Failed(BalancerAdminException e) => new(e.Message);
+    /// <summary>The admin endpoint's answer to <paramref name="call"/>; a refusal, or an endpoint that cannot be reached, is one line and exit code 1.</summary>
+    public static async Task<T> AskAsync<T>(Task<T> call)
+    {
+        try
+        {
+            return await call.ConfigureAwait(false);
+        }
+        catch (BalancerAdminException e)
+        {
+            throw new CliException(e.Message);
+        }
+    }
 }
 
 /// <summary>The admin endpoint's answers as JSON, for <c>toa lb status|drain|disable|enable|reload --json</c>.</summary>

@@ -50,15 +50,7 @@ internal static class LbBackendCommand
         command.SetAction(async (parse, cancel) =>
         {
             using var client = LbOptions.Client(parse, admin, tokenFile);
-            AdminCommandResult result;
-            try
-            {
-                result = await call(client, parse.GetValue(backend)!, cancel);
-            }
-            catch (BalancerAdminException e)
-            {
-                throw LbOptions.Failed(e);
-            }
+            var result = await LbOptions.AskAsync(call(client, parse.GetValue(backend)!, cancel));
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
                 output.WriteLine(JsonSerializer.Serialize(result, LbJsonContext.Default.AdminCommandResult));

@@ -27,15 +27,7 @@ internal static class LbReloadCommand
         command.SetAction(async (parse, cancel) =>
         {
             using var client = LbOptions.Client(parse, admin, tokenFile);
-            AdminReloadResult result;
-            try
-            {
-                result = await client.ReloadAsync(cancel);
-            }
-            catch (BalancerAdminException e)
-            {
-                throw LbOptions.Failed(e);
-            }
+            var result = await LbOptions.AskAsync(client.ReloadAsync(cancel));
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
                 output.WriteLine(JsonSerializer.Serialize(result, LbJsonContext.Default.AdminReloadResult));

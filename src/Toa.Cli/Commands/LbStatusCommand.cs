@@ -31,15 +31,7 @@ internal static class LbStatusCommand
         command.SetAction(async (parse, cancel) =>
         {
             using var client = LbOptions.Client(parse, Admin);
-            BalancerStatus status;
-            try
-            {
-                status = await client.GetStatusAsync(cancel);
-            }
-            catch (BalancerAdminException e)
-            {
-                throw LbOptions.Failed(e);
-            }
+            var status = await LbOptions.AskAsync(client.GetStatusAsync(cancel));
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(Json))
                 output.WriteLine(JsonSerializer.Serialize(status, LbJsonContext.Default.BalancerStatus));
