@@ -31,7 +31,7 @@ public static class KernelTest
 
     private static string? FindMissing()
     {
-        if (Environment.UserName != "root" && !IsRootByUid())
+        if (!Environment.IsPrivilegedProcess)
             return "not running as root";
         if (!File.Exists("/sys/kernel/btf/vmlinux"))
             return "the kernel has no BTF (/sys/kernel/btf/vmlinux)";
@@ -39,8 +39,4 @@ public static class KernelTest
             return "no cgroup v2 hierarchy is mounted";
         return null;
     }
-
-    private static bool IsRootByUid() =>
-        File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("Uid:", StringComparison.Ordinal))
-            ?.Split('\t', StringSplitOptions.RemoveEmptyEntries).ElementAtOrDefault(1) == "0";
 }

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 using System.Net;
 using System.Net.Sockets;
-using Toa.Wire;
 
 namespace Toa.Balancer.Health;
 
@@ -56,23 +55,7 @@ public sealed record HttpProbe(string Path, int Expect) : IHealthProbe
     private static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
     {
         context.InitialRequestMessage.Options.TryGetValue(s_route, out var route);
-        var (backend, source, proxyHeader) = route;
-        var socket = new Socket(backend.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            if (source is not null)
-                socket.Bind(new IPEndPoint(source, 0));
-            await socket.ConnectAsync(backend, cancellationToken).ConfigureAwait(false);
-            if (proxyHeader)
-                await socket.SendAsync(ProxyProtocol.V2Local.ToArray(), cancellationToken).ConfigureAwait(false);
-            // Abortive close, as the TCP check: no TIME_WAIT left behind per check.
-            socket.LingerState = new LingerOption(true, 0);
-            return new NetworkStream(socket, ownsSocket: true);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
+        var socket = await TcpConnectProbe.ConnectAsync(route.Backend, route.Source, route.ProxyHeader, cancellationToken).ConfigureAwait(false);
+        return new NetworkStream(socket, ownsSocket: true);
     }
 }

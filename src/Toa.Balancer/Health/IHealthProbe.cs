@@ -40,7 +40,25 @@ public sealed class TcpConnectProbe : IHealthProbe
     /// <inheritdoc />
     public async ValueTask<bool> ProbeAsync(IPEndPoint backend, IPAddress? source, bool proxyHeader, CancellationToken cancellationToken)
     {
-        using var socket = new Socket(backend.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            using var socket = await ConnectAsync(backend, source, proxyHeader, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// A check's connection, for every kind of check: from <paramref name="source"/>, opening with a
+    /// LOCAL header when <paramref name="proxyHeader"/>, closed abortively (no TIME_WAIT left behind
+    /// per check on either side).
+    /// </summary>
+    internal static async Task<Socket> ConnectAsync(IPEndPoint backend, IPAddress? source, bool proxyHeader, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(backend.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
             if (source is not null)
@@ -48,13 +66,13 @@ public sealed class TcpConnectProbe : IHealthProbe
             await socket.ConnectAsync(backend, cancellationToken).ConfigureAwait(false);
             if (proxyHeader)
                 await socket.SendAsync(ProxyProtocol.V2Local.ToArray(), cancellationToken).ConfigureAwait(false);
-            // Abortive close: a check should not leave TIME_WAIT behind on either side.
             socket.LingerState = new LingerOption(true, 0);
-            return true;
+            return socket;
         }
-        catch (SocketException)
+        catch
         {
-            return false;
+            socket.Dispose();
+            throw;
         }
     }
 }

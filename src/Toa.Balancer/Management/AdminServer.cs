@@ -154,7 +154,7 @@ internal sealed partial class AdminServer : IAsyncDisposable
         switch (request.Method, path)
         {
             case ("GET", "/metrics"):
-                context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+                context.Response.ContentType = Prometheus.PrometheusConstants.TextContentTypeWithVersionAndEncoding;
                 await _host.WriteMetricsAsync(context.Response.Body, context.RequestAborted).ConfigureAwait(false);
                 return (200, null, "");
             case ("GET", "/status"):

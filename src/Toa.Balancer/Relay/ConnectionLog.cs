@@ -27,7 +27,7 @@ internal sealed partial class ConnectionLog : IAsyncDisposable
 
     private const int QueueLength = 64 * 1024;
 
-    private readonly Channel<(string To, string Line)> _queue = Channel.CreateBounded<(string, string)>(
+    private readonly Channel<(string To, ConnectionRecord Record)> _queue = Channel.CreateBounded<(string, ConnectionRecord)>(
         new BoundedChannelOptions(QueueLength) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
     private readonly Dictionary<string, TextWriter?> _targets = new(StringComparer.Ordinal); // null: could not be opened
     private readonly ILogger _logger;
@@ -40,10 +40,10 @@ internal sealed partial class ConnectionLog : IAsyncDisposable
         _writer = Task.Run(WriteAsync);
     }
 
-    /// <summary>Queues the line of a connection that ended; from any thread, never blocking.</summary>
+    /// <summary>Queues the line of a connection that ended; from any thread, never blocking (the writer formats it, not the event loop).</summary>
     public void Write(string to, in ConnectionRecord record)
     {
-        if (!_queue.Writer.TryWrite((to, record.Format())))
+        if (!_queue.Writer.TryWrite((to, record)))
             Interlocked.Increment(ref _dropped);
     }
 
@@ -60,7 +60,7 @@ internal sealed partial class ConnectionLog : IAsyncDisposable
                     continue;
                 if (Interlocked.Exchange(ref _dropped, 0) is var dropped and > 0)
                     writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# {dropped} connection log line(s) dropped: the log could not keep up"));
-                writer.WriteLine(item.Line);
+                writer.WriteLine(item.Record.Format());
                 touched.Add(writer);
             }
             foreach (var writer in touched)

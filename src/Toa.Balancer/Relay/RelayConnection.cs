@@ -55,7 +55,6 @@ internal sealed partial class RelayConnection : IEventHandler
     private readonly IPEndPoint _clientEndPoint;
     private readonly TimeProvider _time;
     private readonly bool _sourceCounted;
-    private readonly DateTimeOffset _accepted;
     private readonly long _started;
     private System.Threading.ITimer? _firstByteTimer; // until the client's first byte, under firstByteTimeout
     private Socket? _backendSocket;
@@ -83,7 +82,6 @@ internal sealed partial class RelayConnection : IEventHandler
         _clientEndPoint = clientEndPoint;
         _time = listener.Context.Time;
         Backend = backend;
-        _accepted = _time.GetUtcNow();
         _started = _lastActivity = _time.GetTimestamp();
     }
 
@@ -538,9 +536,11 @@ internal sealed partial class RelayConnection : IEventHandler
         _state = State.Closed;
         if (_settings.LogTo is { } to)
         {
+            // The wall-clock time of the accept only for a logged connection: now less its duration.
+            var duration = _time.GetElapsedTime(_started);
             _listener.Context.Log.Write(to, new ConnectionRecord(
-                _accepted, _listener.Name, _listener.LocalEndPoint, _clientEndPoint, Backend.Key,
-                _up.Bytes, _down.Bytes, _time.GetElapsedTime(_started), _tried?.Count ?? 0, _end ?? end));
+                _time.GetUtcNow() - duration, _listener.Name, _listener.LocalEndPoint, _clientEndPoint, Backend.Key,
+                _up.Bytes, _down.Bytes, duration, _tried?.Count ?? 0, _end ?? end));
         }
         _connectTimer?.Dispose();
         _firstByteTimer?.Dispose();
