@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 using System.Runtime.InteropServices;
 using Toa.Bpf;
+using Toa.Testing;
 
 namespace Toa.Receiver.Tests;
 
@@ -9,20 +10,12 @@ public class ReceiverAbiTests
 {
     private static BpfObject Open() => BpfObject.OpenEmbedded(typeof(ToaReceiver).Assembly, ReceiverAbi.ObjectResource);
 
-    private static void AssertLayout<T>(BpfObject obj, string cName, Dictionary<string, string> fields) where T : struct
-    {
-        var btf = obj.Btf.Struct(cName);
-        Assert.Equal(btf.Size, Marshal.SizeOf<T>());
-        Assert.Equal(fields.Keys.Order(), btf.Members.Keys.Where(k => k != "pad").Order());
-        foreach (var (c, cs) in fields)
-            Assert.Equal(btf.Members[c].Offset, (int)Marshal.OffsetOf<T>(cs));
-    }
 
     [Fact]
     public void Record_MatchesBtfLayout()
     {
         using var obj = Open();
-        AssertLayout<Toa.Sockets.RecordLayout>(obj, "toa_record", new()
+        BtfLayout.AssertMatches<Toa.Sockets.RecordLayout>(obj, "toa_record", new()
         {
             ["client"] = "Client", ["peer"] = "Peer", ["local"] = "Local", ["since_ns"] = "SinceNs",
             ["client_port"] = "ClientPort", ["peer_port"] = "PeerPort", ["local_port"] = "LocalPort",
@@ -35,7 +28,7 @@ public class ReceiverAbiTests
     {
         using var obj = Open();
         // The struct Nat64Peer.Parse reads getsockopt's answer with.
-        AssertLayout<Toa.Sockets.Nat64PeerLayout>(obj, "toa_nat64_peer", new() { ["saddr"] = "SAddr", ["sport"] = "SPort" });
+        BtfLayout.AssertMatches<Toa.Sockets.Nat64PeerLayout>(obj, "toa_nat64_peer", new() { ["saddr"] = "SAddr", ["sport"] = "SPort" });
         Assert.Equal(Toa.Sockets.ToaSocketOption.Nat64PeerSize, Marshal.SizeOf<Toa.Sockets.Nat64PeerLayout>());
     }
 
@@ -43,7 +36,7 @@ public class ReceiverAbiTests
     public void Config_IsTheOnlyReadOnlyGlobal()
     {
         using var obj = Open();
-        AssertLayout<ReceiverAbi.Config>(obj, "toa_receiver_config", new()
+        BtfLayout.AssertMatches<ReceiverAbi.Config>(obj, "toa_receiver_config", new()
         {
             ["formats"] = "Formats", ["nat64_peer"] = "Nat64Peer", ["trust_enabled"] = "TrustEnabled", ["set_retval"] = "SetRetval",
             ["netns_scoped"] = "NetnsScoped",
@@ -56,7 +49,7 @@ public class ReceiverAbiTests
     public void TrustKey_MatchesBtfLayout()
     {
         using var obj = Open();
-        AssertLayout<ReceiverAbi.TrustKey>(obj, "toa_trust_key", new() { ["prefixlen"] = "PrefixLength", ["addr"] = "Address" });
+        BtfLayout.AssertMatches<ReceiverAbi.TrustKey>(obj, "toa_trust_key", new() { ["prefixlen"] = "PrefixLength", ["addr"] = "Address" });
     }
 
     [Fact]
@@ -76,7 +69,7 @@ public class ReceiverAbiTests
     public void ParseResult_MatchesBtfLayout()
     {
         using var obj = BpfObject.OpenEmbedded(typeof(ToaReceiver).Assembly, ReceiverAbi.ParserTestResource);
-        AssertLayout<ReceiverAbi.ParseResult>(obj, "toa_parse_result", new()
+        BtfLayout.AssertMatches<ReceiverAbi.ParseResult>(obj, "toa_parse_result", new()
         {
             ["client"] = "Client", ["port"] = "Port", ["layout"] = "Layout", ["verdict"] = "Verdict",
         });
@@ -86,7 +79,7 @@ public class ReceiverAbiTests
     public void TraceEvent_MatchesBtfLayout()
     {
         using var obj = Open();
-        AssertLayout<ReceiverAbi.TraceEvent>(obj, "toa_trace_event", new()
+        BtfLayout.AssertMatches<ReceiverAbi.TraceEvent>(obj, "toa_trace_event", new()
         {
             ["time_ns"] = "TimeNs", ["local"] = "Local", ["remote"] = "Remote", ["local_port"] = "LocalPort",
             ["remote_port"] = "RemotePort", ["packet"] = "Packet", ["outcome"] = "Outcome", ["toa"] = "Toa",
@@ -97,7 +90,7 @@ public class ReceiverAbiTests
     public void TraceState_IsTheWholeTraceSection()
     {
         using var obj = Open();
-        AssertLayout<ReceiverAbi.TraceState>(obj, "toa_trace_state", new() { ["enabled"] = "Enabled", ["lost"] = "Lost" });
+        BtfLayout.AssertMatches<ReceiverAbi.TraceState>(obj, "toa_trace_state", new() { ["enabled"] = "Enabled", ["lost"] = "Lost" });
         // The switch is the pinned section's one value: toa log reads and writes it as this struct.
         Assert.Equal((0, Marshal.SizeOf<ReceiverAbi.TraceState>()), obj.Btf.DataSectionVariable(ReceiverAbi.TraceSection, ReceiverAbi.TraceVariable));
     }

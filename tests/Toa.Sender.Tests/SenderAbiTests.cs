@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-using System.Runtime.InteropServices;
 using Toa.Bpf;
+using Toa.Testing;
 
 namespace Toa.Sender.Tests;
 
@@ -56,15 +56,9 @@ public class SenderAbiTests
         Assert.NotNull(obj.Map(SenderAbi.FailuresMap));
     }
 
-    /// <summary>The C# struct has the C struct's size and each named member at the C member's offset.</summary>
     private static void AssertLayout<T>(string cStruct, Dictionary<string, string> fields) where T : struct
     {
         using var obj = Open();
-        var btf = obj.Btf.Struct(cStruct);
-
-        Assert.Equal(btf.Size, Marshal.SizeOf<T>());
-        Assert.Equal(fields.Keys.Order(), btf.Members.Keys.Order());
-        foreach (var (c, cs) in fields)
-            Assert.Equal(btf.Members[c].Offset, (int)Marshal.OffsetOf<T>(cs));
+        BtfLayout.AssertMatches<T>(obj, cStruct, fields);
     }
 }
