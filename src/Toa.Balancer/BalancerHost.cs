@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Toa.Balancer.Configuration;
 using Toa.Balancer.Management;
 using Toa.Balancer.Metrics;
+using Toa.Balancer.Packet;
 using Toa.Balancer.Model;
 using Toa.Balancer.Relay;
 
@@ -59,11 +60,12 @@ public sealed partial class BalancerHost : IAsyncDisposable
     /// shuts down gracefully within the configured <c>shutdownTimeout</c>. <paramref name="relayThreads"/>:
     /// see <see cref="BalancerHostOptions.RelayThreads"/>; null for its default. <paramref name="started"/>
     /// gets the host once it serves (to reload it on SIGHUP, or to give up privileges).
+    /// <paramref name="packetEngine"/> runs the listeners whose engine is "packet" (null: none can run).
     /// </summary>
     /// <exception cref="SocketException">A listener cannot bind.</exception>
     /// <exception cref="IOException">The admin endpoint cannot bind.</exception>
     public static async Task RunAsync(FileConfigProvider provider, IToaWriter toa, CancellationToken cancellationToken, ILoggerFactory? loggerFactory = null,
-        int? relayThreads = null, Action<BalancerHost>? started = null)
+        int? relayThreads = null, Action<BalancerHost>? started = null, IPacketEngine? packetEngine = null)
     {
         ArgumentNullException.ThrowIfNull(provider);
         var logging = loggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
@@ -82,6 +84,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
         await using var host = Start(new BalancerHostOptions
         {
             ConfigProvider = provider, ToaWriter = toa, LoggerFactory = logging, RelayThreads = relayThreads ?? 0,
+            PacketEngine = packetEngine ?? new NoPacketEngine(),
         });
         Volatile.Write(ref running, host);
         started?.Invoke(host);

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Toa.Balancer.Configuration;
 using Toa.Balancer.Health;
+using Toa.Balancer.Packet;
 using Toa.Balancer.Scheduling;
 
 namespace Toa.Balancer;
@@ -15,6 +16,9 @@ public sealed class BalancerHostOptions
 
     /// <summary>Writes the TOA on backend connections. Default: <see cref="NoToaWriter"/> (none written, each counted as failed).</summary>
     public IToaWriter ToaWriter { get; init; } = new NoToaWriter();
+
+    /// <summary>Runs the listeners whose engine is "packet". Default: <see cref="NoPacketEngine"/> (such listeners are refused).</summary>
+    public IPacketEngine PacketEngine { get; init; } = new NoPacketEngine();
 
     /// <summary>Logging. Default: none.</summary>
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
