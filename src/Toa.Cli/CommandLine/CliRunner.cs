@@ -165,4 +165,13 @@ internal static partial class CliLog
 
     [LoggerMessage(6, LogLevel.Error, "{Problem}", EventName = "ConfigProblem")]
     public static partial void ConfigProblem(ILogger logger, string problem);
+
+    [LoggerMessage(10, LogLevel.Warning, "tracing is off: no new events until 'toa log --enable'", EventName = "TracingOff")]
+    public static partial void TracingOff(ILogger logger);
+
+    [LoggerMessage(11, LogLevel.Warning, "{Count} events lost: the trace buffer was full (read faster, or trace less)", EventName = "TraceEventsLost")]
+    public static partial void TraceEventsLost(ILogger logger, ulong count);
+
+    [LoggerMessage(12, LogLevel.Error, "Metrics: cannot read the counters: {Message}", EventName = "MetricsReadFailed")]
+    public static partial void MetricsReadFailed(ILogger logger, string message);
 }

@@ -114,7 +114,7 @@ internal static class CaptureCommand
             throw new CliException(filter is null ? $"capture: {e.Message}" : $"--filter '{filter}': {e.Message}", ReturnCode.UsageError);
         }
         await output.FlushAsync(CancellationToken.None);
-        await parse.InvocationConfiguration.Error.WriteLineAsync($"toa: {seen} TCP segments read, {shown} shown carrying a TOA");
+        await parse.InvocationConfiguration.Error.WriteLineAsync($"{seen} TCP segments read, {shown} shown carrying a TOA");
         return (int)ReturnCode.Ok;
     }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using System.CommandLine;
+using Microsoft.Extensions.Logging;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -63,7 +64,8 @@ internal static class LogCommand
     private static async Task<int> RunAsync(ParseResult parse, CancellationToken cancel)
     {
         var output = parse.InvocationConfiguration.Output;
-        var error = parse.InvocationConfiguration.Error;
+        using var logging = Logging.For(parse);
+        var log = logging.CreateLogger(Logging.Category);
         bool enable = parse.GetValue(Enable), disable = parse.GetValue(Disable), follow = parse.GetValue(Follow);
         if (enable && disable)
             throw new CliException("--enable and --disable: choose one", ReturnCode.UsageError);
@@ -84,7 +86,7 @@ internal static class LogCommand
             var json = parse.GetValue(Json);
             using var reader = ReceiverTrace.OpenReader(pins, e => output.WriteLine(json ? FormatJson(e) : FormatText(e)));
             if (!ReceiverTrace.IsEnabled(pins))
-                await error.WriteLineAsync("toa: tracing is off: no new events until 'toa log --enable'");
+                CliLog.TracingOff(log);
             if (!follow)
             {
                 reader.Drain();
@@ -92,7 +94,7 @@ internal static class LogCommand
             }
             // Interruption also keeps a SIGHUP (a closed terminal) from killing the follow.
             using var interruption = Interruption.Listen(cancel);
-            await Task.Run(() => FollowLoop(reader, pins, error, interruption.Token), CancellationToken.None);
+            await Task.Run(() => FollowLoop(reader, pins, log, interruption.Token), CancellationToken.None);
         }
         catch (InvalidOperationException e)
         {
@@ -112,7 +114,7 @@ internal static class LogCommand
             KernelLog.Write($"tracing {state} (pins under {pins})");
     }
 
-    private static void FollowLoop(TraceReader reader, string pins, TextWriter error, CancellationToken cancel)
+    private static void FollowLoop(TraceReader reader, string pins, ILogger log, CancellationToken cancel)
     {
         var lost = ReceiverTrace.Lost(pins);
         while (!cancel.IsCancellationRequested)
@@ -122,7 +124,7 @@ internal static class LogCommand
             reader.Drain();
             var now = ReceiverTrace.Lost(pins);
             if (now != lost)
-                error.WriteLine($"toa: {now - lost} events lost: the trace buffer was full (read faster, or trace less)");
+                CliLog.TraceEventsLost(log, now - lost);
             lost = now;
         }
     }

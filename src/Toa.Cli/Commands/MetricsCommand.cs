@@ -42,7 +42,8 @@ internal static class MetricsCommand
             // Once before serving, so that a receiver this user cannot read fails now rather than at every scrape.
             Read(pins);
             var output = parse.InvocationConfiguration.Output;
-            var endpoint = new MetricsEndpoint(listen, () => Read(pins), parse.InvocationConfiguration.Error);
+            using var logging = Logging.For(parse);
+            var endpoint = new MetricsEndpoint(listen, () => Read(pins), logging.CreateLogger(Logging.Category));
             using var interruption = Interruption.Listen(cancel);
             try
             {

@@ -2,6 +2,7 @@
 using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 using Prometheus;
 using Toa.Balancer.Management;
 using Toa.Cli.CommandLine;
@@ -13,7 +14,7 @@ namespace Toa.Cli.Metrics;
 /// Serves <c>GET /metrics</c> on the balancer's <see cref="HttpEndpoint"/>, reading the counters
 /// afresh for each scrape; nothing is read between scrapes.
 /// </summary>
-internal sealed class MetricsEndpoint(IPEndPoint listen, Func<ReceiverCounters?> read, TextWriter log)
+internal sealed class MetricsEndpoint(IPEndPoint listen, Func<ReceiverCounters?> read, ILogger log)
 {
     /// <summary>The URL scrapers use.</summary>
     public string Url => $"http://{EndPointText.Format(listen)}/metrics";
@@ -54,7 +55,7 @@ internal sealed class MetricsEndpoint(IPEndPoint listen, Func<ReceiverCounters?>
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Toa.Bpf.BpfException)
         {
-            await log.WriteLineAsync($"toa: metrics: cannot read the counters: {e.Message}");
+            CliLog.MetricsReadFailed(log, e.Message);
             await TextAsync(response, StatusCodes.Status500InternalServerError, $"cannot read the counters: {e.Message}\n", cancel);
             return;
         }

@@ -85,7 +85,7 @@ public class ReceiverMetricsTests
     public async Task Endpoint_OverHttp_MetricsInTheTextFormatAndNotFoundElsewhere()
     {
         var port = FreePort();
-        var endpoint = new MetricsEndpoint(new IPEndPoint(IPAddress.Loopback, port), Counters, TextWriter.Null);
+        var endpoint = new MetricsEndpoint(new IPEndPoint(IPAddress.Loopback, port), Counters, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         using var stop = new CancellationTokenSource();
         var started = new TaskCompletionSource();
         var serving = endpoint.ServeAsync(started.SetResult, stop.Token);
