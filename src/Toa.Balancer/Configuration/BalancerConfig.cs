@@ -291,6 +291,13 @@ public static class EngineNames
         packet = string.Equals(name, Packet, StringComparison.OrdinalIgnoreCase);
         return packet || name is null || string.Equals(name, Proxy, StringComparison.OrdinalIgnoreCase);
     }
+
+    /// <summary>Whether a validated listener uses the packet engine.</summary>
+    public static bool IsPacket(ListenerConfig listener)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        return TryParse(listener.Engine, out var packet) && packet;
+    }
 }
 
 /// <summary>What a field the file leaves out means.</summary>
@@ -307,6 +314,13 @@ public static class ConfigDefaults
 
     /// <summary>Weights are honoured and, when equal, this is plain round robin.</summary>
     public const string Scheduler = Scheduling.SchedulingPolicies.WeightedRoundRobin;
+
+    /// <summary>The scheduler a validated listener runs: its own, else its engine's default (Maglev, the only one, for the packet engine).</summary>
+    public static string SchedulerOf(ListenerConfig listener)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        return listener.Scheduler ?? (EngineNames.IsPacket(listener) ? Scheduling.SchedulingPolicies.Maglev : Scheduler);
+    }
 
     /// <summary>Connect timeout toward a backend.</summary>
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);

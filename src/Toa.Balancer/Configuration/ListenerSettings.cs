@@ -29,7 +29,7 @@ internal sealed record ListenerSettings(
     /// </summary>
     public static ListenerSettings From(ListenerConfig config, LogConfig? log = null)
     {
-        EngineNames.TryParse(config.Engine, out var packet);
+        var packet = EngineNames.IsPacket(config);
         // The packet engine logs no connection (the kernel sees packets, not connections ending).
         log = packet ? null : config.Log ?? log;
         ToaSettings.TryParse(config.Toa, out var format);
@@ -40,7 +40,7 @@ internal sealed record ListenerSettings(
             Parse(config.Address),
             new ToaSettings(format, config.ToaOnSyn ?? false),
             proxyProtocol,
-            config.Scheduler ?? (packet ? Scheduling.SchedulingPolicies.Maglev : ConfigDefaults.Scheduler),
+            ConfigDefaults.SchedulerOf(config),
             config.Snat?.Ipv4 is { } v4 ? IPAddress.Parse(v4) : null,
             config.Snat?.Ipv6 is { } v6 ? IPAddress.Parse(v6) : null,
             config.ConnectTimeout ?? ConfigDefaults.ConnectTimeout,
