@@ -29,6 +29,16 @@ public class PacketConfigTests
     private static string WithListenerField(string field) => Valid.Replace("\"name\": \"vip\",", $"\"name\": \"vip\", {field},");
 
     [Fact]
+    public void Load_PacketSample_IsValid()
+    {
+        var config = BalancerConfigLoader.Load(RepoFiles.Path("samples/lb-packet.json"));
+        var listeners = config.Listeners!;
+        Assert.Equal([true, true, false], listeners.Select(l => ListenerSettings.From(l).Packet));
+        Assert.Equal(["eth0", "eth1"], listeners[1].Interfaces!);
+        Assert.Equal(PacketLimits.Settings(null), PacketLimits.Settings(config.Packet));
+    }
+
+    [Fact]
     public void ListenerSettingsFrom_PacketListener_MaglevAndNoConnectionLog()
     {
         var config = BalancerConfigLoader.Parse(Valid.Replace("\"admin\": \"\",", "\"admin\": \"\", \"log\": { \"to\": \"stdout\" },"), "lb.json");
