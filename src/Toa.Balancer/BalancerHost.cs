@@ -211,14 +211,18 @@ public sealed partial class BalancerHost : IAsyncDisposable
             : (0, 0);
     }
 
-    private RunningListeners Running()
+    private RunningListener[] Listeners()
     {
-        RunningListener[] listeners;
         lock (_listeners)
         {
-            listeners = [.. _listeners.Values.Select(l => new RunningListener(l.Settings, l.LocalEndPoint, l.Pool)),
+            return [.. _listeners.Values.Select(l => new RunningListener(l.Settings, l.LocalEndPoint, l.Pool)),
                 .. _packet.Values.Select(l => new RunningListener(l.Settings, l.Settings.EndPoint, l.Pool))];
         }
+    }
+
+    private RunningListeners Running()
+    {
+        var listeners = Listeners();
         var counts = listeners.Any(l => l.Settings.Packet) ? _options.PacketEngine.Counts() : s_noCounts;
         return new RunningListeners(listeners, counts);
     }
@@ -252,7 +256,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
         if (!Endpoints.TryParse(backend[(slash + 1)..], out var endPoint))
             return [];
         var matched = new List<Backend>();
-        foreach (var listener in Running().Listeners)
+        foreach (var listener in Listeners())
         {
             if ((listenerName is null || listener.Settings.Name == listenerName) && listener.Pool.Find(endPoint.ToString()) is { } found)
                 matched.Add(found);
@@ -370,7 +374,8 @@ public sealed partial class BalancerHost : IAsyncDisposable
                 // Posted now, so each loop stops watching the socket before a listener started below watches it.
                 stopping.Add(listener.StopAcceptingAsync());
                 retired.Add(listener);
-                if (!wanted.ContainsKey(name))
+                // Gone, or moved to the packet engine, whose pool starts afresh.
+                if (!wanted.TryGetValue(name, out var next) || next.Packet)
                 {
                     foreach (var backend in listener.Pool.All)
                         _context.Metrics.Forget(backend);
@@ -383,11 +388,8 @@ public sealed partial class BalancerHost : IAsyncDisposable
                     continue;
                 _packet.Remove(name);
                 retired.Add(runtime);
-                if (!wanted.ContainsKey(name))
-                {
-                    foreach (var backend in runtime.Pool.All)
-                        _context.Metrics.Forget(backend);
-                }
+                foreach (var backend in runtime.Pool.All)
+                    _context.Metrics.Forget(backend);
                 LogPacketListenerStopped(_logger, name, runtime.Settings.EndPoint);
             }
             foreach (var (name, settings) in wanted)
