@@ -363,6 +363,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
         _context.Connections.MaxConnections = config.MaxConnections
             ?? ConnectionLimits.DefaultMaxConnections(ConnectionLimits.DescriptorLimit(), ConnectionLimits.DescriptorsInUse() - 2L * _context.Connections.Count);
         _context.Connections.MaxConnectionsPerSource = config.MaxConnectionsPerSource ?? 0;
+        var startedPacket = new List<PacketListenerRuntime>();
         lock (_listeners)
         {
             var stopping = new List<Task>();
@@ -402,7 +403,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
                     continue;
                 }
                 _packet[name] = new PacketListenerRuntime(settings, _context, OnPacketPoolChanged);
-                LogPacketListenerStarted(_logger, name, settings.EndPoint);
+                startedPacket.Add(_packet[name]);
             }
             foreach (var (name, settings) in wanted)
             {
@@ -441,7 +442,12 @@ public sealed partial class BalancerHost : IAsyncDisposable
             }
         }
         _config = config;
-        ApplyPacket(initial);
+        if (ApplyPacket(initial))
+        {
+            // Said once the engine runs them: from here their clients are served.
+            foreach (var runtime in startedPacket)
+                LogPacketListenerStarted(_logger, runtime.Name, runtime.Settings.EndPoint);
+        }
         ApplyAdmin(AdminSettings.From(config), initial);
         return retired;
     }
@@ -451,27 +457,30 @@ public sealed partial class BalancerHost : IAsyncDisposable
     /// does, after a configuration is applied and whenever a packet pool's available backends change.
     /// A failure is the first configuration's to throw; later ones are logged (the engine keeps what it ran).
     /// </summary>
-    private void ApplyPacket(bool initial)
+    /// <returns>False when the engine refused them.</returns>
+    private bool ApplyPacket(bool initial)
     {
         lock (_packetGate)
         {
             // Once stopping, the engine is about to be disposed: a health check's change must not reach it.
             if (_stopping.IsCancellationRequested)
-                return;
+                return false;
             PacketListenerRuntime[] runtimes;
             lock (_listeners)
                 runtimes = [.. _packet.Values.OrderBy(l => l.Name, StringComparer.Ordinal)];
             if (runtimes.Length == 0 && !_packetRunning)
-                return;
+                return true;
             var listeners = runtimes.Select(l => l.Desired()).ToArray();
             try
             {
                 _options.PacketEngine.Apply(listeners);
                 _packetRunning = listeners.Length > 0;
+                return true;
             }
             catch (Exception e) when (!initial && e is not OutOfMemoryException)
             {
                 LogPacketApplyFailed(_logger, e, string.Join(", ", listeners.Select(l => l.Name)));
+                return false;
             }
         }
     }
@@ -481,7 +490,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
     /// engine hears of it from the thread pool. Each hand-over reads the state of its moment, so the last is the latest.
     /// </summary>
     private void OnPacketPoolChanged() =>
-        ThreadPool.UnsafeQueueUserWorkItem(static host => host.ApplyPacket(initial: false), this, preferLocal: false);
+        ThreadPool.UnsafeQueueUserWorkItem(static host => _ = host.ApplyPacket(initial: false), this, preferLocal: false);
 
     /// <summary>A listening socket no listener has any more, closed once no loop watches it.</summary>
     private sealed class RetiredSocket(Task unwatched, Socket socket) : IAsyncDisposable
@@ -563,8 +572,8 @@ public sealed partial class BalancerHost : IAsyncDisposable
             await listener.DisposeAsync().ConfigureAwait(false);
         foreach (var listener in packet)
             await listener.DisposeAsync().ConfigureAwait(false);
-        // The engine goes last, with no hand-over under way: its connections outlive the process
-        // (the maps stay pinned), and the next run takes them over.
+        // The engine goes last, with no hand-over under way, and is handed no empty set first: what
+        // becomes of its connections when the process ends is the engine's to decide.
         lock (_packetGate)
             _packetRunning = false;
         await _options.PacketEngine.DisposeAsync().ConfigureAwait(false);

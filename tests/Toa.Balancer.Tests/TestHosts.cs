@@ -25,7 +25,7 @@ internal static class TestHosts
     /// <summary>A started host; with the fake clock, health checks, idle sweeps and deadlines wait for the test.</summary>
     public static (BalancerHost Host, InMemoryConfigProvider Provider) Start(
         BalancerConfig config, TimeProvider? time = null, IToaWriter? toa = null, Toa.Balancer.Health.IHealthProbe? probe = null, bool splice = true,
-        Toa.Balancer.Packet.IPacketEngine? packet = null)
+        Toa.Balancer.Packet.IPacketEngine? packet = null, Microsoft.Extensions.Logging.ILoggerFactory? logging = null)
     {
         var provider = new InMemoryConfigProvider(config);
         var host = BalancerHost.Start(new BalancerHostOptions
@@ -37,6 +37,7 @@ internal static class TestHosts
             RandomFactory = () => new Random(1),
             Splice = splice,
             PacketEngine = packet ?? new Toa.Balancer.Packet.NoPacketEngine(),
+            LoggerFactory = logging ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
         });
         return (host, provider);
     }

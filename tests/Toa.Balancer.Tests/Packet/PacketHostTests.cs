@@ -62,12 +62,12 @@ public class PacketHostTests
         }
     }
 
-    private static Started Start(BalancerConfig config, RecordingPacketEngine? engine = null)
+    private static Started Start(BalancerConfig config, RecordingPacketEngine? engine = null, RecordingLoggerFactory? logging = null)
     {
         engine ??= new RecordingPacketEngine();
         var time = new FakeTimeProvider();
         var probe = new SwitchProbe();
-        var (host, _) = TestHosts.Start(config, time, probe: probe, packet: engine);
+        var (host, _) = TestHosts.Start(config, time, probe: probe, packet: engine, logging: logging);
         return new Started(host, engine, time, probe);
     }
 
@@ -167,6 +167,34 @@ public class PacketHostTests
         await run.Host.ApplyAsync(TestHosts.Config(Vip()));
 
         Assert.Equal(["vip"], run.Engine.Last!.Select(l => l.Name));
+    }
+
+    [Fact]
+    public async Task Start_PacketListener_SaysItRunsOnlyOnceTheEngineHasIt()
+    {
+        var logging = new RecordingLoggerFactory();
+        var saidBefore = true;
+        var engine = new RecordingPacketEngine();
+        engine.Applying = () => saidBefore = logging.Has("PacketListenerStarted");
+
+        await using var run = Start(TestHosts.Config(Vip()), engine, logging);
+
+        Assert.False(saidBefore);
+        Assert.Contains(("PacketListenerStarted", "Listener vip on 192.0.2.10:80 runs in the packet engine"), logging.Events);
+    }
+
+    [Fact]
+    public async Task Reload_EngineRefusesTheListeners_LoggedAndNotSaidToRun()
+    {
+        var logging = new RecordingLoggerFactory();
+        await using var run = Start(TestHosts.Config(Vip()), logging: logging);
+        run.Engine.CannotApply = new InvalidOperationException("192.0.2.11 is not an address of this host");
+
+        await run.Host.ApplyAsync(TestHosts.Config(Vip(), Vip("other") with { Address = "192.0.2.11:80" }));
+
+        Assert.True(logging.Has("PacketApplyFailed"));
+        Assert.DoesNotContain(logging.Events, e => e.Message.Contains("Listener other", StringComparison.Ordinal) && e.Event == "PacketListenerStarted");
+        Assert.Equal(["vip"], Assert.Single(run.Engine.Applied).Select(l => l.Name)); // the engine runs what it ran
     }
 
     [Fact]

@@ -6,8 +6,9 @@ namespace Toa.Balancer.Tests.Packet;
 
 /// <summary>
 /// Records what the host asks of the packet engine. <see cref="CannotPrepare"/> makes
-/// <see cref="Prepare"/> throw it, as an engine without root would; <see cref="Counted"/> is what
-/// <see cref="Counts"/> answers.
+/// <see cref="Prepare"/> throw it, as an engine without root would, and <see cref="CannotApply"/>
+/// <see cref="Apply"/> (nothing recorded), as one refusing an address that is not local would;
+/// <see cref="Applying"/> runs inside each <see cref="Apply"/>; <see cref="Counted"/> is what <see cref="Counts"/> answers.
 /// </summary>
 internal sealed class RecordingPacketEngine : IPacketEngine
 {
@@ -15,6 +16,10 @@ internal sealed class RecordingPacketEngine : IPacketEngine
     private readonly List<PacketEngineSettings> _prepared = [];
 
     public Exception? CannotPrepare { get; set; }
+
+    public Exception? CannotApply { get; set; }
+
+    public Action? Applying { get; set; }
 
     public PacketCounts Counted { get; set; } = new NoPacketEngine().Counts();
 
@@ -63,6 +68,9 @@ internal sealed class RecordingPacketEngine : IPacketEngine
 
     public void Apply(IReadOnlyList<PacketListener> listeners)
     {
+        Applying?.Invoke();
+        if (CannotApply is { } e)
+            throw e;
         lock (_applied)
         {
             if (Disposed)
