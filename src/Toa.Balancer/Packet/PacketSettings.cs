@@ -4,11 +4,16 @@ using Toa.Balancer.Configuration;
 
 namespace Toa.Balancer.Packet;
 
-/// <summary>What the packet engine's maps hold at most (FN_MAX_LISTENERS and FN_MAX_BACKENDS in bpf/fullnat.h).</summary>
+/// <summary>What the packet engine's maps hold at most (bpf/fullnat.h).</summary>
 public static class PacketLimits
 {
-    /// <summary>Packet listeners at most, over the whole configuration.</summary>
-    public const int MaxListeners = 64;
+    /// <summary>
+    /// Packet listeners at most, over the whole configuration: each with a backend to take connections
+    /// needs one of FN_TABLE_REGIONS (32) Maglev tables, and the engine keeps one free so that a table can
+    /// change while the others keep theirs. (FN_MAX_LISTENERS, 64, leaves room for removed listeners
+    /// whose connections last.)
+    /// </summary>
+    public const int MaxListeners = 31;
 
     /// <summary>Backends at most, over every packet listener's pool.</summary>
     public const int MaxBackends = 4096;

@@ -177,13 +177,15 @@ public class PacketConfigTests
     [Fact]
     public void Parse_MorePacketListenersOrBackendsThanTheMapsHold_Refused()
     {
+        // As many as they hold are fine.
+        BalancerConfigLoader.Parse($$"""{ "admin": "", "listeners": [ {{string.Join(", ", Enumerable.Range(0, 31).Select(i => Listener(i, 1)))}} ] }""", "lb.json");
         static string Listener(int i, int backends) =>
             $$"""{ "name": "l{{i}}", "address": "192.0.2.10:{{1000 + i}}", "engine": "packet", "backends": [ {{string.Join(", ",
                 Enumerable.Range(0, backends).Select(b => $$"""{ "address": "10.{{i}}.{{b / 250}}.{{b % 250 + 1}}:80" }"""))}} ] }""";
-        var tooManyListeners = $$"""{ "admin": "", "listeners": [ {{string.Join(", ", Enumerable.Range(0, 65).Select(i => Listener(i, 1)))}} ] }""";
+        var tooManyListeners = $$"""{ "admin": "", "listeners": [ {{string.Join(", ", Enumerable.Range(0, 32).Select(i => Listener(i, 1)))}} ] }""";
         var problem = Assert.Single(Refused(tooManyListeners).Problems);
-        Assert.Equal(("listeners", "65"), (problem.Path, problem.Value));
-        Assert.Contains("at most 64 listeners", problem.Reason, StringComparison.Ordinal);
+        Assert.Equal(("listeners", "32"), (problem.Path, problem.Value));
+        Assert.Contains("at most 31 listeners", problem.Reason, StringComparison.Ordinal);
 
         var tooManyBackends = $$"""{ "admin": "", "listeners": [ {{string.Join(", ", Enumerable.Range(0, 2).Select(i => Listener(i, 2049)))}} ] }""";
         problem = Assert.Single(Refused(tooManyBackends).Problems);
