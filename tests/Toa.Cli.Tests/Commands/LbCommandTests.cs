@@ -66,6 +66,26 @@ public sealed class LbCommandTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task LbCheck_PacketListenerAskingWhatTheEngineCannotDo_EachFieldAndReason()
+    {
+        var path = Write("""
+            { "listeners": [ { "name": "vip", "address": "0.0.0.0:80", "engine": "packet", "scheduler": "least-connections", "retries": 1,
+                               "backends": [ { "address": "10.1.0.11:8080" } ] } ] }
+            """);
+
+        var (code, _, error) = await CliHarness.RunAsync("lb", "check", "--config", path);
+
+        Assert.Equal(2, code);
+        Assert.Equal(
+            [
+                $"fail: toa[6] {path}: listeners[0].scheduler = \"least-connections\": the packet engine schedules in the kernel with Maglev only",
+                $"fail: toa[6] {path}: listeners[0].retries = 1: the packet engine forwards the client's own SYN, so there is no connect to retry; leave it out",
+                $"fail: toa[6] {path}: listeners[0].address = \"0.0.0.0:80\": a packet listener's address is one of the host's own, not a wildcard",
+            ],
+            Lines(error));
+    }
+
+    [Fact]
     public async Task Lb_SyntaxError_ExitsTwoNamingTheLine()
     {
         var path = Write("{\n  \"listeners\": [\n    { \"name\": \"web\" \"address\": \"127.0.0.1:0\" }\n  ]\n}");
