@@ -275,8 +275,10 @@ static __noinline int fn_walk(struct fn_opts *o)
 /*
  * Clamps MSS (mss != 0) and blanks a client's TOA (strip) in the packet's
  * options; returns what it did as counters' bits: 1 clamped, 2 removed.
+ * Global (context and scalars only, as 5.10 requires): the verifier checks it
+ * and its walk once, not once for every path that calls it.
  */
-static __noinline int fn_options(struct __sk_buff *skb, __u32 doff, __u32 mss, __u32 strip)
+__noinline int fn_options(struct __sk_buff *skb, __u32 doff, __u32 mss, __u32 strip)
 {
 	__u32 len = doff - sizeof(struct tcphdr), zero = 0;
 	struct fn_scratch *scratch;
@@ -738,30 +740,30 @@ int fn_ingress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	syn = (p.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_SYN;
 	c = bpf_map_lookup_elem(&fn_flows, &p.flow);
-	if (c) {
-		if (!(c->flags & FN_CONN_FORWARD))
-			return fn_backward(skb, &p, c);
-		/* A new SYN on the tuple of a connection that ended starts another. */
-		if (!(syn && c->state >= FN_STATE_CLOSING))
-			return fn_forward(skb, &p, c);
-		fn_reverse(&old, &c->rewrite);
-		bpf_map_delete_elem(&fn_flows, &old);
+	if (c && !(c->flags & FN_CONN_FORWARD))
+		return fn_backward(skb, &p, c);
+	/* A new SYN on the tuple of a connection that ended starts another. */
+	if (!c || (syn && c->state >= FN_STATE_CLOSING)) {
+		if (!syn)
+			return TC_ACT_OK;
+		__builtin_memcpy(vkey.addr, p.flow.daddr, 16);
+		vkey.port = p.flow.dport;
+		vkey.family = p.flow.family;
+		vip = bpf_map_lookup_elem(&fn_vips, &vkey);
+		if (!vip)
+			return TC_ACT_OK;
+		if (c) {
+			fn_reverse(&old, &c->rewrite);
+			bpf_map_delete_elem(&fn_flows, &old);
+		}
+		refused = fn_connect(skb, &p, vip);
+		if (refused) {
+			fn_count(vip->id, refused, 1);
+			return TC_ACT_SHOT;
+		}
+		c = bpf_map_lookup_elem(&fn_flows, &p.flow);
+		if (!c)
+			return TC_ACT_SHOT;
 	}
-	if (!syn)
-		return TC_ACT_OK;
-	__builtin_memcpy(vkey.addr, p.flow.daddr, 16);
-	vkey.port = p.flow.dport;
-	vkey.family = p.flow.family;
-	vip = bpf_map_lookup_elem(&fn_vips, &vkey);
-	if (!vip)
-		return TC_ACT_OK;
-	refused = fn_connect(skb, &p, vip);
-	if (refused) {
-		fn_count(vip->id, refused, 1);
-		return TC_ACT_SHOT;
-	}
-	c = bpf_map_lookup_elem(&fn_flows, &p.flow);
-	if (!c)
-		return TC_ACT_SHOT;
 	return fn_forward(skb, &p, c);
 }
