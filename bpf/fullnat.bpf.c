@@ -99,7 +99,8 @@ struct fn_opts {
 	__u8 strip;         /* blank the TOA kinds */
 	__u8 clamped;
 	__u8 removed;
-	__u8 pad[3];
+	__u8 eol;           /* an end of list became NOPs */
+	__u8 pad[2];
 	__u64 blank;        /* bit i: option byte i becomes a NOP */
 };
 
@@ -241,8 +242,14 @@ static __noinline int fn_walk(struct fn_opts *o)
 		if (off >= o->len)
 			break;
 		kind = FN_OPT(o, off);
-		if (kind == TCPOPT_EOL)
+		if (kind == TCPOPT_EOL) {
+			/* Nothing after an end of list is read, a TOA appended there neither. */
+			if (o->strip) {
+				o->blank |= ((1ULL << (o->len - off)) - 1) << off;
+				o->eol = 1;
+			}
 			break;
+		}
 		if (kind == TCPOPT_NOP) {
 			*next = off + 1;
 			continue;
@@ -269,7 +276,7 @@ static __noinline int fn_walk(struct fn_opts *o)
 		}
 		*next = off + len;
 	}
-	return o->clamped | o->removed;
+	return o->clamped | o->removed | o->eol;
 }
 
 /*
@@ -303,6 +310,7 @@ __noinline int fn_options(struct __sk_buff *skb, __u32 doff, __u32 mss, __u32 st
 	o->strip = strip;
 	o->clamped = 0;
 	o->removed = 0;
+	o->eol = 0;
 	o->blank = 0;
 	if (!fn_walk(o))
 		return 0;
