@@ -319,6 +319,12 @@ public sealed partial class FullnatEngine : IPacketEngine
             backends.Add((backend, BackendEntry(backend, snat)));
         }
 
+        // bpf_fib_lookup, which forwards the rewritten packets, answers only where the kernel would forward.
+        foreach (var link in links.Where(l => interfaces.Contains(l.Index)))
+            foreach (var f in backendFamilies.Append(family).Distinct())
+                if (!_network.Forwards(link.Name, f))
+                    Problem($"{link.Name} does not forward {(f == AddressFamily.InterNetwork ? "IPv4" : "IPv6")} (set net.{Routes.SysctlFamily(f)}.conf.{link.Name}.forwarding=1)");
+
         var mtus = links.Where(l => interfaces.Contains(l.Index) && l.Mtu > 0).Select(l => l.Mtu).ToList();
         var ipHeader = family == AddressFamily.InterNetworkV6 || backendFamilies.Contains(AddressFamily.InterNetworkV6) ? Ipv6Header : Ipv4Header;
         var mss = mtus.Count == 0 ? 0 : mtus.Min() - ipHeader - TcpHeader - toaLength;

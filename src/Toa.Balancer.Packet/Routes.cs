@@ -29,6 +29,9 @@ internal interface INetworkTables
 
     /// <summary>The route to <paramref name="destination"/>; null when there is none (unreachable).</summary>
     RouteInfo? RouteTo(IPAddress destination);
+
+    /// <summary>Whether interface <paramref name="name"/> forwards <paramref name="family"/> (net.ipv4/ipv6.conf.NAME.forwarding).</summary>
+    bool Forwards(string name, AddressFamily family);
 }
 
 /// <summary>
@@ -134,6 +137,12 @@ internal sealed unsafe partial class Routes : INetworkTables
         }
         return null;
     }
+
+    // Read from procfs, which answers for the reading thread's namespace as the socket does.
+    public bool Forwards(string name, AddressFamily family) =>
+        File.ReadAllText($"/proc/sys/net/{SysctlFamily(family)}/conf/{name}/forwarding").Trim() != "0";
+
+    public static string SysctlFamily(AddressFamily family) => family == AddressFamily.InterNetwork ? "ipv4" : "ipv6";
 
     private static IPAddress? ToAddress(ReadOnlySpan<byte> value) => value.Length is 4 or 16 ? new IPAddress(value) : null;
 

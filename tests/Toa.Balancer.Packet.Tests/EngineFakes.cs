@@ -145,7 +145,12 @@ internal sealed class FakeNetwork : INetworkTables
     /// <summary>Routes by destination; 10.1.0.0/24 is on eth1 unless a test says otherwise.</summary>
     public Dictionary<IPAddress, RouteInfo> RouteTable { get; } = [];
 
+    /// <summary>Interfaces that do not forward (every other one does).</summary>
+    public HashSet<(string Name, System.Net.Sockets.AddressFamily Family)> NotForwarding { get; } = [];
+
     public IReadOnlyList<LinkInfo> Links() => LinkList;
+
+    public bool Forwards(string name, System.Net.Sockets.AddressFamily family) => !NotForwarding.Contains((name, family));
 
     public IReadOnlyList<LocalAddress> Addresses() => AddressList;
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using System.Net;
+using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Toa.Lab;
@@ -37,6 +38,22 @@ public sealed class EngineNamespaceTests
     }
 
     [Fact]
+    public void Forwards_InANamespace_ReadsItsOwnSysctl()
+    {
+        KernelTest.Require("root (network namespaces)");
+        using var network = Network.Create("toa-fwd");
+        var lb = network.AddHost("lb");
+        var peer = network.AddHost("peer");
+        var link = network.Connect(lb, peer);
+        Shell.Run("ip", "netns", "exec", lb.Namespace, "sysctl", "-qw", $"net.ipv6.conf.{link.A.Name}.forwarding=1");
+
+        var (v4, v6) = lb.Enter(() => (new Routes().Forwards(link.A.Name, AddressFamily.InterNetwork), new Routes().Forwards(link.A.Name, AddressFamily.InterNetworkV6)));
+
+        Assert.False(v4);
+        Assert.True(v6);
+    }
+
+    [Fact]
     public void Apply_InABalancerNamespace_AttachesWhereTheVipAndTheRouteToTheBackendAre()
     {
         KernelTest.Require("root (network namespaces)");
@@ -49,6 +66,7 @@ public sealed class EngineNamespaceTests
         lb.Ip("link", "set", toServer.A.Name, "mtu", "1450");
         // The backend sits behind the server's host, a gateway away.
         lb.Ip("route", "add", "10.99.0.0/24", "via", toServer.B.Ipv4.ToString());
+        Shell.Run("ip", "netns", "exec", lb.Namespace, "sysctl", "-qw", "net.ipv4.conf.all.forwarding=1");
         var datapath = new FakeDatapath();
         var vip = new IPEndPoint(toClient.B.Ipv4, 80);
 

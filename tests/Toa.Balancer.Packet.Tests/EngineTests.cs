@@ -208,6 +208,17 @@ public sealed class EngineTests : IDisposable
     }
 
     [Fact]
+    public void Apply_InterfaceNotForwarding_Refused()
+    {
+        _network.NotForwarding.Add(("eth1", System.Net.Sockets.AddressFamily.InterNetwork));
+        _engine.Prepare(Settings);
+
+        var e = Assert.Throws<InvalidOperationException>(() => _engine.Apply([Listener("web", Vip4, [B1])]));
+
+        Assert.Equal("listener web: eth1 does not forward IPv4 (set net.ipv4.conf.eth1.forwarding=1)", e.Message);
+    }
+
+    [Fact]
     public void Apply_LocalBackend_Refused()
     {
         _engine.Prepare(Settings);
