@@ -97,10 +97,14 @@ public sealed partial class FullnatEngine : IPacketEngine
                 _settings = settings with { MaxConnections = _settings.MaxConnections };
                 return;
             }
+            // Pins left by a process that was killed: the ports it reserved are this one's to give back.
+            var takingOver = _pinDirectory is not null && Directory.Exists(_pinDirectory);
             var datapath = Open(settings);
             try
             {
                 UsePorts(datapath, settings);
+                if (takingOver)
+                    _reservedPorts!.Or(Range(settings));
                 Adopt(datapath);
             }
             catch

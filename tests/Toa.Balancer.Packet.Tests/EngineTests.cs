@@ -325,6 +325,19 @@ public sealed class EngineTests : IDisposable
         Assert.Equal("61000\n", File.ReadAllText(Path.Combine(_sysctls, "ip_local_reserved_ports")));
     }
 
+    [Fact]
+    public async Task Prepare_TakingOverPins_GivesTheRangeBackOnAGracefulStop()
+    {
+        // A killed run reserved the range and left its pins (the directory exists).
+        File.WriteAllText(Path.Combine(_sysctls, "ip_local_reserved_ports"), "22,61000-65535\n");
+        await using var engine = new FullnatEngine(NullLoggerFactory.Instance, _time, _ => _datapath, _network, new LocalPorts(_sysctls), pinDirectory: _sysctls);
+        engine.Prepare(Settings);
+
+        await engine.DisposeAsync();
+
+        Assert.Equal("22\n", File.ReadAllText(Path.Combine(_sysctls, "ip_local_reserved_ports")));
+    }
+
     [Theory]
     [InlineData(0, 100, 200)]
     [InlineData(10, 300, 200)]
