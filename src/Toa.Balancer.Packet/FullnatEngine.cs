@@ -424,6 +424,10 @@ public sealed partial class FullnatEngine : IPacketEngine
             LogListenerStarted(plan.Name, plan.EndPoint, id);
         }
         state.Retired = false;
+        // A listener that moved: its old address takes no new connections (those established go on).
+        var moved = state.VipWritten && !state.EndPoint.Equals(plan.EndPoint) ? state.Key : (PacketAbi.VipKey?)null;
+        if (moved is not null)
+            state.VipWritten = false;
         state.EndPoint = plan.EndPoint;
         state.Key = AbiAddresses.VipKey(plan.EndPoint);
         state.IdleTimeout = plan.IdleTimeout;
@@ -477,6 +481,8 @@ public sealed partial class FullnatEngine : IPacketEngine
             state.Vip = vip;
         }
         state.VipWritten = true;
+        if (moved is { } oldKey)
+            datapath.RemoveVip(oldKey);
     }
 
     private BackendState Backend(IFullnatDatapath datapath, ListenerState listener, IPEndPoint endPoint)

@@ -104,6 +104,19 @@ public sealed class EngineTests : IDisposable
     }
 
     [Fact]
+    public void Apply_ListenerMoved_WritesTheNewVipThenRemovesTheOld()
+    {
+        var moved = IPEndPoint.Parse("192.0.2.1:8080");
+        Start(Listener("web", Vip4, [B1]));
+        _datapath.Calls.Clear();
+
+        _engine.Apply([Listener("web", moved, [B1])]);
+
+        Assert.Equal([$"vip {moved} region 0", $"remove vip {Vip4}"], _datapath.Calls);
+        Assert.Equal(0u, _datapath.Vips[moved].Id);
+    }
+
+    [Fact]
     public void Apply_Reload_KeepsListenerIdsAndBackendIndexes()
     {
         Start(Listener("a", Vip4, [B1]), Listener("b", IPEndPoint.Parse("192.0.2.1:81"), [B2]));
