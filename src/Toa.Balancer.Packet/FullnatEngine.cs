@@ -20,6 +20,8 @@ namespace Toa.Balancer.Packet;
 public sealed partial class FullnatEngine : IPacketEngine
 {
     private const int Ipv4Header = 20, Ipv6Header = 40, TcpHeader = 20;
+    // IPv4's minimum MTU (576) less its headers: every host takes segments that large.
+    private const int MinimumMss = 536;
 
     private readonly ILogger _log;
     private readonly TimeProvider _time;
@@ -267,19 +269,14 @@ public sealed partial class FullnatEngine : IPacketEngine
 
         var endPoints = listener.Backends.Select(Normal).ToList();
         var distinct = endPoints.Distinct().ToList();
-        var backendFamilies = distinct.Select(b => b.AddressFamily).Distinct().ToList();
-        byte flags = 0;
-        if (backendFamilies.Count > 1)
-            Problem("its pool mixes IPv4 and IPv6 backends");
-        else if (backendFamilies is [var backendFamily] && backendFamily != family)
-        {
-            if (family == AddressFamily.InterNetworkV6)
-                flags |= PacketAbi.VipNat64;
-            else
-                Problem("an IPv4 listener cannot have IPv6 backends (NAT64 is an IPv6 listener in front of IPv4 backends)");
-        }
+        // The datapath rewrites toward IPv4 only: IPv4 to IPv4, or IPv6 to IPv4 (NAT64).
+        if (distinct.Any(b => b.AddressFamily != AddressFamily.InterNetwork))
+            Problem("the packet engine forwards to IPv4 backends only (an IPv6 listener in front of them translates: NAT64)");
+        var flags = family == AddressFamily.InterNetworkV6 ? PacketAbi.VipNat64 : (byte)0;
 
+        // Client side (the VIP's) and backend side (the routes'); named interfaces count as both.
         var interfaces = new HashSet<int>();
+        var backendSide = new HashSet<int>();
         if (listener.Interfaces is { } names)
         {
             foreach (var name in names)
@@ -318,22 +315,33 @@ public sealed partial class FullnatEngine : IPacketEngine
                 Problem($"no source address toward backend {backend} (set snat)");
                 continue;
             }
-            if (listener.Interfaces is null)
-                interfaces.Add(route.OutputInterface);
+            backendSide.Add(route.OutputInterface);
             backends.Add((backend, BackendEntry(backend, snat)));
         }
 
+        var clientSide = interfaces.ToHashSet();
+        if (listener.Interfaces is null)
+            interfaces.UnionWith(backendSide);
+        else
+            backendSide = clientSide;
+
         // bpf_fib_lookup, which forwards the rewritten packets, answers only where the kernel would forward.
         foreach (var link in links.Where(l => interfaces.Contains(l.Index)))
-            foreach (var f in backendFamilies.Append(family).Distinct())
+            foreach (var f in new[] { family, AddressFamily.InterNetwork }.Distinct())
                 if (!_network.Forwards(link.Name, f))
                     Problem($"{link.Name} does not forward {(f == AddressFamily.InterNetwork ? "IPv4" : "IPv6")} (set net.{Routes.SysctlFamily(f)}.conf.{link.Name}.forwarding=1)");
 
-        var mtus = links.Where(l => interfaces.Contains(l.Index) && l.Mtu > 0).Select(l => l.Mtu).ToList();
-        var ipHeader = family == AddressFamily.InterNetworkV6 || backendFamilies.Contains(AddressFamily.InterNetworkV6) ? Ipv6Header : Ipv4Header;
-        var mss = mtus.Count == 0 ? 0 : mtus.Min() - ipHeader - TcpHeader - toaLength;
-        if (mtus.Count > 0 && mss < 536 - toaLength)
-            Problem($"the MTU {mtus.Min()} of its interfaces leaves too small a segment ({mss} bytes)");
+        // The MSS both ends announce is clamped so a full segment fits each side's MTU: the client's
+        // side with its own headers, the backend's with IPv4's and the TOA the datapath adds there.
+        int? Mtu(HashSet<int> side) => links.Where(l => side.Contains(l.Index) && l.Mtu > 0).Select(l => (int?)l.Mtu).Min();
+        var mss = 0;
+        if (Mtu(clientSide) is { } clientMtu && Mtu(backendSide) is { } backendMtu)
+        {
+            mss = Math.Min(clientMtu - (family == AddressFamily.InterNetworkV6 ? Ipv6Header : Ipv4Header) - TcpHeader,
+                backendMtu - Ipv4Header - TcpHeader - toaLength);
+            if (mss < MinimumMss)
+                Problem($"the MTU of its interfaces ({Math.Min(clientMtu, backendMtu)}) leaves segments of {mss} bytes, fewer than {MinimumMss}");
+        }
 
         var slots = Array.Empty<int>();
         if (listener.Table.Count > 0)

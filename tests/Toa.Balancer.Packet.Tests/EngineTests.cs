@@ -160,8 +160,28 @@ public sealed class EngineTests : IDisposable
 
         var vip = _datapath.Vips[Vip6];
         Assert.Equal(PacketAbi.VipNat64, vip.Flags);
-        // An IPv6 header (40), TCP (20) and the 20-byte 253/20 option.
-        Assert.Equal(1500 - 40 - 20 - 20, vip.Mss);
+        // Client side: IPv6 and TCP headers (60); backend side: IPv4 and TCP (40) and the 20-byte 253/20 option.
+        Assert.Equal(1440, vip.Mss);
+    }
+
+    [Fact]
+    public void Apply_SmallerMtuOnTheClientSide_ClampsToItWithoutTheOption()
+    {
+        _network.LinkList[1] = _network.LinkList[1] with { Mtu = 1400 };
+        Start(Listener("web", Vip4, [B1]));
+
+        // Segments toward the client carry no TOA: 1400 less IPv4 and TCP headers.
+        Assert.Equal(1360, _datapath.Vips[Vip4].Mss);
+    }
+
+    [Fact]
+    public void Apply_Ipv6Backends_Refused()
+    {
+        _engine.Prepare(Settings);
+
+        var e = Assert.Throws<InvalidOperationException>(() => _engine.Apply([Listener("six", Vip6, [IPEndPoint.Parse("[2001:db8:1::5]:80")])]));
+
+        Assert.Contains("listener six: the packet engine forwards to IPv4 backends only", e.Message);
     }
 
     [Fact]
@@ -213,10 +233,10 @@ public sealed class EngineTests : IDisposable
             Listener("46", IPEndPoint.Parse("192.0.2.1:83"), [IPEndPoint.Parse("[2001:db8:1::5]:80")]),
         ]));
 
-        Assert.Contains("listener mixed: its pool mixes IPv4 and IPv6 backends", e.Message);
+        Assert.Contains("listener mixed: the packet engine forwards to IPv4 backends only", e.Message);
         Assert.Contains("listener far: there is no route to backend 198.18.0.1:80", e.Message);
         Assert.Contains("listener named: there is no interface named eth9", e.Message);
-        Assert.Contains("listener 46: an IPv4 listener cannot have IPv6 backends", e.Message);
+        Assert.Contains("listener 46: the packet engine forwards to IPv4 backends only", e.Message);
         Assert.Empty(_datapath.Calls);
     }
 
