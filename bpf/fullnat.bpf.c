@@ -12,12 +12,16 @@
  * Checksums are updated incrementally; on CHECKSUM_PARTIAL packets (veth) the
  * helpers touch only the pseudo-header's part, as they should.
  *
- * IPv4 only (IHL 5, no fragments): anything else passes.
+ * IPv4 (IHL 5, no fragments) and, for NAT64 listeners, IPv6 with TCP right
+ * after the fixed header: anything else passes. A NAT64 connection's client
+ * packets become IPv4 first and are then handled as any other; its backend's
+ * become IPv6 last, in place of the rewrite.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <linux/in.h>
 #include <bpf/bpf_helpers.h>
@@ -95,7 +99,8 @@ struct fn_opts {
 	__u8 strip;         /* blank the TOA kinds */
 	__u8 clamped;
 	__u8 removed;
-	__u8 pad[3];
+	__u8 eol;           /* an end of list became NOPs */
+	__u8 pad[2];
 	__u64 blank;        /* bit i: option byte i becomes a NOP */
 };
 
@@ -134,7 +139,12 @@ struct fn_pkt {
 	__u16 tot_len;      /* the IP header's, host order */
 	__u8 doff;          /* the TCP header's length in bytes */
 	__u8 flags;         /* TCP_FLAG_* */
+	__u8 ttl;           /* or hop limit */
+	__u8 pad[3];
 };
+
+#define FN_IP6_LEN   40
+#define FN_TCP6_OFF  (ETH_HLEN + FN_IP6_LEN)
 
 static __always_inline void fn_count(__u32 listener, __u32 counter, __u64 n)
 {
@@ -144,34 +154,58 @@ static __always_inline void fn_count(__u32 listener, __u32 counter, __u64 n)
 		c->values[counter] += n;
 }
 
-static __always_inline int fn_parse(struct __sk_buff *skb, struct fn_pkt *p)
+static __always_inline int fn_parse_tcp(struct __sk_buff *skb, __u32 off, struct fn_pkt *p)
 {
-	struct iphdr ip;
 	struct tcphdr th;
 
+	if (bpf_skb_load_bytes(skb, off, &th, sizeof(th)) < 0)
+		return -1;
+	if (th.doff < 5)
+		return -1;
+	p->flow.sport = th.source;
+	p->flow.dport = th.dest;
+	p->seq = bpf_ntohl(th.seq);
+	p->ack_seq = bpf_ntohl(th.ack_seq);
+	p->doff = th.doff * 4;
+	p->flags = ((__u8 *)&th)[13];
+	return 0;
+}
+
+static __always_inline int fn_parse(struct __sk_buff *skb, struct fn_pkt *p)
+{
+	struct ipv6hdr ip6;
+	struct iphdr ip;
+
+	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		if (bpf_skb_load_bytes(skb, FN_IP_OFF, &ip6, sizeof(ip6)) < 0)
+			return -1;
+		/* No extension headers; a length that stays one as IPv4. */
+		if (ip6.nexthdr != IPPROTO_TCP || bpf_ntohs(ip6.payload_len) > 0xffff - sizeof(struct iphdr))
+			return -1;
+		__builtin_memcpy(p->flow.saddr, &ip6.saddr, 16);
+		__builtin_memcpy(p->flow.daddr, &ip6.daddr, 16);
+		p->flow.family = AF_INET6;
+		p->ttl = ip6.hop_limit;
+		/* As the IPv4 packet it becomes would have it. */
+		p->tot_len = bpf_ntohs(ip6.payload_len) + sizeof(struct iphdr);
+		if (fn_parse_tcp(skb, FN_TCP6_OFF, p) < 0)
+			return -1;
+		return p->tot_len < sizeof(struct iphdr) + p->doff ? -1 : 0;
+	}
 	if (skb->protocol != bpf_htons(ETH_P_IP))
 		return -1;
 	if (bpf_skb_load_bytes(skb, FN_IP_OFF, &ip, sizeof(ip)) < 0)
 		return -1;
 	if (ip.ihl != 5 || ip.protocol != IPPROTO_TCP || (ip.frag_off & bpf_htons(0x3fff)))
 		return -1;
-	if (bpf_skb_load_bytes(skb, FN_TCP_OFF, &th, sizeof(th)) < 0)
-		return -1;
-	if (th.doff < 5)
-		return -1;
 	p->flow.saddr[0] = ip.saddr;
 	p->flow.daddr[0] = ip.daddr;
-	p->flow.sport = th.source;
-	p->flow.dport = th.dest;
 	p->flow.family = AF_INET;
-	p->seq = bpf_ntohl(th.seq);
-	p->ack_seq = bpf_ntohl(th.ack_seq);
+	p->ttl = ip.ttl;
 	p->tot_len = bpf_ntohs(ip.tot_len);
-	p->doff = th.doff * 4;
-	p->flags = ((__u8 *)&th)[13];
-	if (p->tot_len < sizeof(ip) + p->doff)
+	if (fn_parse_tcp(skb, FN_TCP_OFF, p) < 0)
 		return -1;
-	return 0;
+	return p->tot_len < sizeof(ip) + p->doff ? -1 : 0;
 }
 
 static __always_inline void fn_reverse(struct fn_flow *out, const struct fn_flow *in)
@@ -208,8 +242,14 @@ static __noinline int fn_walk(struct fn_opts *o)
 		if (off >= o->len)
 			break;
 		kind = FN_OPT(o, off);
-		if (kind == TCPOPT_EOL)
+		if (kind == TCPOPT_EOL) {
+			/* Nothing after an end of list is read, a TOA appended there neither. */
+			if (o->strip) {
+				o->blank |= ((1ULL << (o->len - off)) - 1) << off;
+				o->eol = 1;
+			}
 			break;
+		}
 		if (kind == TCPOPT_NOP) {
 			*next = off + 1;
 			continue;
@@ -236,14 +276,16 @@ static __noinline int fn_walk(struct fn_opts *o)
 		}
 		*next = off + len;
 	}
-	return o->clamped | o->removed;
+	return o->clamped | o->removed | o->eol;
 }
 
 /*
  * Clamps MSS (mss != 0) and blanks a client's TOA (strip) in the packet's
  * options; returns what it did as counters' bits: 1 clamped, 2 removed.
+ * Global (context and scalars only, as 5.10 requires): the verifier checks it
+ * and its walk once, not once for every path that calls it.
  */
-static __noinline int fn_options(struct __sk_buff *skb, __u32 doff, __u32 mss, __u32 strip)
+__noinline int fn_options(struct __sk_buff *skb, __u32 doff, __u32 mss, __u32 strip)
 {
 	__u32 len = doff - sizeof(struct tcphdr), zero = 0;
 	struct fn_scratch *scratch;
@@ -268,6 +310,7 @@ static __noinline int fn_options(struct __sk_buff *skb, __u32 doff, __u32 mss, _
 	o->strip = strip;
 	o->clamped = 0;
 	o->removed = 0;
+	o->eol = 0;
 	o->blank = 0;
 	if (!fn_walk(o))
 		return 0;
@@ -336,11 +379,24 @@ static __noinline int fn_add_toa(struct __sk_buff *skb, struct fn_pkt *p, struct
 	return 0;
 }
 
-/* Rewrites addresses and ports from the packet's flow to `to`. */
+static __always_inline void fn_rewrite_ports(struct __sk_buff *skb, __u32 tcp, const struct fn_pkt *p, const struct fn_flow *to)
+{
+	__u16 sport = to->sport, dport = to->dport;
+
+	if (sport != p->flow.sport) {
+		bpf_l4_csum_replace(skb, tcp + offsetof(struct tcphdr, check), p->flow.sport, sport, 2);
+		bpf_skb_store_bytes(skb, tcp + offsetof(struct tcphdr, source), &sport, 2, 0);
+	}
+	if (dport != p->flow.dport) {
+		bpf_l4_csum_replace(skb, tcp + offsetof(struct tcphdr, check), p->flow.dport, dport, 2);
+		bpf_skb_store_bytes(skb, tcp + offsetof(struct tcphdr, dest), &dport, 2, 0);
+	}
+}
+
+/* Rewrites an IPv4 packet's addresses and ports from its flow to `to`. */
 static __always_inline void fn_rewrite(struct __sk_buff *skb, const struct fn_pkt *p, const struct fn_flow *to)
 {
 	__u32 saddr = to->saddr[0], daddr = to->daddr[0];
-	__u16 sport = to->sport, dport = to->dport;
 
 	if (saddr != p->flow.saddr[0]) {
 		bpf_l4_csum_replace(skb, FN_TCP_CSUM, p->flow.saddr[0], saddr, BPF_F_PSEUDO_HDR | 4);
@@ -352,14 +408,83 @@ static __always_inline void fn_rewrite(struct __sk_buff *skb, const struct fn_pk
 		bpf_l3_csum_replace(skb, FN_IP_CSUM, p->flow.daddr[0], daddr, 4);
 		bpf_skb_store_bytes(skb, FN_IP_OFF + offsetof(struct iphdr, daddr), &daddr, 4, 0);
 	}
-	if (sport != p->flow.sport) {
-		bpf_l4_csum_replace(skb, FN_TCP_CSUM, p->flow.sport, sport, 2);
-		bpf_skb_store_bytes(skb, FN_TCP_OFF + offsetof(struct tcphdr, source), &sport, 2, 0);
-	}
-	if (dport != p->flow.dport) {
-		bpf_l4_csum_replace(skb, FN_TCP_CSUM, p->flow.dport, dport, 2);
-		bpf_skb_store_bytes(skb, FN_TCP_OFF + offsetof(struct tcphdr, dest), &dport, 2, 0);
-	}
+	fn_rewrite_ports(skb, FN_TCP_OFF, p, to);
+}
+
+/*
+ * The pseudo-header's addresses from one family's to the other's, word by word
+ * (unused words are zero: they add nothing to the sum). Word replacements are
+ * what the helpers do alike for every ip_summed, CHECKSUM_PARTIAL included.
+ */
+static __always_inline void fn_pseudo_swap(struct __sk_buff *skb, __u32 csum, const __u32 *from, const __u32 *to)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 4; i++)
+		if (from[i] != to[i])
+			bpf_l4_csum_replace(skb, csum, from[i], to[i], BPF_F_PSEUDO_HDR | 4);
+}
+
+/*
+ * A NAT64 client's IPv6 packet becomes IPv4 from the SNAT address to the
+ * backend (`to`; ports unchanged yet): `p` then describes that packet.
+ */
+static __noinline int fn_6to4(struct __sk_buff *skb, struct fn_pkt *p, const struct fn_flow *to)
+{
+	struct iphdr ip = {};
+	__u16 proto = bpf_htons(ETH_P_IP);
+	__u32 v4s[4] = {}, v4d[4] = {};
+	__s64 sum;
+
+	if (bpf_skb_change_proto(skb, bpf_htons(ETH_P_IP), 0) < 0)
+		return -1;
+	ip.version = 4;
+	ip.ihl = 5;
+	ip.tot_len = bpf_htons(p->tot_len);
+	ip.frag_off = bpf_htons(0x4000); /* DF */
+	ip.ttl = p->ttl;
+	ip.protocol = IPPROTO_TCP;
+	ip.saddr = to->saddr[0];
+	ip.daddr = to->daddr[0];
+	sum = bpf_csum_diff(0, 0, (__be32 *)&ip, sizeof(ip), 0);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	ip.check = ~sum;
+	if (bpf_skb_store_bytes(skb, ETH_ALEN * 2, &proto, 2, 0) < 0 ||
+	    bpf_skb_store_bytes(skb, FN_IP_OFF, &ip, sizeof(ip), 0) < 0)
+		return -1;
+	v4s[0] = ip.saddr;
+	v4d[0] = ip.daddr;
+	fn_pseudo_swap(skb, FN_TCP_CSUM, p->flow.saddr, v4s);
+	fn_pseudo_swap(skb, FN_TCP_CSUM, p->flow.daddr, v4d);
+	__builtin_memcpy(p->flow.saddr, v4s, 16);
+	__builtin_memcpy(p->flow.daddr, v4d, 16);
+	p->flow.family = AF_INET;
+	return 0;
+}
+
+/* A NAT64 backend's IPv4 packet becomes IPv6 from the listener to the client (`to`, ports too). */
+static __noinline int fn_4to6(struct __sk_buff *skb, struct fn_pkt *p, const struct fn_flow *to)
+{
+	struct ipv6hdr ip6 = {};
+	__u16 proto = bpf_htons(ETH_P_IPV6);
+
+	if (bpf_skb_change_proto(skb, bpf_htons(ETH_P_IPV6), 0) < 0)
+		return -1;
+	ip6.version = 6;
+	ip6.payload_len = bpf_htons(p->tot_len - sizeof(struct iphdr));
+	ip6.nexthdr = IPPROTO_TCP;
+	ip6.hop_limit = p->ttl;
+	__builtin_memcpy(&ip6.saddr, to->saddr, 16);
+	__builtin_memcpy(&ip6.daddr, to->daddr, 16);
+	if (bpf_skb_store_bytes(skb, ETH_ALEN * 2, &proto, 2, 0) < 0 ||
+	    bpf_skb_store_bytes(skb, FN_IP_OFF, &ip6, sizeof(ip6), 0) < 0)
+		return -1;
+	fn_pseudo_swap(skb, FN_TCP6_OFF + offsetof(struct tcphdr, check), p->flow.saddr, to->saddr);
+	fn_pseudo_swap(skb, FN_TCP6_OFF + offsetof(struct tcphdr, check), p->flow.daddr, to->daddr);
+	fn_rewrite_ports(skb, FN_TCP6_OFF, p, to);
+	return 0;
 }
 
 /*
@@ -367,15 +492,20 @@ static __always_inline void fn_rewrite(struct __sk_buff *skb, const struct fn_pk
  * and next hop's MAC, or the kernel's neighbour resolution when the next hop is
  * not known yet. A destination on this host goes to the stack.
  */
-static __noinline int fn_send(struct __sk_buff *skb, __u32 saddr, __u32 daddr, __u32 listener)
+static __noinline int fn_send(struct __sk_buff *skb, const struct fn_flow *to, __u32 listener)
 {
 	struct bpf_fib_lookup fib = {};
 	int rc;
 
-	fib.family = AF_INET;
+	fib.family = to->family;
 	fib.l4_protocol = IPPROTO_TCP;
-	fib.ipv4_src = saddr;
-	fib.ipv4_dst = daddr;
+	if (to->family == AF_INET6) {
+		__builtin_memcpy(fib.ipv6_src, to->saddr, 16);
+		__builtin_memcpy(fib.ipv6_dst, to->daddr, 16);
+	} else {
+		fib.ipv4_src = to->saddr[0];
+		fib.ipv4_dst = to->daddr[0];
+	}
 	fib.ifindex = skb->ifindex;
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
@@ -410,7 +540,7 @@ static __always_inline __u32 fn_vip_mss(const struct fn_flow *vip_side)
 	struct fn_vip_key key = {};
 	struct fn_vip *vip;
 
-	key.addr[0] = vip_side->daddr[0];
+	__builtin_memcpy(key.addr, vip_side->daddr, 16);
 	key.port = vip_side->dport;
 	key.family = vip_side->family;
 	vip = bpf_map_lookup_elem(&fn_vips, &key);
@@ -428,6 +558,8 @@ static __noinline int fn_forward(struct __sk_buff *skb, struct fn_pkt *p, struct
 	fn_fin(c, p->flags, FN_CONN_CLIENT_FIN);
 	if (p->flags & TCP_FLAG_SYN)
 		mss = fn_vip_mss(&p->flow);
+	if (p->flow.family == AF_INET6 && fn_6to4(skb, p, &c->rewrite) < 0)
+		return TC_ACT_SHOT;
 	if (p->doff > sizeof(struct tcphdr)) {
 		done = fn_options(skb, p->doff, mss, 1);
 		if (done & 1)
@@ -448,7 +580,7 @@ static __noinline int fn_forward(struct __sk_buff *skb, struct fn_pkt *p, struct
 	bc = bpf_map_lookup_elem(&fn_backend_counts, &backend);
 	if (bc)
 		bc->bytes_in += len;
-	return fn_send(skb, c->rewrite.saddr[0], c->rewrite.daddr[0], listener);
+	return fn_send(skb, &c->rewrite, listener);
 }
 
 /* A backend's packet of a connection: the forward entry's state, then rewrite and send. */
@@ -477,13 +609,18 @@ static __noinline int fn_backward(struct __sk_buff *skb, struct fn_pkt *p, struc
 		if (done & 1)
 			fn_count(listener, FN_CNT_MSS_CLAMPED, 1);
 	}
-	fn_rewrite(skb, p, &c->rewrite);
+	if (c->rewrite.family == AF_INET6) {
+		if (fn_4to6(skb, p, &c->rewrite) < 0)
+			return TC_ACT_SHOT;
+	} else {
+		fn_rewrite(skb, p, &c->rewrite);
+	}
 	fn_count(listener, FN_CNT_PACKETS_OUT, 1);
 	fn_count(listener, FN_CNT_BYTES_OUT, len);
 	bc = bpf_map_lookup_elem(&fn_backend_counts, &backend);
 	if (bc)
 		bc->bytes_out += len;
-	return fn_send(skb, c->rewrite.saddr[0], c->rewrite.daddr[0], listener);
+	return fn_send(skb, &c->rewrite, listener);
 }
 
 static __always_inline __u32 fn_hash(const struct fn_flow *f)
@@ -506,11 +643,17 @@ static __always_inline __u32 fn_hash(const struct fn_flow *f)
 /* The option that carries the client (struct fn_conn.toa); its length, 0 for none. */
 static __always_inline __u8 fn_toa(struct fn_conn *c, const struct fn_flow *client, __u8 format)
 {
-	if (format == FN_TOA_NONE || client->family != AF_INET)
+	if (format == FN_TOA_NONE)
 		return 0;
+	__builtin_memcpy(&c->toa[2], &client->sport, 2);
+	if (client->family == AF_INET6) {
+		c->toa[0] = format == FN_TOA_DPVS ? TCPOPT_EXP : TCPOPT_TOA_V6;
+		c->toa[1] = 20;
+		__builtin_memcpy(&c->toa[4], client->saddr, 16);
+		return 20;
+	}
 	c->toa[0] = format == FN_TOA_DPVS ? TCPOPT_EXP : TCPOPT_TOA_TENCENT4;
 	c->toa[1] = 8;
-	__builtin_memcpy(&c->toa[2], &client->sport, 2);
 	__builtin_memcpy(&c->toa[4], &client->saddr[0], 4);
 	return 8;
 }
@@ -532,6 +675,9 @@ static __noinline int fn_connect(struct __sk_buff *skb, struct fn_pkt *p, struct
 	long err = 0;
 
 	if (vip->backends == 0 || vip->region >= FN_TABLE_REGIONS)
+		return FN_CNT_NO_BACKEND;
+	/* IPv6 listeners are NAT64 ones: their backends are IPv4 as every other's. */
+	if (p->flow.family == AF_INET6 && !(vip->flags & FN_VIP_NAT64))
 		return FN_CNT_NO_BACKEND;
 	slot = fn_hash(&p->flow) % FN_TABLE_SIZE;
 	index = vip->region * FN_TABLE_SIZE + slot;
@@ -573,7 +719,7 @@ static __noinline int fn_connect(struct __sk_buff *skb, struct fn_pkt *p, struct
 	/* The client's entry: its flow rewritten to SNAT:port -> backend. */
 	__builtin_memset(&conn.rewrite, 0, sizeof(conn.rewrite));
 	fn_reverse(&conn.rewrite, &rkey);
-	conn.flags = FN_CONN_FORWARD;
+	conn.flags = FN_CONN_FORWARD | (p->flow.family == AF_INET6 ? FN_CONN_NAT64 : 0);
 	conn.state = FN_STATE_SYN;
 	conn.toa_len = fn_toa(&conn, &p->flow, vip->toa);
 	if (bpf_map_update_elem(&fn_flows, &p->flow, &conn, BPF_ANY)) {
@@ -602,30 +748,30 @@ int fn_ingress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	syn = (p.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_SYN;
 	c = bpf_map_lookup_elem(&fn_flows, &p.flow);
-	if (c) {
-		if (!(c->flags & FN_CONN_FORWARD))
-			return fn_backward(skb, &p, c);
-		/* A new SYN on the tuple of a connection that ended starts another. */
-		if (!(syn && c->state >= FN_STATE_CLOSING))
-			return fn_forward(skb, &p, c);
-		fn_reverse(&old, &c->rewrite);
-		bpf_map_delete_elem(&fn_flows, &old);
+	if (c && !(c->flags & FN_CONN_FORWARD))
+		return fn_backward(skb, &p, c);
+	/* A new SYN on the tuple of a connection that ended starts another. */
+	if (!c || (syn && c->state >= FN_STATE_CLOSING)) {
+		if (!syn)
+			return TC_ACT_OK;
+		__builtin_memcpy(vkey.addr, p.flow.daddr, 16);
+		vkey.port = p.flow.dport;
+		vkey.family = p.flow.family;
+		vip = bpf_map_lookup_elem(&fn_vips, &vkey);
+		if (!vip)
+			return TC_ACT_OK;
+		if (c) {
+			fn_reverse(&old, &c->rewrite);
+			bpf_map_delete_elem(&fn_flows, &old);
+		}
+		refused = fn_connect(skb, &p, vip);
+		if (refused) {
+			fn_count(vip->id, refused, 1);
+			return TC_ACT_SHOT;
+		}
+		c = bpf_map_lookup_elem(&fn_flows, &p.flow);
+		if (!c)
+			return TC_ACT_SHOT;
 	}
-	if (!syn)
-		return TC_ACT_OK;
-	vkey.addr[0] = p.flow.daddr[0];
-	vkey.port = p.flow.dport;
-	vkey.family = AF_INET;
-	vip = bpf_map_lookup_elem(&fn_vips, &vkey);
-	if (!vip)
-		return TC_ACT_OK;
-	refused = fn_connect(skb, &p, vip);
-	if (refused) {
-		fn_count(vip->id, refused, 1);
-		return TC_ACT_SHOT;
-	}
-	c = bpf_map_lookup_elem(&fn_flows, &p.flow);
-	if (!c)
-		return TC_ACT_SHOT;
 	return fn_forward(skb, &p, c);
 }

@@ -8,12 +8,12 @@ namespace Toa.Balancer.Packet.Tests;
 
 /// <summary>
 /// A balancer namespace between a client's and a server's, forwarding on, with the datapath loaded
-/// (maps pinned in a directory of its own) and one listener written: <see cref="Vip"/> in front of
-/// <see cref="Backend"/>, reached from <see cref="Snat"/>. Disposing removes pins, filters and namespaces.
+/// (maps pinned in a directory of its own) and two listeners written: <see cref="Vip"/> and the NAT64
+/// <see cref="Vip6"/> in front of <see cref="Backend"/>, reached from <see cref="Snat"/>. Disposing removes pins, filters and namespaces.
 /// </summary>
 internal sealed class DatapathLab : IDisposable
 {
-    public const uint ListenerId = 3, BackendIndex = 7, Region = 1;
+    public const uint ListenerId = 3, Nat64ListenerId = 4, BackendIndex = 7, Region = 1;
     public const ushort PortMin = 61000, PortMax = 65535;
     private const string PinRoot = "/sys/fs/bpf/toa-tests";
     private static int s_counter;
@@ -30,9 +30,11 @@ internal sealed class DatapathLab : IDisposable
             Server = _network.AddHost("server");
             var toClient = _network.Connect(Client, Balancer);
             var toServer = _network.Connect(Balancer, Server);
-            Shell.Run("ip", "netns", "exec", Balancer.Namespace, "sysctl", "-qw", "net.ipv4.conf.all.forwarding=1");
+            Shell.Run("ip", "netns", "exec", Balancer.Namespace, "sysctl", "-qw", "net.ipv4.conf.all.forwarding=1", "net.ipv6.conf.all.forwarding=1");
             ClientAddress = toClient.A.Ipv4;
+            Client6Address = toClient.A.Ipv6;
             Vip = new IPEndPoint(toClient.B.Ipv4, 80);
+            Vip6 = new IPEndPoint(toClient.B.Ipv6, 80);
             Snat = toServer.A.Ipv4;
             Backend = new IPEndPoint(toServer.B.Ipv4, 8000);
             PinDirectory = $"{PinRoot}/fullnat-{Environment.ProcessId}-{Interlocked.Increment(ref s_counter)}";
@@ -41,6 +43,10 @@ internal sealed class DatapathLab : IDisposable
             Datapath.SetBackend(BackendIndex, BackendOf(Backend, Snat));
             Datapath.SetTable(Region, Enumerable.Repeat(BackendIndex, PacketAbi.TableSize).ToArray());
             Datapath.SetVip(VipKeyOf(Vip), new PacketAbi.Vip { Id = ListenerId, Region = Region, Backends = backends, Mss = mss, Toa = toa });
+            Datapath.SetVip(VipKeyOf(Vip6), new PacketAbi.Vip
+            {
+                Id = Nat64ListenerId, Region = Region, Backends = backends, Mss = mss, Toa = toa, Flags = PacketAbi.VipNat64,
+            });
         }
         catch
         {
@@ -54,6 +60,8 @@ internal sealed class DatapathLab : IDisposable
     public Host Server { get; } = null!;
     public IPAddress ClientAddress { get; } = null!;
     public IPEndPoint Vip { get; } = null!;
+    public IPAddress Client6Address { get; } = null!;
+    public IPEndPoint Vip6 { get; } = null!;
     public IPAddress Snat { get; } = null!;
     public IPEndPoint Backend { get; } = null!;
     public string PinDirectory { get; } = null!;
@@ -67,13 +75,15 @@ internal sealed class DatapathLab : IDisposable
         return (verdict, output[..length]);
     });
 
-    public long Count(PacketAbi.Counter counter) => Datapath.ListenerCounts(ListenerId)[(int)counter];
+    public long Count(PacketAbi.Counter counter, uint listener = ListenerId) => Datapath.ListenerCounts(listener)[(int)counter];
+
+    private static byte FamilyOf(IPAddress a) => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? PacketAbi.AfInet6 : PacketAbi.AfInet;
 
     public static ushort Net(int port) => BinaryPrimitives.ReverseEndianness((ushort)port);
 
     public static unsafe PacketAbi.VipKey VipKeyOf(IPEndPoint vip)
     {
-        var key = new PacketAbi.VipKey { Port = Net(vip.Port), Family = PacketAbi.AfInet };
+        var key = new PacketAbi.VipKey { Port = Net(vip.Port), Family = FamilyOf(vip.Address) };
         vip.Address.GetAddressBytes().CopyTo(new Span<byte>(key.Addr, 16));
         return key;
     }
@@ -86,24 +96,16 @@ internal sealed class DatapathLab : IDisposable
         return b;
     }
 
-    public static unsafe PacketAbi.Flow FlowOf(IPEndPoint src, IPEndPoint dst)
-    {
-        var f = new PacketAbi.Flow { SPort = Net(src.Port), DPort = Net(dst.Port), Family = PacketAbi.AfInet };
-        src.Address.GetAddressBytes().CopyTo(new Span<byte>(f.SAddr, 16));
-        dst.Address.GetAddressBytes().CopyTo(new Span<byte>(f.DAddr, 16));
-        return f;
-    }
-
     public static unsafe IPEndPoint Source(in PacketAbi.Flow f)
     {
         fixed (byte* a = f.SAddr)
-            return new IPEndPoint(new IPAddress(new ReadOnlySpan<byte>(a, 4)), Net(f.SPort));
+            return new IPEndPoint(new IPAddress(new ReadOnlySpan<byte>(a, f.Family == PacketAbi.AfInet6 ? 16 : 4)), Net(f.SPort));
     }
 
     public static unsafe IPEndPoint Destination(in PacketAbi.Flow f)
     {
         fixed (byte* a = f.DAddr)
-            return new IPEndPoint(new IPAddress(new ReadOnlySpan<byte>(a, 4)), Net(f.DPort));
+            return new IPEndPoint(new IPAddress(new ReadOnlySpan<byte>(a, f.Family == PacketAbi.AfInet6 ? 16 : 4)), Net(f.DPort));
     }
 
     public void Dispose()

@@ -14,7 +14,7 @@ public enum Tcp : byte { Fin = 0x01, Syn = 0x02, Rst = 0x04, Psh = 0x08, Ack = 0
 /// </summary>
 public static class Frames
 {
-    public const int EthLength = 14, Ipv4Length = 20;
+    public const int EthLength = 14, Ipv4Length = 20, Ipv6Length = 40;
 
     /// <summary>Options a Linux SYN carries: MSS, SACK permitted, timestamps, window scale (20 bytes).</summary>
     public static byte[] SynOptions(ushort mss) =>
@@ -22,6 +22,30 @@ public static class Frames
 
     /// <summary>Options of an established segment: NOP NOP timestamps (12 bytes).</summary>
     public static readonly byte[] TimestampOptions = [1, 1, 8, 10, 0, 0, 0, 2, 0, 0, 0, 1];
+
+    /// <summary>An IPv6 frame (TCP right after the fixed header); options must be whole words.</summary>
+    public static byte[] Ipv6(IPEndPoint src, IPEndPoint dst, Tcp flags, uint seq, uint ack,
+        ReadOnlySpan<byte> options = default, ReadOnlySpan<byte> payload = default)
+    {
+        var v4 = Ipv4(new IPEndPoint(IPAddress.Loopback, src.Port), new IPEndPoint(IPAddress.Loopback, dst.Port), flags, seq, ack, options, payload);
+        var segment = v4.AsSpan(EthLength + Ipv4Length);
+        var frame = new byte[EthLength + Ipv6Length + segment.Length];
+        var s = frame.AsSpan();
+        v4.AsSpan(0, 12).CopyTo(s);
+        BinaryPrimitives.WriteUInt16BigEndian(s[12..], 0x86dd);
+        var ip = s[EthLength..];
+        ip[0] = 0x60;
+        BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)segment.Length);
+        ip[6] = 6;
+        ip[7] = 64;
+        src.Address.GetAddressBytes().CopyTo(ip[8..]);
+        dst.Address.GetAddressBytes().CopyTo(ip[24..]);
+        segment.CopyTo(ip[Ipv6Length..]);
+        var tcp = ip[Ipv6Length..];
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], 0);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], Fold(TcpSum(frame)));
+        return frame;
+    }
 
     /// <summary>A frame from <paramref name="src"/> to <paramref name="dst"/>; options must be whole words.</summary>
     public static byte[] Ipv4(IPEndPoint src, IPEndPoint dst, Tcp flags, uint seq, uint ack,
@@ -77,17 +101,25 @@ public static class Frames
         return (ushort)~sum;
     }
 
+    /// <summary>Whether the frame is IPv6 (by its EtherType).</summary>
+    public static bool IsIpv6(ReadOnlySpan<byte> frame) => BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) == 0x86dd;
+
     private static uint TcpSum(ReadOnlySpan<byte> frame)
     {
         var ip = frame[EthLength..];
+        if (IsIpv6(frame))
+        {
+            var segment6 = ip.Slice(Ipv6Length, BinaryPrimitives.ReadUInt16BigEndian(ip[4..]));
+            return Sum(segment6, Sum(ip[8..40]) + 6 + (uint)segment6.Length);
+        }
         var segment = ip[Ipv4Length..BinaryPrimitives.ReadUInt16BigEndian(ip[2..])];
         var sum = Sum(ip[12..20]) + 6 + (uint)segment.Length;
         return Sum(segment, sum);
     }
 
-    /// <summary>Whether the IPv4 header's and the TCP segment's checksums hold.</summary>
+    /// <summary>Whether the IPv4 header's (if any) and the TCP segment's checksums hold.</summary>
     public static bool ChecksumsValid(ReadOnlySpan<byte> frame) =>
-        Fold(Sum(frame.Slice(EthLength, Ipv4Length))) == 0 && Fold(TcpSum(frame)) == 0;
+        (IsIpv6(frame) || Fold(Sum(frame.Slice(EthLength, Ipv4Length))) == 0) && Fold(TcpSum(frame)) == 0;
 
     /// <summary>A frame read back.</summary>
     public sealed record Parsed(IPEndPoint Source, IPEndPoint Destination, Tcp Flags, uint Seq, uint Ack, byte[] Options, byte[] Payload, int IpLength);
@@ -95,6 +127,17 @@ public static class Frames
     public static Parsed Parse(ReadOnlySpan<byte> frame)
     {
         var ip = frame[EthLength..];
+        if (IsIpv6(frame))
+        {
+            var payloadLength = BinaryPrimitives.ReadUInt16BigEndian(ip[4..]);
+            var tcp6 = ip.Slice(Ipv6Length, payloadLength);
+            var doff6 = (tcp6[12] >> 4) * 4;
+            return new Parsed(
+                new IPEndPoint(new IPAddress(ip[8..24]), BinaryPrimitives.ReadUInt16BigEndian(tcp6)),
+                new IPEndPoint(new IPAddress(ip[24..40]), BinaryPrimitives.ReadUInt16BigEndian(tcp6[2..])),
+                (Tcp)tcp6[13], BinaryPrimitives.ReadUInt32BigEndian(tcp6[4..]), BinaryPrimitives.ReadUInt32BigEndian(tcp6[8..]),
+                tcp6[20..doff6].ToArray(), tcp6[doff6..].ToArray(), Ipv6Length + payloadLength);
+        }
         var total = BinaryPrimitives.ReadUInt16BigEndian(ip[2..]);
         var tcp = ip[Ipv4Length..total];
         var doff = (tcp[12] >> 4) * 4;

@@ -139,6 +139,19 @@ public sealed class FullnatIngressTests
     }
 
     [Fact]
+    public void Ack_WithAnEndOfOptionList_HasItTurnedIntoNopsSoTheToaAfterItIsRead()
+    {
+        using var lab = new DatapathLab();
+        var c = Syn(lab);
+        SynAck(lab, c);
+
+        var ack = FromClient(lab, c, ClientIsn + 1, [.. TimestampOptions, 0, 0, 0, 0]);
+
+        Assert.Equal([.. TimestampOptions, 1, 1, 1, 1, .. Toa200(c.Client)], ack.Options);
+        Assert.Equal(0, lab.Count(PacketAbi.Counter.ToaRemoved));
+    }
+
+    [Fact]
     public void Ack_WithNoRoomForToa_GoesWithoutAndIsCounted()
     {
         using var lab = new DatapathLab();

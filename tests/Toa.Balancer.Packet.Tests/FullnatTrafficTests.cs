@@ -10,13 +10,23 @@ namespace Toa.Balancer.Packet.Tests;
 /// <summary>Real TCP through the datapath attached in a balancer's namespace, between a client's and a server's.</summary>
 public sealed class FullnatTrafficTests
 {
-    [Fact]
-    public async Task Connection_ToVip_EchoesThroughTheServer_WithNoSocketOnTheBalancer()
+    /// <param name="nat64">An IPv6 client through the NAT64 listener.</param>
+    /// <param name="offload">veth's default: checksums left to the receiver (CHECKSUM_PARTIAL) and segments of 64 KiB (GSO).</param>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task Connection_ToVip_EchoesThroughTheServer_WithNoSocketOnTheBalancer(bool nat64, bool offload)
     {
         using var lab = new DatapathLab();
-        // Complete checksums on the wire, as real NICs deliver them: the receivers verify every segment.
-        foreach (var host in new[] { lab.Client, lab.Server })
-            Shell.Run("ip", "netns", "exec", host.Namespace, "ethtool", "-K", "eth0", "tx", "off");
+        var vip = nat64 ? lab.Vip6 : lab.Vip;
+        var listener = nat64 ? DatapathLab.Nat64ListenerId : DatapathLab.ListenerId;
+        var clientAddress = nat64 ? lab.Client6Address : lab.ClientAddress;
+        // Without offload, complete checksums on the wire, as real NICs deliver them: the receivers verify every segment.
+        if (!offload)
+            foreach (var host in new[] { lab.Client, lab.Server })
+                Shell.Run("ip", "netns", "exec", host.Namespace, "ethtool", "-K", "eth0", "tx", "off");
         lab.Balancer.Enter(() =>
         {
             foreach (var ifindex in TcHook.Interfaces().Where(i => i != 1))
@@ -28,8 +38,8 @@ public sealed class FullnatTrafficTests
 
         using var client = lab.Client.Enter(() =>
         {
-            var s = new Socket(lab.Vip.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-            s.Connect(lab.Vip);
+            var s = new Socket(vip.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            s.Connect(vip);
             return s;
         });
         var peer = client.RemoteEndPoint;
@@ -48,11 +58,11 @@ public sealed class FullnatTrafficTests
         var sockets = Shell.Run("ip", "netns", "exec", lab.Balancer.Namespace, "ss", "-tanH");
 
         Assert.Equal(SHA256.HashData(data), SHA256.HashData(received.ToArray()));
-        Assert.Equal(lab.Vip, peer);
-        Assert.DoesNotContain($"{lab.Vip.Address}:{lab.Vip.Port}", sockets);
-        Assert.DoesNotContain(lab.ClientAddress.ToString(), sockets);
-        Assert.Equal(1, lab.Count(PacketAbi.Counter.Connections));
-        Assert.True(lab.Count(PacketAbi.Counter.ToaWritten) >= 1, "the handshake ACK got the TOA");
-        Assert.Equal(0, lab.Count(PacketAbi.Counter.NoRoute));
+        Assert.Equal(vip, peer);
+        Assert.DoesNotContain($":{vip.Port} ", sockets);
+        Assert.DoesNotContain(clientAddress.ToString(), sockets);
+        Assert.Equal(1, lab.Count(PacketAbi.Counter.Connections, listener));
+        Assert.True(lab.Count(PacketAbi.Counter.ToaWritten, listener) >= 1, "the handshake ACK got the TOA");
+        Assert.Equal(0, lab.Count(PacketAbi.Counter.NoRoute, listener));
     }
 }
