@@ -402,11 +402,13 @@ public sealed partial class FullnatEngine : IPacketEngine
         }
         _attachedHere.UnionWith(attached);
 
+        // Addresses no listener has any more; removed last, as another listener may have just taken one.
+        var stale = new Dictionary<IPEndPoint, PacketAbi.VipKey>();
         foreach (var plan in plans)
-            Commit(datapath, plan);
+            Commit(datapath, plan, stale);
         foreach (var listener in retiring.Where(l => !l.Retired))
         {
-            datapath.RemoveVip(listener.Key);
+            stale.TryAdd(listener.EndPoint, listener.Key);
             FreeRegion(listener);
             listener.Retired = true;
             listener.RetiredAt = _generation;
@@ -414,10 +416,13 @@ public sealed partial class FullnatEngine : IPacketEngine
                 Retire(backend);
             LogListenerStopped(listener.Name, listener.EndPoint);
         }
+        foreach (var (endPoint, key) in stale)
+            if (!plans.Any(p => p.EndPoint.Equals(endPoint)))
+                datapath.RemoveVip(key);
         DetachUnwanted(datapath, wanted);
     }
 
-    private void Commit(IFullnatDatapath datapath, ListenerPlan plan)
+    private void Commit(IFullnatDatapath datapath, ListenerPlan plan, Dictionary<IPEndPoint, PacketAbi.VipKey> stale)
     {
         if (!_listeners.TryGetValue(plan.Name, out var state))
         {
@@ -433,9 +438,11 @@ public sealed partial class FullnatEngine : IPacketEngine
         }
         state.Retired = false;
         // A listener that moved: its old address takes no new connections (those established go on).
-        var moved = state.VipWritten && !state.EndPoint.Equals(plan.EndPoint) ? state.Key : (PacketAbi.VipKey?)null;
-        if (moved is not null)
+        if (state.VipWritten && !state.EndPoint.Equals(plan.EndPoint))
+        {
+            stale.TryAdd(state.EndPoint, state.Key);
             state.VipWritten = false;
+        }
         state.EndPoint = plan.EndPoint;
         state.Key = AbiAddresses.VipKey(plan.EndPoint);
         state.IdleTimeout = plan.IdleTimeout;
@@ -489,8 +496,6 @@ public sealed partial class FullnatEngine : IPacketEngine
             state.Vip = vip;
         }
         state.VipWritten = true;
-        if (moved is { } oldKey)
-            datapath.RemoveVip(oldKey);
     }
 
     private BackendState Backend(IFullnatDatapath datapath, ListenerState listener, IPEndPoint endPoint)

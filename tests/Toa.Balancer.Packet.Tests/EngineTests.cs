@@ -117,6 +117,21 @@ public sealed class EngineTests : IDisposable
     }
 
     [Fact]
+    public void Apply_AnotherListenerTakesTheAddress_ItsVipStays()
+    {
+        var other = IPEndPoint.Parse("192.0.2.1:81");
+        Start(Listener("a", Vip4, [B1]), Listener("b", other, [B2]));
+
+        // b moves to a's address while a leaves (and, in the next reload, back while a new one takes 81).
+        _engine.Apply([Listener("b", Vip4, [B2])]);
+        Assert.Equal([Vip4], _datapath.Vips.Keys);
+        _engine.Apply([Listener("c", Vip4, [B3]), Listener("b", other, [B2])]);
+
+        Assert.Equal(new HashSet<IPEndPoint> { Vip4, other }, _datapath.Vips.Keys.ToHashSet());
+        Assert.Equal(B3, FakeDatapath.EndPointOf(_datapath.Backends[_datapath.Tables[_datapath.Vips[Vip4].Region][0]]));
+    }
+
+    [Fact]
     public void Apply_Reload_KeepsListenerIdsAndBackendIndexes()
     {
         Start(Listener("a", Vip4, [B1]), Listener("b", IPEndPoint.Parse("192.0.2.1:81"), [B2]));
