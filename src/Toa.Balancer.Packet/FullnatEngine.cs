@@ -410,6 +410,7 @@ public sealed partial class FullnatEngine : IPacketEngine
         {
             stale.TryAdd(listener.EndPoint, listener.Key);
             FreeRegion(listener);
+            listener.VipWritten = false;
             listener.Retired = true;
             listener.RetiredAt = _generation;
             foreach (var backend in BackendsOf(listener.Name))

@@ -348,6 +348,20 @@ public sealed class EngineTests : IDisposable
     }
 
     [Fact]
+    public void Apply_ListenerBackUnchanged_WritesItsVipAgain()
+    {
+        var idle = Listener("web", Vip4, [B1]) with { Table = [] };
+        Start(idle);
+        _datapath.AddConnection(IPEndPoint.Parse("198.51.100.7:40000"), Vip4, IPEndPoint.Parse("10.1.0.1:61001"), B1, 0, 0);
+        _engine.Apply([]);
+        Assert.Empty(_datapath.Vips);
+
+        _engine.Apply([idle]);
+
+        Assert.Equal(0u, _datapath.Vips[Vip4].Backends);
+    }
+
+    [Fact]
     public async Task Prepare_ReservesTheRangeBesideOthersAndDisposeGivesItBack()
     {
         _engine.Prepare(Settings);
