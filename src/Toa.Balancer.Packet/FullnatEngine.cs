@@ -569,7 +569,11 @@ public sealed partial class FullnatEngine : IPacketEngine
             try
             {
                 var generation = ++_generation;
-                var result = FlowSweeper.Sweep(datapath, IdleTimeoutOf);
+                // Looked up once per sweep, not once per connection.
+                var idle = Enumerable.Repeat(ConfigDefaults.IdleTimeout, PacketAbi.MaxListeners).ToArray();
+                foreach (var listener in _listeners.Values)
+                    idle[listener.Id] = listener.IdleTimeout;
+                var result = FlowSweeper.Sweep(datapath, id => id < idle.Length ? idle[id] : ConfigDefaults.IdleTimeout);
                 _lastSweep = result;
                 Release(datapath, result, generation);
             }
@@ -579,9 +583,6 @@ public sealed partial class FullnatEngine : IPacketEngine
             }
         }
     }
-
-    private TimeSpan IdleTimeoutOf(uint id) =>
-        _listeners.Values.FirstOrDefault(l => l.Id == id)?.IdleTimeout ?? ConfigDefaults.IdleTimeout;
 
     private void Release(IFullnatDatapath datapath, SweepResult result, long generation)
     {

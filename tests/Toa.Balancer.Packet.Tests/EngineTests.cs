@@ -456,6 +456,21 @@ public sealed class EngineTests : IDisposable
     }
 
     [Fact]
+    public void Sweep_EstablishedConnection_IdlesOutAfterItsListenersIdleTimeout()
+    {
+        Start(Listener("web", Vip4, [B1]) with { IdleTimeout = TimeSpan.FromSeconds(30) }, Listener("tls", IPEndPoint.Parse("192.0.2.1:81"), [B2]));
+        _datapath.AddConnection(IPEndPoint.Parse("198.51.100.7:40000"), Vip4, IPEndPoint.Parse("10.1.0.1:61001"), B1, 0, 0);
+        _datapath.AddConnection(IPEndPoint.Parse("198.51.100.7:40001"), IPEndPoint.Parse("192.0.2.1:81"), IPEndPoint.Parse("10.1.0.1:61002"), B2, 1, 1);
+        _datapath.Advance(TimeSpan.FromSeconds(31));
+
+        _engine.Sweep();
+
+        Assert.Equal(0, _engine.Counts().Listeners["web"].Active);
+        Assert.Equal(1, _engine.Counts().Listeners["tls"].Active);
+        Assert.Equal(2, _datapath.FlowTable.Count);
+    }
+
+    [Fact]
     public void Timer_EverySecond_Sweeps()
     {
         Start(Listener("web", Vip4, [B1]));
