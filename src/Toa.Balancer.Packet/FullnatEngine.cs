@@ -51,6 +51,7 @@ public sealed partial class FullnatEngine : IPacketEngine
     private ITimer? _sweeper;
     private SweepResult _lastSweep = new(0, new Dictionary<uint, long>(), new Dictionary<uint, long>());
     private long _generation;
+    private TimeSpan _sweepInterval = FlowSweeper.Interval;
     private bool _disposed;
 
     /// <summary>The engine of this process's network namespace, its maps pinned under <see cref="PinDirectory.Root"/>.</summary>
@@ -566,6 +567,7 @@ public sealed partial class FullnatEngine : IPacketEngine
         {
             if (_disposed || _datapath is not { } datapath)
                 return;
+            var started = _time.GetTimestamp();
             try
             {
                 var generation = ++_generation;
@@ -580,6 +582,12 @@ public sealed partial class FullnatEngine : IPacketEngine
             catch (Exception e) when (e is BpfException or IOException or InvalidOperationException)
             {
                 LogSweepFailed(e);
+            }
+            var next = FlowSweeper.NextSweep(_time.GetElapsedTime(started));
+            if (next != _sweepInterval)
+            {
+                _sweepInterval = next;
+                _sweeper?.Change(next, next);
             }
         }
     }

@@ -483,6 +483,26 @@ public sealed class EngineTests : IDisposable
     }
 
     [Fact]
+    public void Timer_SweepsTakingLong_SpaceOut()
+    {
+        Start(Listener("web", Vip4, [B1]));
+        var sweeps = 0;
+        _datapath.Reading = () =>
+        {
+            sweeps++;
+            _time.Advance(TimeSpan.FromMilliseconds(500));
+        };
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(1, sweeps);
+        _time.Advance(TimeSpan.FromSeconds(4));
+        Assert.Equal(1, sweeps);
+        _time.Advance(TimeSpan.FromSeconds(1));
+
+        Assert.Equal(2, sweeps);
+    }
+
+    [Fact]
     public async Task DisposeAsync_GracefulStop_DetachesRemovesPinsAndStopsSweeping()
     {
         Start(Listener("web", Vip4, [B1]));
