@@ -163,13 +163,16 @@ start_packet() { # toa lb's packet engine (FULLNAT in b's kernel, no socket per 
 CFG
   : > "$work/packet.log"
   nsenter "$(ns b)" "$toa" lb --config "$work/packet.json" 2>"$work/packet.log" & pids+=($!); pid[$1]=$!
-  for _ in $(seq 150); do [ "$(grep -c ' accepting on ' "$work/packet.log")" = 2 ] && break; sleep 0.2; done
-  [ "$(grep -c ' accepting on ' "$work/packet.log")" = 2 ] || { echo "toa lb (packet) did not start:"; cat "$work/packet.log"; exit 1; }
   web[$1]="$balancer 8300"; bulk[$1]="$balancer 8301"
   # Its work is the tc program's, in softirq (no process's account): the kernel's statistics of
-  # that program (ids from b's interfaces, not other namespaces' programs) count it.
-  progs[$1]=$(for i in $(seq 0 "$BACKENDS"); do on b tc filter show dev "eth$i" ingress 2>/dev/null || true; done \
-    | { grep -o ' id [0-9]*' || true; } | awk '{ print $2 }' | sort -u | xargs)
+  # that program (ids from b's interfaces, not other namespaces' programs) count it. Attached, the
+  # program also says the engine serves.
+  local i
+  for _ in $(seq 150); do
+    progs[$1]=$(for i in $(seq 0 "$BACKENDS"); do on b tc filter show dev "eth$i" ingress 2>/dev/null || true; done \
+      | { grep -o ' id [0-9]*' || true; } | awk '{ print $2 }' | sort -u | xargs)
+    [ -n "${progs[$1]}" ] && break; sleep 0.2
+  done
   [ -n "${progs[$1]}" ] || { echo "toa lb (packet) attached no tc program in b:"; cat "$work/packet.log"; exit 1; }
   bpf_stats=$(sysctl -n kernel.bpf_stats_enabled); sysctl -qw kernel.bpf_stats_enabled=1
 }

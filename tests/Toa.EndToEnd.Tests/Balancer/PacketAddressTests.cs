@@ -167,7 +167,7 @@ public sealed partial class PacketAddressTests(PacketAddressTests.Topology topol
             CServer = await lab.StartCServerAsync(CServerPort);
             _echo = lab.Hosts.Server.StartEchoServer(lab.Hosts.ServerAddress, EchoPort);
             IPEndPoint[] cServer = [new(lab.Hosts.ServerAddress, CServerPort)];
-            await lab.StartBalancerAsync(Config(
+            await StartBalancerAsync(lab, Config(
                 Listener("toa4", new(lab.Hosts.BalancerFor4, ToaPort), "tencent", cServer),
                 Listener("toa6", new(lab.Hosts.BalancerFor6, ToaPort), "tencent", cServer),
                 Listener("echo4", new(lab.Hosts.BalancerFor4, EchoListenerPort), "tencent", [new(lab.Hosts.ServerAddress, EchoPort)])), listeners: 3);

@@ -52,6 +52,34 @@ public abstract class PacketFixture : BalancerFixture
             Directory.Delete(_pins, recursive: true);
     }
 
+    /// <summary>
+    /// Starts <c>toa lb</c> on <paramref name="config"/> and waits until it serves: every packet
+    /// listener logged (before the engine is handed them) and then the admin endpoint answering with
+    /// them (it starts after the engine applied the configuration, so after the programs are attached).
+    /// </summary>
+    public static async Task<LabProcess> StartBalancerAsync(BalancerLab lab, string config, int listeners)
+    {
+        // No proxy listener says " accepting on ": the lab's own wait ends at the first line.
+        var balancer = await lab.StartBalancerAsync(config, listeners: 0);
+        await balancer.WaitForLineAsync(_ => balancer.Error.Count(l => l.Contains(" runs in the packet engine", StringComparison.Ordinal)) == listeners,
+            TimeSpan.FromSeconds(60));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60) * LabProcess.Patience;
+        while (true)
+        {
+            if (balancer.HasExited)
+                throw new InvalidOperationException($"toa lb exited before serving; it printed:\n{balancer.Transcript}");
+            var status = await lab.ToaAsync("lb", "status", "--json", "--admin", AdminSocket(lab));
+            if (status.ExitCode == 0 && JsonDocument.Parse(status.StandardOutput).RootElement.GetProperty("listeners").GetArrayLength() == listeners)
+                return balancer;
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"toa lb's admin endpoint never listed {listeners} listeners: {status.StandardError}; it printed:\n{balancer.Transcript}");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>The lab balancer's admin socket (BalancerLab puts it beside the configuration).</summary>
+    public static string AdminSocket(BalancerLab lab) => Path.Combine(Path.GetDirectoryName(lab.ConfigPath)!, "lb.sock");
+
     /// <summary>Where the engine pins its maps for a balancer in <paramref name="host"/>: bpffs is one for every namespace.</summary>
     public static string PinDirectory(Host host) => $"/sys/fs/bpf/toa/fullnat/{host.NamespaceInode}";
 
@@ -106,7 +134,7 @@ public static class PacketLab
 
     /// <summary><c>toa lb COMMAND ARGS</c> (drain, enable, reload) through the lab balancer's own admin socket.</summary>
     public static Task<ProcessResult> CommandAsync(BalancerLab lab, params string[] args) =>
-        lab.ToaAsync(["lb", .. args, "--admin", Path.Combine(Path.GetDirectoryName(lab.ConfigPath)!, "lb.sock")]);
+        lab.ToaAsync(["lb", .. args, "--admin", PacketFixture.AdminSocket(lab)]);
 
     /// <summary><c>toa lb status --json</c>'s listener <paramref name="name"/>.</summary>
     public static async Task<JsonElement> ListenerStatusAsync(BalancerLab lab, string name)

@@ -150,7 +150,7 @@ public sealed class PacketTransferTests(PacketTransferTests.Topology topology) :
             foreach (var port in new[] { BulkEcho, DrainEcho, ReloadEcho, ReloadAddedEcho, PairFirst })
                 _echoes.Add(lab.Hosts.Server.StartEchoServer(lab.Hosts.ServerAddress, port));
             SecondPairBackend = lab.Hosts.Server.StartEchoServer(lab.Hosts.ServerAddress, PairSecond);
-            Balancer = await lab.StartBalancerAsync(Config(lab), listeners: 5);
+            Balancer = await StartBalancerAsync(lab, Config(lab), listeners: 5);
         }
 
         public override async ValueTask DisposeAsync()
