@@ -20,6 +20,8 @@ public sealed partial class PacketAddressTests(PacketAddressTests.Topology topol
     private const int EchoPort = 8100;
     private const int ToaPort = 80;
     private const int EchoListenerPort = 82;
+    /// <summary>The first of the engine's local ports by default ("localPorts": "61000-65535").</summary>
+    private const int EnginePorts = 61000;
 
     [Fact]
     public async Task Ipv4Client_PacketListener_AcceptAndGetPeerNameGiveTheClientsAddressAndPort()
@@ -66,7 +68,9 @@ public sealed partial class PacketAddressTests(PacketAddressTests.Topology topol
             socket.Shutdown(SocketShutdown.Send);
             Assert.Empty(await PacketLab.ReadAllAsync(socket).WaitAsync(TimeSpan.FromSeconds(30)));
         }
-        await capture.StopAsync(PacketCapture.Ended(CServerPort));
+        // Health checks end connections to the same port: the end looked for is the client's FIN after its second line.
+        await capture.StopAsync(packets => packets.SkipWhile(p => !p.Contains("length 12", StringComparison.Ordinal))
+            .Any(p => p.Contains($".{CServerPort}: Flags [F", StringComparison.Ordinal)));
 
         var packets = capture.ReadTcpdump("-vv");
         var snat = SnatPortOf(packets, length: 6);
@@ -97,17 +101,19 @@ public sealed partial class PacketAddressTests(PacketAddressTests.Topology topol
         await using var __ = serverSide;
 
         var result = await lab.Hosts.Client4.RunToaAsync("hello\n", "connect", $"{lab.Hosts.BalancerFor4}:{ToaPort}", "--as", forged, "--verbose");
-        await Task.WhenAll(clientSide.StopAsync(PacketCapture.Ended(ToaPort)), serverSide.StopAsync(PacketCapture.Ended(CServerPort)));
-
         Assert.True(result.ExitCode == 0, result.StandardError);
         Assert.Equal("hello", result.StandardOutput);
         var connected = result.StandardError.Split('\n').First(l => l.Contains("connected ", StringComparison.Ordinal));
         var client = IPEndPoint.Parse(connected[(connected.IndexOf("connected ", StringComparison.Ordinal) + 10)..connected.IndexOf(" -> ", StringComparison.Ordinal)]);
+        var real = PacketLab.ToaText(200, client);
+        await Task.WhenAll(clientSide.StopAsync(PacketCapture.Ended(ToaPort)),
+            serverSide.StopAsync(packets => packets.Any(p => p.Contains(real, StringComparison.Ordinal) && p.Contains("Flags [P.]", StringComparison.Ordinal))));
+
         var forgedText = PacketLab.ToaText(200, IPEndPoint.Parse(forged));
         Assert.Contains(clientSide.ReadTcpdump(), p => p.Contains(forgedText, StringComparison.Ordinal));
         var toServer = serverSide.ReadTcpdump();
         Assert.DoesNotContain(toServer, p => p.Contains(forgedText, StringComparison.Ordinal));
-        Assert.Contains(toServer, p => p.Contains(PacketLab.ToaText(200, client), StringComparison.Ordinal));
+        Assert.Contains(toServer, p => p.Contains(real, StringComparison.Ordinal));
         await topology.CServer.WaitForLineAsync(l => l == $"real client v4 [{client.Address}]:{client.Port}", TimeSpan.FromSeconds(30));
         Assert.DoesNotContain(topology.CServer.Output, l => l.Contains("198.51.100.9", StringComparison.Ordinal));
     }
@@ -120,13 +126,16 @@ public sealed partial class PacketAddressTests(PacketAddressTests.Topology topol
         var client = (IPEndPoint)socket.LocalEndPoint!;
         await EchoAsync(socket, "open\n");
 
-        // The server's kernel knows the connection's peer (ss asks it, not getpeername): the SNAT address and port.
+        // The server's kernel knows the connection's peer (ss asks it, not getpeername): the SNAT address
+        // and one of the engine's ports (health checks come from the balancer's ephemeral ones, below).
         var onServer = (await PacketLab.SocketsAsync(lab.Hosts.Server))
-            .Where(l => l.StartsWith("ESTAB", StringComparison.Ordinal) && l.Contains($"{lab.Hosts.ServerAddress}:{EchoPort} ", StringComparison.Ordinal)).ToList();
+            .Where(l => l.StartsWith("ESTAB", StringComparison.Ordinal) && l.Contains($"{lab.Hosts.ServerAddress}:{EchoPort} ", StringComparison.Ordinal))
+            .Select(l => IPEndPoint.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1]))
+            .Where(p => p.Port >= EnginePorts).ToList();
         var onBalancer = await PacketLab.SocketsAsync(lab.Hosts.Balancer);
 
-        var peer = Assert.Single(onServer).Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1];
-        Assert.StartsWith($"{lab.Hosts.BalancerToServer}:", peer);
+        var peer = Assert.Single(onServer);
+        Assert.Equal(lab.Hosts.BalancerToServer, peer.Address);
         Assert.DoesNotContain(onBalancer, l => l.Contains($"{client.Address}:{client.Port}", StringComparison.Ordinal));
         Assert.DoesNotContain(onBalancer, l => l.Contains($":{EchoListenerPort} ", StringComparison.Ordinal));
         Assert.DoesNotContain(onBalancer, l => l.Contains($" {peer} ", StringComparison.Ordinal) || l.EndsWith($" {peer}", StringComparison.Ordinal));
