@@ -150,7 +150,10 @@ CFG
   grep -q 'TOA writer attached' "$work/lb.log" || { echo "toa lb did not start:"; cat "$work/lb.log"; exit 1; }
   web[$1]="$balancer 8200"; bulk[$1]="$balancer 8201"
 }
-start_packet() { # toa lb's packet engine (FULLNAT in b's kernel, no socket per connection), TOA on (200/8)
+# toa lb's packet engine (FULLNAT in b's kernel, no socket per connection), TOA on (200/8). Its tc
+# program sees every packet of b's interfaces, the other targets' too, so it runs only for its own
+# turns: stopped gracefully, toa lb detaches it and removes its pins.
+start_packet() {
   local backends=() i
   for i in $(seq "$BACKENDS"); do backends+=("{ \"address\": \"$(backend "$i"):PORT\" }"); done
   local list; list=$(IFS=,; echo "${backends[*]}")
@@ -167,44 +170,53 @@ CFG
   # Its work is the tc program's, in softirq (no process's account): the kernel's statistics of
   # that program (ids from b's interfaces, not other namespaces' programs) count it. Attached, the
   # program also says the engine serves.
-  local i
   for _ in $(seq 150); do
     progs[$1]=$(for i in $(seq 0 "$BACKENDS"); do on b tc filter show dev "eth$i" ingress 2>/dev/null || true; done \
       | { grep -o ' id [0-9]*' || true; } | awk '{ print $2 }' | sort -u | xargs)
     [ -n "${progs[$1]}" ] && break; sleep 0.2
   done
   [ -n "${progs[$1]}" ] || { echo "toa lb (packet) attached no tc program in b:"; cat "$work/packet.log"; exit 1; }
-  bpf_stats=$(sysctl -n kernel.bpf_stats_enabled); sysctl -qw kernel.bpf_stats_enabled=1
+  [ -n "${bpf_stats:-}" ] || { bpf_stats=$(sysctl -n kernel.bpf_stats_enabled); sysctl -qw kernel.bpf_stats_enabled=1; }
 }
-# The table: "NAME START_FUNCTION", in the order they are reported; ratios compare each target
-# with every one above it. A new target is one function above and one row here.
+stop_packet() { kill -TERM "${pid[$1]}"; wait "${pid[$1]}" 2>/dev/null || true; }
+# The table: "NAME START_FUNCTION [STOP_FUNCTION]", in the order they are reported; ratios compare
+# each target with every one above it. A new target is one function above and one row here. One
+# with a stop function runs only during its own turns.
 targets=(
   "routed start_routed"
   "haproxy start_haproxy"
   "toa-lb start_toa_lb"
-  "packet start_packet"
+  "packet start_packet stop_packet"
 )
 names=()
+declare -A starts stops
 for row in "${targets[@]}"; do
   set -- $row; names+=("$1"); "$2" "$1"
+  # A target with a stop function runs only for its own turns (started here once to fail early).
+  if [ -n "${3:-}" ]; then starts[$1]=$2; stops[$1]=$3; "$3" "$1"; fi
 done
+# NAME: before and after each of the target's turns.
+turn_begin() { [ -z "${starts[$1]:-}" ] || "${starts[$1]}" "$1"; }
+turn_end() { [ -z "${stops[$1]:-}" ] || "${stops[$1]}" "$1"; }
 
 # --- the rounds ------------------------------------------------------------------------------------
 short() { on c "$work/lb_client" conn $1 "$2" "$CONCURRENCY" "$PROCESSES"; }   # "CONN_PER_S P99_MS FAILED"
 stream() { on c "$work/lb_client" bulk $1 "$2"; }                             # "GBIT_S"
 echo "load at start: $(uptime)"
 echo "$CONCURRENCY connections in flight over $PROCESSES client process(es), $BACKENDS backends, $rounds rounds of $seconds s"
-for n in "${names[@]}"; do short "${web[$n]}" 1 >/dev/null; done   # warm-up
+for n in "${names[@]}"; do turn_begin "$n"; short "${web[$n]}" 1 >/dev/null; turn_end "$n"; done   # warm-up
 declare -A rate p99 gbit cpu failed byround
 for i in $(seq "$rounds"); do
   # Rotate the order each round so drift in the machine's load hits every target alike.
   for k in "${!names[@]}"; do
     n=${names[$(( (k + i) % ${#names[@]} ))]}
+    turn_begin "$n"
     c=-; [ -n "${pid[$n]:-}" ] && before=$(spent_ns "$n")
     read -r r p f < <(short "${web[$n]}" "$seconds")
     [ -n "${pid[$n]:-}" ] && c=$(awk -v t=$(( $(spent_ns "$n") - before )) -v r="$r" -v s="$seconds" \
       'BEGIN { if (r > 0) printf "%.0f", t / 1e3 / (r * s); else print "-" }')
     g=$(stream "${bulk[$n]}" "$seconds")
+    turn_end "$n"
     rate[$n]+="$r "; p99[$n]+="$p "; gbit[$n]+="$g "; cpu[$n]+="$c "; failed[$n]=$(( ${failed[$n]:-0} + f ))
     byround[$i,$n]="$r $p $g $c"
     printf 'round %d %-8s %9s conn/s  p99 %7s ms  %6s Gbit/s  %4s cpu us/conn  %s failed  (load %s)\n' \
