@@ -9,8 +9,8 @@ using Toa.Testing;
 namespace Toa.EndToEnd.Tests.Balancer;
 
 /// <summary>
-/// A <see cref="BalancerFixture"/> whose balancer runs packet listeners (<c>"engine": "packet"</c>).
-/// Every sender's veth (the clients' and the server's) has transmit checksumming off, so segments
+/// A <see cref="BalancerFixture"/> whose balancer runs packet listeners (<c>"engine": "packet"</c>),
+/// in a namespace that forwards both families, as the engine requires. Every sender's veth (the clients' and the server's) has transmit checksumming off, so segments
 /// leave them with complete checksums, as real NICs deliver them, and a checksum tcpdump reads past
 /// the balancer is the one the balancer's rewriting left. Disposing also removes the engine's pinned
 /// maps, which outlive the balancer (a restarted one takes its connections over) and its namespace.
@@ -39,6 +39,11 @@ public abstract class PacketFixture : BalancerFixture
             if (result.ExitCode != 0)
                 throw new InvalidOperationException($"ethtool -K {end.Name} tx off in {end.Host.Name}: {result.StandardError}");
         }
+        // An operator's step, as the engine requires it: its next hops come from the kernel's FIB,
+        // which answers only for interfaces that forward (both families: NAT64 listeners).
+        var forwarding = await lab.Hosts.Balancer.RunAsync("sysctl", ["-qw", "net.ipv4.conf.all.forwarding=1", "net.ipv6.conf.all.forwarding=1"]);
+        if (forwarding.ExitCode != 0)
+            throw new InvalidOperationException($"sysctl in {lab.Hosts.Balancer.Name}: {forwarding.StandardError}");
         await StartPacketAsync(lab);
     }
 
