@@ -24,6 +24,12 @@ public sealed partial class BalancerHost : IAsyncDisposable
     private readonly SemaphoreSlim _applyGate = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Dictionary<string, ListenerRuntime> _listeners = new(StringComparer.Ordinal);
+    // The packet engine's listeners, under the _listeners lock too.
+    private readonly Dictionary<string, PacketListenerRuntime> _packet = new(StringComparer.Ordinal);
+    // Serializes handing the engine its listeners; taken before _listeners, never inside it.
+    private readonly Lock _packetGate = new();
+    // Whether the engine was last handed any listener, under _packetGate.
+    private bool _packetRunning;
     // Listening sockets by configured address, under the _listeners lock: a reload that renames
     // listeners or swaps their addresses hands the sockets on, so no port closes for a moment.
     private readonly Dictionary<IPEndPoint, Socket> _sockets = [];
@@ -45,7 +51,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
         _context = new HostContext(
             options.ToaWriter, options.TimeProvider, options.LoggerFactory, options.HealthProbe,
             options.SchedulingPolicies, options.RandomFactory,
-            new BalancerMetrics(() => AllBackends(), options.ToaWriter), new ConnectionTracker(loops),
+            new BalancerMetrics(() => Sample(), options.ToaWriter), new ConnectionTracker(loops),
             options.Splice && Splice.IsSupported ? new PipePool() : null,
             loops,
             new ConnectionLog(options.LoggerFactory.CreateLogger("Toa.Balancer.ConnectionLog")));
@@ -102,6 +108,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
     /// <exception cref="SocketException">A listener cannot bind; nothing is left running.</exception>
     /// <exception cref="IOException">The admin endpoint cannot bind or its token file cannot be read; nothing is left running.</exception>
     /// <exception cref="Exception">A listener writes TOA and <see cref="IToaWriter.Prepare"/> failed: its exception.</exception>
+    /// <exception cref="Exception">A packet listener cannot run (<see cref="IPacketEngine.Prepare"/> or <see cref="IPacketEngine.Apply"/> failed): its exception.</exception>
     public static BalancerHost Start(BalancerHostOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -166,21 +173,74 @@ public sealed partial class BalancerHost : IAsyncDisposable
     public IPEndPoint GetListenerEndPoint(string name)
     {
         lock (_listeners)
-            return _listeners[name].LocalEndPoint;
+            return _packet.TryGetValue(name, out var packet) ? packet.Settings.EndPoint : _listeners[name].LocalEndPoint;
     }
 
     /// <summary>Every listener and backend now.</summary>
     public BalancerStatus GetStatus()
     {
+        var running = Running();
+        var listeners = running.Listeners.OrderBy(l => l.Settings.Name, StringComparer.Ordinal).Select(l => new ListenerStatus(
+            l.Settings.Name, l.EndPoint.ToString(), l.Settings.Toa.Name, l.Settings.Scheduler,
+            l.Pool.All.Select(b =>
+            {
+                var (active, total) = running.Connections(b, l.Settings.Packet);
+                return new BackendStatusInfo(b.Key, b.Weight, BalancerMetrics.StateLabel(b.Status), b.Health.ToString().ToLowerInvariant(),
+                    (int)Math.Min(active, int.MaxValue), total, b.MaxConnections);
+            }).ToArray(),
+            l.Settings.Engine)).ToArray();
+        var packet = running.Listeners.Any(l => l.Settings.Packet)
+            ? new PacketStatus(running.Counts.Listeners.Values.Sum(c => c.Active), PacketLimits.Settings(_config.Packet).MaxConnections)
+            : null;
+        return new BalancerStatus(_context.Connections.Count, _context.Connections.MaxConnections, listeners, packet);
+    }
+
+    /// <summary>One listener of either engine, as status and metrics see it.</summary>
+    private sealed record RunningListener(ListenerSettings Settings, IPEndPoint EndPoint, BackendPool Pool);
+
+    /// <summary>Every listener now, and what the packet engine counted (nothing when no listener is its).</summary>
+    private sealed record RunningListeners(IReadOnlyList<RunningListener> Listeners, PacketCounts Counts)
+    {
+        /// <summary>
+        /// A backend's connections open now and since it joined: the relay's own counts, or for a packet
+        /// listener the engine's (which the relay never sees).
+        /// </summary>
+        public (long Active, long Total) Connections(Backend backend, bool packet) =>
+            !packet ? (backend.ActiveConnections, backend.TotalConnections)
+            : Counts.Backends.TryGetValue((backend.Listener, backend.EndPoint), out var counted) ? (counted.Active, counted.Connections)
+            : (0, 0);
+    }
+
+    private RunningListener[] Listeners()
+    {
         lock (_listeners)
         {
-            var listeners = _listeners.Values.OrderBy(l => l.Name, StringComparer.Ordinal).Select(l => new ListenerStatus(
-                l.Name, l.LocalEndPoint.ToString(), l.Settings.Toa.Name, l.Settings.Scheduler,
-                l.Pool.All.Select(b => new BackendStatusInfo(
-                    b.Key, b.Weight, BalancerMetrics.StateLabel(b.Status), b.Health.ToString().ToLowerInvariant(),
-                    b.ActiveConnections, b.TotalConnections, b.MaxConnections)).ToArray())).ToArray();
-            return new BalancerStatus(_context.Connections.Count, _context.Connections.MaxConnections, listeners);
+            return [.. _listeners.Values.Select(l => new RunningListener(l.Settings, l.LocalEndPoint, l.Pool)),
+                .. _packet.Values.Select(l => new RunningListener(l.Settings, l.Settings.EndPoint, l.Pool))];
         }
+    }
+
+    private RunningListeners Running()
+    {
+        var listeners = Listeners();
+        var counts = listeners.Any(l => l.Settings.Packet) ? _options.PacketEngine.Counts() : s_noCounts;
+        return new RunningListeners(listeners, counts);
+    }
+
+    private static readonly PacketCounts s_noCounts = new NoPacketEngine().Counts();
+
+    /// <summary>What a scrape reports: every backend's connections, and the packet listeners' counters.</summary>
+    private MetricsSample Sample()
+    {
+        var running = Running();
+        return new MetricsSample(
+            [.. running.Listeners.SelectMany(l => l.Pool.All.Select(b =>
+            {
+                var (active, total) = running.Connections(b, l.Settings.Packet);
+                return new BackendSample(b, active, total);
+            }))],
+            [.. running.Listeners.Where(l => l.Settings.Packet && running.Counts.Listeners.ContainsKey(l.Settings.Name))
+                .Select(l => (l.Settings.Name, running.Counts.Listeners[l.Settings.Name]))]);
     }
 
     /// <summary>
@@ -196,13 +256,10 @@ public sealed partial class BalancerHost : IAsyncDisposable
         if (!Endpoints.TryParse(backend[(slash + 1)..], out var endPoint))
             return [];
         var matched = new List<Backend>();
-        lock (_listeners)
+        foreach (var listener in Listeners())
         {
-            foreach (var listener in _listeners.Values)
-            {
-                if ((listenerName is null || listener.Name == listenerName) && listener.Pool.Find(endPoint.ToString()) is { } found)
-                    matched.Add(found);
-            }
+            if ((listenerName is null || listener.Settings.Name == listenerName) && listener.Pool.Find(endPoint.ToString()) is { } found)
+                matched.Add(found);
         }
         foreach (var found in matched)
         {
@@ -219,12 +276,6 @@ public sealed partial class BalancerHost : IAsyncDisposable
     /// <summary>Writes every metric in Prometheus' text format.</summary>
     public Task WriteMetricsAsync(Stream destination, CancellationToken cancellationToken = default) =>
         _context.Metrics.WriteAsync(destination, cancellationToken);
-
-    private IEnumerable<Backend> AllBackends()
-    {
-        lock (_listeners)
-            return _listeners.Values.SelectMany(l => l.Pool.All).ToArray();
-    }
 
     private async Task WatchAsync(BalancerConfigSnapshot snapshot)
     {
@@ -280,7 +331,8 @@ public sealed partial class BalancerHost : IAsyncDisposable
         refused = null;
         var retired = new List<IAsyncDisposable>();
         var wanted = (config.Listeners ?? []).Select(l => ListenerSettings.From(l, config.Log)).ToDictionary(l => l.Name, StringComparer.Ordinal);
-        if (wanted.Values.FirstOrDefault(l => l.Toa.Enabled) is { } writing)
+        // Packet listeners' TOA is the engine's to write.
+        if (wanted.Values.FirstOrDefault(l => l.Toa.Enabled && !l.Packet) is { } writing)
         {
             try
             {
@@ -294,30 +346,69 @@ public sealed partial class BalancerHost : IAsyncDisposable
                 return retired;
             }
         }
+        if (wanted.Values.FirstOrDefault(l => l.Packet) is { } packet)
+        {
+            try
+            {
+                _options.PacketEngine.Prepare(PacketLimits.Settings(config.Packet));
+            }
+            catch (Exception e) when (!initial && e is not OutOfMemoryException)
+            {
+                LogPacketEngineUnavailable(_logger, e, packet.Name);
+                refused = $"listener {packet.Name} uses the packet engine but it cannot start: {e.Message}";
+                return retired;
+            }
+        }
         // Measured at each apply, before this one's sockets: what relayed connections hold is added back.
         _context.Connections.MaxConnections = config.MaxConnections
             ?? ConnectionLimits.DefaultMaxConnections(ConnectionLimits.DescriptorLimit(), ConnectionLimits.DescriptorsInUse() - 2L * _context.Connections.Count);
         _context.Connections.MaxConnectionsPerSource = config.MaxConnectionsPerSource ?? 0;
+        var startedPacket = new List<PacketListenerRuntime>();
         lock (_listeners)
         {
             var stopping = new List<Task>();
             foreach (var (name, listener) in _listeners.ToArray())
             {
-                if (wanted.TryGetValue(name, out var settings) && settings.EndPoint.Equals(listener.Settings.EndPoint))
+                if (wanted.TryGetValue(name, out var settings) && !settings.Packet && settings.EndPoint.Equals(listener.Settings.EndPoint))
                     continue;
                 _listeners.Remove(name);
                 // Posted now, so each loop stops watching the socket before a listener started below watches it.
                 stopping.Add(listener.StopAcceptingAsync());
                 retired.Add(listener);
-                if (!wanted.ContainsKey(name))
+                // Gone, or moved to the packet engine, whose pool starts afresh.
+                if (!wanted.TryGetValue(name, out var next) || next.Packet)
                 {
                     foreach (var backend in listener.Pool.All)
                         _context.Metrics.Forget(backend);
                 }
                 LogListenerStopped(_logger, name, listener.LocalEndPoint);
             }
+            foreach (var (name, runtime) in _packet.ToArray())
+            {
+                if (wanted.TryGetValue(name, out var settings) && settings.Packet)
+                    continue;
+                _packet.Remove(name);
+                retired.Add(runtime);
+                foreach (var backend in runtime.Pool.All)
+                    _context.Metrics.Forget(backend);
+                LogPacketListenerStopped(_logger, name, runtime.Settings.EndPoint);
+            }
             foreach (var (name, settings) in wanted)
             {
+                if (!settings.Packet)
+                    continue;
+                if (_packet.TryGetValue(name, out var runtime))
+                {
+                    retired.AddRange(runtime.Apply(settings));
+                    continue;
+                }
+                _packet[name] = new PacketListenerRuntime(settings, _context, OnPacketPoolChanged);
+                startedPacket.Add(_packet[name]);
+            }
+            foreach (var (name, settings) in wanted)
+            {
+                if (settings.Packet)
+                    continue;
                 if (_listeners.TryGetValue(name, out var listener))
                 {
                     retired.AddRange(listener.Apply(settings));
@@ -344,16 +435,62 @@ public sealed partial class BalancerHost : IAsyncDisposable
             var stopped = Task.WhenAll(stopping);
             foreach (var (endPoint, socket) in _sockets.ToArray())
             {
-                if (wanted.Values.Any(l => l.EndPoint.Equals(endPoint)))
+                if (wanted.Values.Any(l => !l.Packet && l.EndPoint.Equals(endPoint)))
                     continue;
                 _sockets.Remove(endPoint);
                 retired.Add(new RetiredSocket(stopped, socket));
             }
         }
-        ApplyAdmin(AdminSettings.From(config), initial);
         _config = config;
+        if (ApplyPacket(initial))
+        {
+            // Said once the engine runs them: from here their clients are served.
+            foreach (var runtime in startedPacket)
+                LogPacketListenerStarted(_logger, runtime.Name, runtime.Settings.EndPoint);
+        }
+        ApplyAdmin(AdminSettings.From(config), initial);
         return retired;
     }
+
+    /// <summary>
+    /// Hands the engine the whole set of packet listeners as they should run now; the one place that
+    /// does, after a configuration is applied and whenever a packet pool's available backends change.
+    /// A failure is the first configuration's to throw; later ones are logged (the engine keeps what it ran).
+    /// </summary>
+    /// <returns>False when the engine refused them.</returns>
+    private bool ApplyPacket(bool initial)
+    {
+        lock (_packetGate)
+        {
+            // Once stopping, the engine is about to be disposed: a health check's change must not reach it.
+            if (_stopping.IsCancellationRequested)
+                return false;
+            PacketListenerRuntime[] runtimes;
+            lock (_listeners)
+                runtimes = [.. _packet.Values.OrderBy(l => l.Name, StringComparer.Ordinal)];
+            if (runtimes.Length == 0 && !_packetRunning)
+                return true;
+            var listeners = runtimes.Select(l => l.Desired()).ToArray();
+            try
+            {
+                _options.PacketEngine.Apply(listeners);
+                _packetRunning = listeners.Length > 0;
+                return true;
+            }
+            catch (Exception e) when (!initial && e is not OutOfMemoryException)
+            {
+                LogPacketApplyFailed(_logger, e, string.Join(", ", listeners.Select(l => l.Name)));
+                return false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A packet pool's available backends changed, maybe inside a pool's or a checker's lock: the
+    /// engine hears of it from the thread pool. Each hand-over reads the state of its moment, so the last is the latest.
+    /// </summary>
+    private void OnPacketPoolChanged() =>
+        ThreadPool.UnsafeQueueUserWorkItem(static host => _ = host.ApplyPacket(initial: false), this, preferLocal: false);
 
     /// <summary>A listening socket no listener has any more, closed once no loop watches it.</summary>
     private sealed class RetiredSocket(Task unwatched, Socket socket) : IAsyncDisposable
@@ -404,11 +541,14 @@ public sealed partial class BalancerHost : IAsyncDisposable
         await _watch.ConfigureAwait(false);
         await _applyGate.WaitAsync().ConfigureAwait(false);
         ListenerRuntime[] listeners;
+        PacketListenerRuntime[] packet;
         Socket[] sockets;
         lock (_listeners)
         {
             listeners = [.. _listeners.Values];
             _listeners.Clear();
+            packet = [.. _packet.Values];
+            _packet.Clear();
             sockets = [.. _sockets.Values];
             _sockets.Clear();
         }
@@ -430,6 +570,13 @@ public sealed partial class BalancerHost : IAsyncDisposable
         await _idleSweep.DisposeAsync().ConfigureAwait(false);
         foreach (var listener in listeners)
             await listener.DisposeAsync().ConfigureAwait(false);
+        foreach (var listener in packet)
+            await listener.DisposeAsync().ConfigureAwait(false);
+        // The engine goes last, with no hand-over under way, and is handed no empty set first: what
+        // becomes of its connections when the process ends is the engine's to decide.
+        lock (_packetGate)
+            _packetRunning = false;
+        await _options.PacketEngine.DisposeAsync().ConfigureAwait(false);
         if (_admin is not null)
             await _admin.DisposeAsync().ConfigureAwait(false);
         _admin = null;
@@ -462,6 +609,21 @@ public sealed partial class BalancerHost : IAsyncDisposable
 
     [LoggerMessage(EventId = 505, EventName = "BackendAdminState", Level = LogLevel.Information, Message = "Backend {Listener}/{Backend} is now {State}")]
     private static partial void LogAdminState(ILogger logger, string listener, string backend, BackendAdminState state);
+
+    [LoggerMessage(EventId = 507, EventName = "PacketEngineUnavailable", Level = LogLevel.Error,
+        Message = "Reload refused: listener {Listener} uses the packet engine but it cannot start; the running configuration stays")]
+    private static partial void LogPacketEngineUnavailable(ILogger logger, Exception exception, string listener);
+
+    [LoggerMessage(EventId = 508, EventName = "PacketApplyFailed", Level = LogLevel.Error,
+        Message = "The packet engine refused the packet listeners {Listeners}; it runs what it ran before, the rest of the configuration is running")]
+    private static partial void LogPacketApplyFailed(ILogger logger, Exception exception, string listeners);
+
+    [LoggerMessage(EventId = 509, EventName = "PacketListenerStarted", Level = LogLevel.Information, Message = "Listener {Listener} on {Address} runs in the packet engine")]
+    private static partial void LogPacketListenerStarted(ILogger logger, string listener, IPEndPoint address);
+
+    [LoggerMessage(EventId = 510, EventName = "PacketListenerStopped", Level = LogLevel.Information,
+        Message = "Listener {Listener} on {Address} left the packet engine; its established connections go on")]
+    private static partial void LogPacketListenerStopped(ILogger logger, string listener, IPEndPoint address);
 
     [LoggerMessage(EventId = 506, EventName = "ToaWriterUnavailable", Level = LogLevel.Error,
         Message = "Reload refused: listener {Listener} writes TOA but the TOA writer cannot start; the running configuration stays")]

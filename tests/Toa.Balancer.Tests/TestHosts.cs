@@ -24,7 +24,8 @@ internal static class TestHosts
 
     /// <summary>A started host; with the fake clock, health checks, idle sweeps and deadlines wait for the test.</summary>
     public static (BalancerHost Host, InMemoryConfigProvider Provider) Start(
-        BalancerConfig config, TimeProvider? time = null, IToaWriter? toa = null, Toa.Balancer.Health.IHealthProbe? probe = null, bool splice = true)
+        BalancerConfig config, TimeProvider? time = null, IToaWriter? toa = null, Toa.Balancer.Health.IHealthProbe? probe = null, bool splice = true,
+        Toa.Balancer.Packet.IPacketEngine? packet = null, Microsoft.Extensions.Logging.ILoggerFactory? logging = null)
     {
         var provider = new InMemoryConfigProvider(config);
         var host = BalancerHost.Start(new BalancerHostOptions
@@ -35,6 +36,8 @@ internal static class TestHosts
             HealthProbe = probe ?? Toa.Balancer.Health.TcpConnectProbe.Instance,
             RandomFactory = () => new Random(1),
             Splice = splice,
+            PacketEngine = packet ?? new Toa.Balancer.Packet.NoPacketEngine(),
+            LoggerFactory = logging ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
         });
         return (host, provider);
     }

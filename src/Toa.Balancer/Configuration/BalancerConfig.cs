@@ -46,6 +46,9 @@ public sealed record BalancerConfig
     /// <summary>The connection log of every listener that has none of its own. Null: no connection log.</summary>
     public LogConfig? Log { get; init; }
 
+    /// <summary>The packet engine's settings, shared by every listener whose engine is "packet". Null: every default.</summary>
+    public PacketConfig? Packet { get; init; }
+
     /// <summary>The listeners, each with its own pool of backends.</summary>
     public IReadOnlyList<ListenerConfig>? Listeners { get; init; }
 
@@ -59,11 +62,12 @@ public sealed record BalancerConfig
         && MaxConnections == other.MaxConnections
         && MaxConnectionsPerSource == other.MaxConnectionsPerSource
         && ShutdownTimeout == other.ShutdownTimeout
+        && Equals(Packet, other.Packet)
         && Sequences.Equal(Listeners, other.Listeners);
 
     /// <inheritdoc />
     public override int GetHashCode() =>
-        HashCode.Combine(Admin, AdminSocket, AdminTokenFile, MaxConnections, MaxConnectionsPerSource, ShutdownTimeout, Log, Sequences.Hash(Listeners));
+        HashCode.Combine(Admin, AdminSocket, AdminTokenFile, MaxConnections, MaxConnectionsPerSource, ShutdownTimeout, HashCode.Combine(Log, Packet), Sequences.Hash(Listeners));
 }
 
 /// <summary>One listening address and the pool of backends it forwards to.</summary>
@@ -72,8 +76,23 @@ public sealed record ListenerConfig
     /// <summary>A unique name: metrics labels and admin commands use it.</summary>
     public string? Name { get; init; }
 
-    /// <summary>The address and port to listen on: "0.0.0.0:80", "[::]:443". IPv6 listeners accept IPv6 only.</summary>
+    /// <summary>
+    /// The address and port to listen on: "0.0.0.0:80", "[::]:443". IPv6 listeners accept IPv6 only.
+    /// A packet listener's address is one of the host's own, never a wildcard.
+    /// </summary>
     public string? Address { get; init; }
+
+    /// <summary>
+    /// Which engine balances the listener (see <see cref="EngineNames"/>): "proxy" relays each connection
+    /// through two sockets, "packet" rewrites its packets in the kernel (FULLNAT). Null: <see cref="EngineNames.Proxy"/>.
+    /// </summary>
+    public string? Engine { get; init; }
+
+    /// <summary>
+    /// The interfaces a packet listener's programs attach to: "eth0". Null: those that carry its
+    /// address and the routes to its backends, found in the kernel's tables. Packet listeners only.
+    /// </summary>
+    public IReadOnlyList<string>? Interfaces { get; init; }
 
     /// <summary>Which TOA to write toward backends: "tencent", "dpvs" or "off". Null: off.</summary>
     public string? Toa { get; init; }
@@ -88,7 +107,10 @@ public sealed record ListenerConfig
     /// </summary>
     public string? ProxyProtocol { get; init; }
 
-    /// <summary>The scheduling policy's name (see <see cref="Scheduling.SchedulingPolicies"/>). Null: <see cref="ConfigDefaults.Scheduler"/>.</summary>
+    /// <summary>
+    /// The scheduling policy's name (see <see cref="Scheduling.SchedulingPolicies"/>). Null: <see cref="ConfigDefaults.Scheduler"/>,
+    /// or <see cref="Scheduling.SchedulingPolicies.Maglev"/> (the only one it can do) for a packet listener.
+    /// </summary>
     public string? Scheduler { get; init; }
 
     /// <summary>Source addresses for backend connections; without one the kernel picks the balancer's own.</summary>
@@ -127,6 +149,8 @@ public sealed record ListenerConfig
         other is not null
         && Name == other.Name
         && Address == other.Address
+        && Engine == other.Engine
+        && Sequences.Equal(Interfaces, other.Interfaces)
         && Toa == other.Toa
         && ToaOnSyn == other.ToaOnSyn
         && ProxyProtocol == other.ProxyProtocol
@@ -142,7 +166,20 @@ public sealed record ListenerConfig
 
     /// <inheritdoc />
     public override int GetHashCode() =>
-        HashCode.Combine(Name, Address, Toa, ProxyProtocol, Scheduler, Snat, Health, Sequences.Hash(Backends));
+        HashCode.Combine(Name, Address, Engine, Toa, ProxyProtocol, Scheduler, Snat, HashCode.Combine(Health, Sequences.Hash(Interfaces), Sequences.Hash(Backends)));
+}
+
+/// <summary>The packet engine's settings (<c>"packet"</c>), for every packet listener together.</summary>
+public sealed record PacketConfig
+{
+    /// <summary>Connections the engine tracks at most; a new one beyond is refused (and counted). Null: <see cref="ConfigDefaults.PacketMaxConnections"/>.</summary>
+    public int? MaxConnections { get; init; }
+
+    /// <summary>
+    /// The local ports the engine owns for SNAT, "FIRST-LAST" within 1024-65535; the host's own
+    /// connections are kept off them (ip_local_reserved_ports). Null: <see cref="ConfigDefaults.LocalPorts"/>.
+    /// </summary>
+    public string? LocalPorts { get; init; }
 }
 
 /// <summary>
@@ -239,6 +276,30 @@ public static class ProxyProtocolNames
     }
 }
 
+/// <summary>The names a listener's <see cref="ListenerConfig.Engine"/> takes.</summary>
+public static class EngineNames
+{
+    /// <summary>Each client connection relayed between two sockets of the balancer process.</summary>
+    public const string Proxy = "proxy";
+
+    /// <summary>Each client connection rewritten packet by packet in the kernel (FULLNAT); no socket in the balancer.</summary>
+    public const string Packet = "packet";
+
+    /// <summary>Reads the field: null or "proxy" is false, "packet" true (case-insensitively); anything else is refused.</summary>
+    public static bool TryParse(string? name, out bool packet)
+    {
+        packet = string.Equals(name, Packet, StringComparison.OrdinalIgnoreCase);
+        return packet || name is null || string.Equals(name, Proxy, StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>Whether a validated listener uses the packet engine.</summary>
+    public static bool IsPacket(ListenerConfig listener)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        return TryParse(listener.Engine, out var packet) && packet;
+    }
+}
+
 /// <summary>What a field the file leaves out means.</summary>
 public static class ConfigDefaults
 {
@@ -253,6 +314,13 @@ public static class ConfigDefaults
 
     /// <summary>Weights are honoured and, when equal, this is plain round robin.</summary>
     public const string Scheduler = Scheduling.SchedulingPolicies.WeightedRoundRobin;
+
+    /// <summary>The scheduler a validated listener runs: its own, else its engine's default (Maglev, the only one, for the packet engine).</summary>
+    public static string SchedulerOf(ListenerConfig listener)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        return listener.Scheduler ?? (EngineNames.IsPacket(listener) ? Scheduling.SchedulingPolicies.Maglev : Scheduler);
+    }
 
     /// <summary>Connect timeout toward a backend.</summary>
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
@@ -283,6 +351,12 @@ public static class ConfigDefaults
 
     /// <summary>The status an HTTP health check expects.</summary>
     public const int HttpExpect = 200;
+
+    /// <summary>Connections the packet engine tracks at most (two flow entries each).</summary>
+    public const int PacketMaxConnections = 131072;
+
+    /// <summary>The packet engine's SNAT ports: above the kernel's default ephemeral range (32768-60999).</summary>
+    public const string LocalPorts = "61000-65535";
 }
 
 /// <summary>Sequence equality for the configuration's lists, which records do not compare by value.</summary>

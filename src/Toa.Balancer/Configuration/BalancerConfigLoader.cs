@@ -56,7 +56,7 @@ public static class BalancerConfigLoader
         if (CheckStructure(config, problems))
         {
             var names = (policies ?? SchedulingPolicies.BuiltIn).Select(p => p.Name).ToArray();
-            IConfigValidator[] global = [new GlobalValidator(), new ListenerIdentityValidator(), new LogValidator()];
+            IConfigValidator[] global = [new GlobalValidator(), new ListenerIdentityValidator(), new LogValidator(), new EngineValidator()];
             IListenerValidator[] perListener =
             [
                 new ToaValidator(), new ProxyProtocolValidator(), new SchedulerValidator(names), new SnatValidator(),
@@ -88,6 +88,12 @@ public static class BalancerConfigLoader
             {
                 problems.Add($"listeners[{i}]", "null", "must be an object");
                 continue;
+            }
+            var interfaces = listener.Interfaces ?? [];
+            for (var j = 0; j < interfaces.Count; j++)
+            {
+                if (interfaces[j] is null)
+                    problems.Add($"listeners[{i}].interfaces[{j}]", "null", "must be a string");
             }
             var backends = listener.Backends ?? [];
             for (var j = 0; j < backends.Count; j++)

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 using System.Globalization;
+using System.Net;
 using System.Net.Sockets;
+using Toa.Balancer.Packet;
+using Toa.Balancer.Scheduling;
 using Toa.Wire;
 
 namespace Toa.Balancer.Configuration;
@@ -241,6 +244,102 @@ internal sealed class BackendValidator : IListenerValidator
                 problems.Add($"{at}.weight", backend.Weight, $"must be 1 to {MaxWeight}");
             if (backend.MaxConnections < 0)
                 problems.Add($"{at}.maxConnections", backend.MaxConnections, "must be 0 (no limit) or more");
+        }
+    }
+}
+
+/// <summary>
+/// The engine is one there is; a packet listener asks only for what the packet engine does (it
+/// holds no connection, so nothing about connecting, retrying or a connection's first byte
+/// applies); the engine's own settings, and the limits of its maps.
+/// </summary>
+internal sealed class EngineValidator : IConfigValidator
+{
+    public void Validate(BalancerConfig config, ConfigProblems problems)
+    {
+        var listeners = config.Listeners ?? [];
+        int packetListeners = 0, packetBackends = 0;
+        for (var i = 0; i < listeners.Count; i++)
+        {
+            var listener = listeners[i];
+            var path = $"listeners[{i}]";
+            if (!EngineNames.TryParse(listener.Engine, out var packet))
+            {
+                problems.Add($"{path}.engine", listener.Engine, $"must be \"{EngineNames.Proxy}\" or \"{EngineNames.Packet}\"");
+                continue;
+            }
+            if (!packet)
+            {
+                if (listener.Interfaces is not null)
+                    problems.Add($"{path}.interfaces", null, $"applies to packet listeners only (\"engine\": \"{EngineNames.Packet}\")");
+                continue;
+            }
+            packetListeners++;
+            packetBackends += listener.Backends?.Count ?? 0;
+            CheckListener(listener, path, problems);
+        }
+        if (packetListeners > PacketLimits.MaxListeners)
+            problems.Add("listeners", packetListeners, $"at most {PacketLimits.MaxListeners} listeners may use the packet engine");
+        if (packetBackends > PacketLimits.MaxBackends)
+            problems.Add("listeners", packetBackends, $"at most {PacketLimits.MaxBackends} backends in all may be behind packet listeners");
+        if (config.Packet is { } settings)
+        {
+            if (settings.MaxConnections < 1)
+                problems.Add("packet.maxConnections", settings.MaxConnections, "must be 1 or more");
+            if (settings.LocalPorts is { } ports && !PacketLimits.TryParsePorts(ports, out _, out _))
+                problems.Add("packet.localPorts", ports, $"must be a range of ports \"FIRST-LAST\" within {PacketLimits.FirstLocalPort}-65535: \"{ConfigDefaults.LocalPorts}\"");
+        }
+    }
+
+    private static void CheckListener(ListenerConfig listener, string path, ConfigProblems problems)
+    {
+        const string NoConnection = "does not apply to the packet engine, which holds no connection; leave it out";
+        if (listener.Scheduler is { } scheduler && !string.Equals(scheduler, SchedulingPolicies.Maglev, StringComparison.OrdinalIgnoreCase))
+            problems.Add($"{path}.scheduler", scheduler, "the packet engine schedules in the kernel with Maglev only");
+        if (ProxyProtocolNames.TryParse(listener.ProxyProtocol, out var proxy) && proxy)
+            problems.Add($"{path}.proxyProtocol", listener.ProxyProtocol, "the packet engine does not touch the payload, so it cannot send a PROXY header; use toa");
+        if (listener.ToaOnSyn == true)
+            problems.Add($"{path}.toaOnSyn", true, "the packet engine writes the TOA in the handshake ACK and the first data, never in the SYN");
+        if (listener.ConnectTimeout is { } connect)
+            problems.Add($"{path}.connectTimeout", connect, NoConnection);
+        if (listener.Retries is { } retries)
+            problems.Add($"{path}.retries", retries, "the packet engine forwards the client's own SYN, so there is no connect to retry; leave it out");
+        if (listener.FirstByteTimeout is { } firstByte)
+            problems.Add($"{path}.firstByteTimeout", firstByte, NoConnection);
+        if (listener.Log is { Enabled: not false })
+            problems.Add($"{path}.log", null, "the packet engine writes no connection log (it sees packets, not connections ending)");
+        if (listener.Interfaces is { } interfaces)
+            CheckInterfaces(interfaces, $"{path}.interfaces", problems);
+
+        if (!Endpoints.TryParse(listener.Address, out var endPoint))
+            return;
+        if (endPoint.Address.Equals(IPAddress.Any) || endPoint.Address.Equals(IPAddress.IPv6Any))
+            problems.Add($"{path}.address", listener.Address, "a packet listener's address is one of the host's own, not a wildcard");
+        var backends = listener.Backends ?? [];
+        var families = new HashSet<AddressFamily>();
+        for (var j = 0; j < backends.Count; j++)
+        {
+            if (backends[j].MaxConnections is > 0)
+                problems.Add($"{path}.backends[{j}].maxConnections", backends[j].MaxConnections, "the packet engine has no per-backend limit; leave it out");
+            if (Endpoints.TryParse(backends[j].Address, out var backend))
+                families.Add(backend.AddressFamily);
+        }
+        if (families.Count > 1)
+            problems.Add($"{path}.backends", null, "a packet listener's backends are all IPv4 or all IPv6");
+        else if (endPoint.AddressFamily == AddressFamily.InterNetwork && families.Contains(AddressFamily.InterNetworkV6))
+            problems.Add($"{path}.backends", null, "an IPv4 packet listener cannot reach IPv6 backends (the engine translates IPv6 clients to IPv4 backends, not the other way)");
+    }
+
+    private static void CheckInterfaces(IReadOnlyList<string> interfaces, string path, ConfigProblems problems)
+    {
+        if (interfaces.Count == 0)
+            problems.Add(path, null, "name at least one interface, or leave it out to attach where the address and routes are");
+        for (var i = 0; i < interfaces.Count; i++)
+        {
+            // IFNAMSIZ is 16 with the terminating zero; the kernel refuses '/', ':' is an alias, whitespace never.
+            var name = interfaces[i];
+            if (string.IsNullOrEmpty(name) || name.Length > 15 || name.Any(c => c is '/' or ':' || char.IsWhiteSpace(c) || char.IsControl(c)))
+                problems.Add($"{path}[{i}]", name, "must be an interface's name: at most 15 characters, no '/', ':' or spaces");
         }
     }
 }

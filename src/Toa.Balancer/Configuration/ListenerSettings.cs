@@ -19,7 +19,9 @@ internal sealed record ListenerSettings(
     TimeSpan? FirstByteTimeout,
     HealthSettings Health,
     IReadOnlyList<BackendSettings> Backends,
-    string? LogTo = null)
+    string? LogTo = null,
+    bool Packet = false,
+    IReadOnlyList<string>? Interfaces = null)
 {
     /// <summary>
     /// Resolves a listener that <see cref="BalancerConfigLoader.Validate"/> accepted;
@@ -27,7 +29,9 @@ internal sealed record ListenerSettings(
     /// </summary>
     public static ListenerSettings From(ListenerConfig config, LogConfig? log = null)
     {
-        log = config.Log ?? log;
+        var packet = EngineNames.IsPacket(config);
+        // The packet engine logs no connection (the kernel sees packets, not connections ending).
+        log = packet ? null : config.Log ?? log;
         ToaSettings.TryParse(config.Toa, out var format);
         ProxyProtocolNames.TryParse(config.ProxyProtocol, out var proxyProtocol);
         var health = config.Health ?? new HealthConfig();
@@ -36,7 +40,7 @@ internal sealed record ListenerSettings(
             Parse(config.Address),
             new ToaSettings(format, config.ToaOnSyn ?? false),
             proxyProtocol,
-            config.Scheduler ?? ConfigDefaults.Scheduler,
+            ConfigDefaults.SchedulerOf(config),
             config.Snat?.Ipv4 is { } v4 ? IPAddress.Parse(v4) : null,
             config.Snat?.Ipv6 is { } v6 ? IPAddress.Parse(v6) : null,
             config.ConnectTimeout ?? ConfigDefaults.ConnectTimeout,
@@ -52,8 +56,13 @@ internal sealed record ListenerSettings(
                 health.Http is { } http ? new Health.HttpProbe(http.Path!, http.Expect ?? ConfigDefaults.HttpExpect) : null,
                 proxyProtocol),
             (config.Backends ?? []).Select(b => new BackendSettings(Parse(b.Address), b.Weight ?? 1, b.MaxConnections ?? 0)).ToArray(),
-            log is { Enabled: not false } ? log.To ?? ConfigDefaults.LogTo : null);
+            log is { Enabled: not false } ? log.To ?? ConfigDefaults.LogTo : null,
+            packet,
+            config.Interfaces);
     }
+
+    /// <summary>The engine's name, as configuration files write it.</summary>
+    public string Engine => Packet ? EngineNames.Packet : EngineNames.Proxy;
 
     /// <summary>The SNAT source for a backend of <paramref name="family"/>, if one is configured.</summary>
     public IPAddress? SnatFor(AddressFamily family) => family == AddressFamily.InterNetworkV6 ? Snat6 : Snat4;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 using Prometheus;
 using Toa.Balancer.Model;
+using Toa.Balancer.Packet;
 
 namespace Toa.Balancer.Metrics;
 
@@ -8,7 +9,8 @@ namespace Toa.Balancer.Metrics;
 /// The balancer's Prometheus metrics, in a registry of their own so that several hosts (tests)
 /// do not mix. Per-backend gauges and choices are read from the pools, and TOA outcomes from the
 /// writer, when scraped rather than kept in step, so that a relayed connection touches as few
-/// shared counters as it can.
+/// shared counters as it can. Packet listeners' series are the engine's counters, read when scraped:
+/// the same series where they mean the same (connections, bytes, TOA), toa_lb_packet_* for the rest.
 /// </summary>
 internal sealed class BalancerMetrics
 {
@@ -30,8 +32,11 @@ internal sealed class BalancerMetrics
     private readonly Counter _reloads;
     private readonly Gauge _lastReloadSuccessful;
     private readonly Gauge _lastReloadSuccess;
+    private readonly Counter _packetRefused;
+    private readonly Counter _packetToaRemoved;
+    private readonly Counter _packetMssClamped;
 
-    public BalancerMetrics(Func<IEnumerable<Backend>> backends, IToaWriter toa)
+    public BalancerMetrics(Func<MetricsSample> sample, IToaWriter toa)
     {
         Registry = Prometheus.Metrics.NewCustomRegistry();
         var factory = Prometheus.Metrics.WithCustomRegistry(Registry);
@@ -43,8 +48,8 @@ internal sealed class BalancerMetrics
         _rejected = factory.CreateCounter("toa_lb_connections_rejected_total",
             "Client connections closed without being relayed, by reason: limit (overall), backend_limit, no_backend, connect_failed.", "listener", "reason");
         _bytes = factory.CreateCounter("toa_lb_bytes_total", "Bytes relayed, by direction: client_to_backend or backend_to_client.", "listener", "direction");
-        _toaWritten = factory.CreateCounter("toa_lb_toa_written_total", "Backend connections that carried the client's address in a TOA.", "listener");
-        _toaFailed = factory.CreateCounter("toa_lb_toa_failed_total", "Backend connections that should have carried a TOA but went without.", "listener");
+        _toaWritten = factory.CreateCounter("toa_lb_toa_written_total", "Backend connections that carried the client's address in a TOA (for a packet listener: packets that did).", "listener");
+        _toaFailed = factory.CreateCounter("toa_lb_toa_failed_total", "Backend connections that should have carried a TOA but went without (for a packet listener: packets with no room for it).", "listener");
         _choices = factory.CreateCounter("toa_lb_scheduler_choices_total", "New connections the scheduler sent to each backend.", "listener", "backend");
         _connectFailures = factory.CreateCounter("toa_lb_backend_connect_failures_total", "Failed or timed-out connects to each backend.", "listener", "backend");
         _retries = factory.CreateCounter("toa_lb_connect_retries_total",
@@ -60,14 +65,22 @@ internal sealed class BalancerMetrics
         _lastReloadSuccess = factory.CreateGauge("toa_lb_config_last_reload_success_timestamp_seconds",
             "When the running configuration was last loaded successfully (start or reload), in seconds since the Unix epoch.");
         _lastReloadSuccess.SetToCurrentTimeUtc();
+        _packetRefused = factory.CreateCounter("toa_lb_packet_refused_total",
+            "New connections the packet engine refused, by reason: table_full (no room to track it), no_backend, no_port (no free local port), "
+            + "no_route (packets with no route or neighbour toward their new destination).", "listener", "reason");
+        _packetToaRemoved = factory.CreateCounter("toa_lb_packet_toa_removed_total",
+            "TOA options clients sent themselves, which the packet engine removed before they reached a backend.", "listener");
+        _packetMssClamped = factory.CreateCounter("toa_lb_packet_mss_clamped_total",
+            "Handshake packets whose MSS the packet engine lowered so that full segments still fit with the TOA.", "listener");
         ProcessMetrics.Register(Registry);
         Registry.AddBeforeCollectCallback(() =>
         {
-            foreach (var backend in backends())
+            var now = sample();
+            foreach (var (backend, active, total) in now.Backends)
             {
                 _backendUp.WithLabels(backend.Listener, backend.Key).Set(backend.Health == BackendHealth.Healthy ? 1 : 0);
-                _backendActive.WithLabels(backend.Listener, backend.Key).Set(backend.ActiveConnections);
-                _choices.WithLabels(backend.Listener, backend.Key).IncTo(backend.TotalConnections);
+                _backendActive.WithLabels(backend.Listener, backend.Key).Set(active);
+                _choices.WithLabels(backend.Listener, backend.Key).IncTo(total);
                 foreach (var status in Enum.GetValues<BackendStatus>())
                 {
                     _backendState.WithLabels(backend.Listener, backend.Key, StateLabel(status))
@@ -79,7 +92,25 @@ internal sealed class BalancerMetrics
                 _toaWritten.WithLabels(listener).IncTo(counts.Written);
                 _toaFailed.WithLabels(listener).IncTo(counts.Failed);
             }
+            foreach (var (listener, counts) in now.PacketListeners)
+                Packet(listener, counts);
         });
+    }
+
+    private void Packet(string listener, PacketListenerCounts counts)
+    {
+        _total.WithLabels(listener).IncTo(counts.Connections);
+        _active.WithLabels(listener).Set(counts.Active);
+        _bytes.WithLabels(listener, ToBackend).IncTo(counts.BytesIn);
+        _bytes.WithLabels(listener, ToClient).IncTo(counts.BytesOut);
+        _toaWritten.WithLabels(listener).IncTo(counts.ToaWritten);
+        _toaFailed.WithLabels(listener).IncTo(counts.ToaNoRoom);
+        _packetRefused.WithLabels(listener, "table_full").IncTo(counts.TableFull);
+        _packetRefused.WithLabels(listener, "no_backend").IncTo(counts.NoBackend);
+        _packetRefused.WithLabels(listener, "no_port").IncTo(counts.NoPort);
+        _packetRefused.WithLabels(listener, "no_route").IncTo(counts.NoRoute);
+        _packetToaRemoved.WithLabels(listener).IncTo(counts.ToaRemoved);
+        _packetMssClamped.WithLabels(listener).IncTo(counts.MssClamped);
     }
 
     public CollectorRegistry Registry { get; }
@@ -127,3 +158,9 @@ internal sealed class BalancerMetrics
 /// <summary>One listener's hot-path counters.</summary>
 internal sealed record ListenerMetrics(
     Gauge.Child Active, Counter.Child Total, Counter.Child BytesToBackend, Counter.Child BytesToClient, Counter.Child Retries);
+
+/// <summary>A backend's connections open now and since it joined, whichever engine counts them.</summary>
+internal readonly record struct BackendSample(Backend Backend, long Active, long Total);
+
+/// <summary>What one scrape reads: every backend, and each packet listener's engine counters.</summary>
+internal sealed record MetricsSample(IReadOnlyList<BackendSample> Backends, IReadOnlyList<(string Listener, PacketListenerCounts Counts)> PacketListeners);

@@ -40,6 +40,19 @@ internal sealed class BackendPool : IAsyncDisposable
     /// <summary>Every backend, in configuration order.</summary>
     public IReadOnlyList<Backend> All => _all;
 
+    /// <summary>Every backend and those that may take new connections, as of one moment.</summary>
+    public (Backend[] All, BackendSet Available) Snapshot()
+    {
+        lock (_gate)
+            return (_all, _available);
+    }
+
+    /// <summary>
+    /// Raised after a backend's health, admin state or weight changed the set of <see cref="Available"/>
+    /// backends, on the thread that changed it (possibly inside <see cref="Apply"/>).
+    /// </summary>
+    public event Action? AvailableChanged;
+
     /// <summary>
     /// Brings the pool to <paramref name="settings"/>: backends that stay keep their state and
     /// connections; new ones start healthy; removed ones are returned for the caller to dispose
@@ -101,6 +114,7 @@ internal sealed class BackendPool : IAsyncDisposable
     {
         lock (_gate)
             Rebuild();
+        AvailableChanged?.Invoke();
     }
 
     private void Rebuild() => _available = new BackendSet(_all.Where(b => b.IsAvailable));

@@ -53,6 +53,48 @@ internal static unsafe partial class LibBpf
         public uint BatchSize;
     }
 
+    /// <summary>struct bpf_tc_hook (libbpf 0.6+): a qdisc's hook point.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct TcHookOpts
+    {
+        public nuint Size;
+        public int Ifindex;
+        public uint AttachPoint;
+        public uint Parent;
+        private uint _pad;
+    }
+
+    /// <summary>struct bpf_tc_opts: one filter at a hook, named by handle and priority.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct TcOpts
+    {
+        public nuint Size;
+        public int ProgFd;
+        public uint Flags;
+        public uint ProgId;
+        public uint Handle;
+        public uint Priority;
+        private uint _pad;
+    }
+
+    internal const uint BPF_TC_INGRESS = 1;
+    internal const uint BPF_TC_F_REPLACE = 1;
+
+    [LibraryImport(Lib, EntryPoint = "bpf_tc_hook_create")]
+    internal static partial int TcHookCreate(TcHookOpts* hook);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_tc_attach")]
+    internal static partial int TcAttach(TcHookOpts* hook, TcOpts* opts);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_tc_detach")]
+    internal static partial int TcDetach(TcHookOpts* hook, TcOpts* opts);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_tc_query")]
+    internal static partial int TcQuery(TcHookOpts* hook, TcOpts* opts);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_map__set_max_entries")]
+    internal static partial int MapSetMaxEntries(nint map, uint maxEntries);
+
     [LibraryImport(Lib, EntryPoint = "libbpf_set_print")]
     internal static partial nint SetPrint(delegate* unmanaged[Cdecl]<int, byte*, nint, int> fn);
 
@@ -218,6 +260,20 @@ internal static unsafe partial class LibC
 
     [LibraryImport("libc", EntryPoint = "chmod", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial int Chmod(string path, uint mode);
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct IfNameIndex
+    {
+        public uint Index;
+        public byte* Name;
+    }
+
+    /// <summary>The interfaces of the calling thread's network namespace (asked over netlink, unlike /sys/class/net).</summary>
+    [LibraryImport("libc", EntryPoint = "if_nameindex", SetLastError = true)]
+    internal static partial IfNameIndex* IfNameIndexList();
+
+    [LibraryImport("libc", EntryPoint = "if_freenameindex")]
+    internal static partial void IfFreeNameIndex(IfNameIndex* list);
 
     internal const int O_RDONLY = 0;
     // Not one number everywhere: arm64's is 040000, where x86's 0200000 means O_DIRECT (and

@@ -16,7 +16,8 @@ internal static class LbCheckCommand
         "The configuration file to validate (the same JSON that toa lb --config takes).");
 
     private static readonly Option<bool> Json = CommonOptions.Json(
-        "{\"file\", \"valid\", and when valid \"writes_toa\" and \"listeners\": [{\"name\", \"address\", \"toa\", "
+        "{\"file\", \"valid\", and when valid \"writes_toa\" and \"listeners\": [{\"name\", \"address\", \"engine\" "
+        + "(\"proxy\" or \"packet\"), \"interfaces\" (a packet listener's, or null), \"toa\", \"proxy_protocol\", "
         + "\"toa_on_syn\", \"scheduler\", \"backends\": [{\"address\", \"weight\"}]}], when not \"problems\": [one "
         + "line each]; the exit codes stay");
 
@@ -68,9 +69,11 @@ internal static class LbCheckCommand
             foreach (var l in listeners)
             {
                 var backends = l.Backends ?? [];
-                output.WriteLine($"  {l.Name}: {l.Address}, toa {l.Toa ?? Toa.Balancer.ToaSettings.Off}{(l.ToaOnSyn == true ? " (in the SYN too)" : "")}, "
+                output.WriteLine($"  {l.Name}: {l.Address}, "
+                    + (EngineNames.IsPacket(l) ? $"packet engine{(l.Interfaces is { } names ? " on " + string.Join(", ", names) : "")}, " : "")
+                    + $"toa {l.Toa ?? Toa.Balancer.ToaSettings.Off}{(l.ToaOnSyn == true ? " (in the SYN too)" : "")}, "
                     + (ProxyProtocolNames.TryParse(l.ProxyProtocol, out var proxy) && proxy ? "PROXY protocol v2, " : "")
-                    + $"{l.Scheduler ?? ConfigDefaults.Scheduler}, {backends.Count} backend{(backends.Count == 1 ? "" : "s")}: "
+                    + $"{ConfigDefaults.SchedulerOf(l)}, {backends.Count} backend{(backends.Count == 1 ? "" : "s")}: "
                     + string.Join(", ", backends.Select(b => b.Weight is { } w && w != 1 ? $"{b.Address} (weight {w})" : b.Address)));
             }
             return (int)ReturnCode.Ok;
@@ -89,10 +92,22 @@ internal static class LbCheckCommand
             json.WriteStartObject();
             json.WriteString("name", l.Name);
             json.WriteString("address", l.Address);
+            json.WriteString("engine", EngineNames.IsPacket(l) ? EngineNames.Packet : EngineNames.Proxy);
+            if (l.Interfaces is { } interfaces)
+            {
+                json.WriteStartArray("interfaces");
+                foreach (var name in interfaces)
+                    json.WriteStringValue(name);
+                json.WriteEndArray();
+            }
+            else
+            {
+                json.WriteNull("interfaces");
+            }
             json.WriteString("toa", l.Toa ?? Toa.Balancer.ToaSettings.Off);
             json.WriteBoolean("proxy_protocol", ProxyProtocolNames.TryParse(l.ProxyProtocol, out var proxy) && proxy);
             json.WriteBoolean("toa_on_syn", l.ToaOnSyn == true);
-            json.WriteString("scheduler", l.Scheduler ?? ConfigDefaults.Scheduler);
+            json.WriteString("scheduler", ConfigDefaults.SchedulerOf(l));
             json.WriteStartArray("backends");
             foreach (var b in l.Backends ?? [])
             {

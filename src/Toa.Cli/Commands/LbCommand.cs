@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Toa.Balancer;
 using Toa.Balancer.Configuration;
 using Toa.Balancer.Management;
+using Toa.Balancer.Packet;
 using Toa.Balancer.Sender;
 using Toa.Cli.Balancer;
 using Toa.Cli.Boot;
@@ -48,7 +49,10 @@ internal static class LbCommand
             + "a second signal stops it at once. An invalid configuration is refused with exit code 2 and every problem, one "
             + "per line. Needs root only when a listener writes TOA (it loads an eBPF program and moves itself into a "
             + "cgroup of its own, removed on exit); a reload that first turns TOA on loads it then, or is refused "
-            + "(logged, the running configuration stays) when it cannot. Root may be CAP_BPF and CAP_NET_ADMIN instead. "
+            + "(logged, the running configuration stays) when it cannot. Listeners with \"engine\": \"packet\" need root too: "
+            + "their eBPF datapath is attached to the interfaces (tc) and its maps pinned under /sys/fs/bpf/toa/fullnat; "
+            + "stopping gracefully ends their connections, while a restart after a kill takes them over. "
+            + "Root may be CAP_BPF and CAP_NET_ADMIN instead. "
             + "Commands (drain, disable, enable, reload) go to its admin socket (default /run/toa/lb.sock, mode 0660, group toa "
             + "when it exists); GET /metrics and /status are also on TCP 127.0.0.1:9180. Logs go to stderr.\n\n"
             + "Examples:\n"
@@ -94,6 +98,8 @@ internal static class LbCommand
         var config = provider.Snapshot.Config;
         // Started by the host before the first configuration with a TOA listener runs: now, or at a reload.
         var writer = SenderToaWriter.Deferred(logging);
+        // Idle until the host prepares it for the first packet listener; stopping gracefully takes its listeners down.
+        var packetEngine = new FullnatEngine(logging, TimeProvider.System);
         if (SenderToaWriter.IsNeededFor(config))
             Privileges.RequireRoot("lb");
 
@@ -112,7 +118,7 @@ internal static class LbCommand
         }
         try
         {
-            BalancerHost.RunAsync(provider, writer, interruption.Token, logging, parse.GetValue(Threads), Started).GetAwaiter().GetResult();
+            BalancerHost.RunAsync(provider, writer, interruption.Token, logging, parse.GetValue(Threads), Started, packetEngine).GetAwaiter().GetResult();
         }
         catch (SocketException e)
         {
@@ -124,6 +130,7 @@ internal static class LbCommand
         }
         finally
         {
+            packetEngine.DisposeAsync().AsTask().GetAwaiter().GetResult();
             DisposeWriter(writer, log);
         }
         log.LogInformation("stopped");

@@ -17,9 +17,10 @@ internal static class LbStatusCommand
     public static Command Create()
     {
         var command = new Command("status",
-            "Show a running balancer's listeners and backends: one row per backend with its listener, address, TOA, "
-            + "scheduler, weight, state (healthy, unhealthy, draining, disabled), connections open now, connections since "
-            + "it joined and its limit; then the connections open over all listeners. Asks the admin endpoint (its socket by "
+            "Show a running balancer's listeners and backends: one row per backend with its listener, address, engine "
+            + "(proxy or packet), TOA, scheduler, weight, state (healthy, unhealthy, draining, disabled), connections open now, "
+            + "connections since it joined and its limit (a packet listener's connections are those its engine tracks); then the "
+            + "connections open over the proxy listeners and, when a listener uses it, those the packet engine tracks. Asks the admin endpoint (its socket by "
             + "default; group toa may use it); needs no root. "
             + "Exit code 1 when the balancer cannot be reached.\n\n"
             + "Examples:\n"

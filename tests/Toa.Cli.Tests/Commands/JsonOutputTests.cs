@@ -32,6 +32,8 @@ public sealed class JsonOutputTests : IDisposable
         Assert.Equal("web", listener.GetProperty("name").GetString());
         Assert.Equal("tencent", listener.GetProperty("toa").GetString());
         Assert.False(listener.GetProperty("toa_on_syn").GetBoolean());
+        Assert.Equal("proxy", listener.GetProperty("engine").GetString());
+        Assert.Equal(JsonValueKind.Null, listener.GetProperty("interfaces").ValueKind);
         Assert.Equal([("127.0.0.1:8080", 1), ("127.0.0.1:8081", 3)],
             listener.GetProperty("backends").EnumerateArray().Select(b => (b.GetProperty("address").GetString(), b.GetProperty("weight").GetInt32())));
     }

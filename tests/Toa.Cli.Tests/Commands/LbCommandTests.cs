@@ -66,6 +66,26 @@ public sealed class LbCommandTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task LbCheck_PacketListenerAskingWhatTheEngineCannotDo_EachFieldAndReason()
+    {
+        var path = Write("""
+            { "listeners": [ { "name": "vip", "address": "0.0.0.0:80", "engine": "packet", "scheduler": "least-connections", "retries": 1,
+                               "backends": [ { "address": "10.1.0.11:8080" } ] } ] }
+            """);
+
+        var (code, _, error) = await CliHarness.RunAsync("lb", "check", "--config", path);
+
+        Assert.Equal(2, code);
+        Assert.Equal(
+            [
+                $"fail: toa[6] {path}: listeners[0].scheduler = \"least-connections\": the packet engine schedules in the kernel with Maglev only",
+                $"fail: toa[6] {path}: listeners[0].retries = 1: the packet engine forwards the client's own SYN, so there is no connect to retry; leave it out",
+                $"fail: toa[6] {path}: listeners[0].address = \"0.0.0.0:80\": a packet listener's address is one of the host's own, not a wildcard",
+            ],
+            Lines(error));
+    }
+
+    [Fact]
     public async Task Lb_SyntaxError_ExitsTwoNamingTheLine()
     {
         var path = Write("{\n  \"listeners\": [\n    { \"name\": \"web\" \"address\": \"127.0.0.1:0\" }\n  ]\n}");
@@ -116,7 +136,8 @@ public sealed class LbCommandTests : IAsyncDisposable
             { "listeners": [
                 { "name": "web", "address": "0.0.0.0:80", "toa": "tencent", "backends": [ { "address": "10.1.0.11:8080", "weight": 3 }, { "address": "10.1.0.12:8080" } ] },
                 { "name": "api", "address": "[::]:443", "toaOnSyn": true, "toa": "dpvs", "scheduler": "maglev", "backends": [ { "address": "[fd00::21]:443" } ] },
-                { "name": "plain", "address": "0.0.0.0:81", "proxyProtocol": "v2", "backends": [ { "address": "10.1.0.13:8080" } ] } ] }
+                { "name": "plain", "address": "0.0.0.0:81", "proxyProtocol": "v2", "backends": [ { "address": "10.1.0.13:8080" } ] },
+                { "name": "vip", "address": "192.0.2.10:80", "engine": "packet", "interfaces": [ "eth0" ], "toa": "dpvs", "backends": [ { "address": "10.1.0.14:8080" } ] } ] }
             """);
 
         var (code, output, _) = await CliHarness.RunAsync("lb", "check", "--config", path);
@@ -124,10 +145,11 @@ public sealed class LbCommandTests : IAsyncDisposable
         Assert.Equal(0, code);
         Assert.Equal(
             [
-                $"{path}: valid, 3 listeners; writes TOA, so toa lb needs root",
+                $"{path}: valid, 4 listeners; writes TOA, so toa lb needs root",
                 "  web: 0.0.0.0:80, toa tencent, weighted-round-robin, 2 backends: 10.1.0.11:8080 (weight 3), 10.1.0.12:8080",
                 "  api: [::]:443, toa dpvs (in the SYN too), maglev, 1 backend: [fd00::21]:443",
                 "  plain: 0.0.0.0:81, toa off, PROXY protocol v2, weighted-round-robin, 1 backend: 10.1.0.13:8080",
+                "  vip: 192.0.2.10:80, packet engine on eth0, toa dpvs, maglev, 1 backend: 10.1.0.14:8080",
             ],
             Lines(output));
     }
@@ -142,9 +164,9 @@ public sealed class LbCommandTests : IAsyncDisposable
 
         Assert.Equal(0, code);
         var rows = Lines(output).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToArray();
-        Assert.Equal(["LISTENER", "ADDRESS", "TOA", "SCHEDULER", "BACKEND", "WEIGHT", "STATUS", "ACTIVE", "TOTAL", "MAX"], rows[0]);
-        Assert.Equal(["web", $"{listener}", "off", "round-robin", backends[0], "1", "healthy", "0", "0", "-"], rows[1]);
-        Assert.Equal(["web", $"{listener}", "off", "round-robin", backends[1], "2", "healthy", "0", "0", "-"], rows[2]);
+        Assert.Equal(["LISTENER", "ADDRESS", "ENGINE", "TOA", "SCHEDULER", "BACKEND", "WEIGHT", "STATUS", "ACTIVE", "TOTAL", "MAX"], rows[0]);
+        Assert.Equal(["web", $"{listener}", "proxy", "off", "round-robin", backends[0], "1", "healthy", "0", "0", "-"], rows[1]);
+        Assert.Equal(["web", $"{listener}", "proxy", "off", "round-robin", backends[1], "2", "healthy", "0", "0", "-"], rows[2]);
         // No maxConnections in the file: the limit the descriptor limit allows.
         var limit = host.GetStatus().MaxConnections;
         Assert.True(limit > 0);
@@ -162,6 +184,7 @@ public sealed class LbCommandTests : IAsyncDisposable
         using var json = JsonDocument.Parse(output);
         var listener = json.RootElement.GetProperty("listeners")[0];
         Assert.Equal("web", listener.GetProperty("name").GetString());
+        Assert.Equal("proxy", listener.GetProperty("engine").GetString());
         Assert.Equal(backends, listener.GetProperty("backends").EnumerateArray().Select(b => b.GetProperty("address").GetString()!));
     }
 

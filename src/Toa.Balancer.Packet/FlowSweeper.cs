@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: MIT
+namespace Toa.Balancer.Packet;
+
+/// <summary>What one sweep left: the connections tracked per listener id and backend index.</summary>
+internal sealed record SweepResult(int Deleted, IReadOnlyDictionary<uint, long> ActivePerListener, IReadOnlyDictionary<uint, long> ActivePerBackend);
+
+/// <summary>
+/// Forgets connections: the datapath only records state and last_seen, user space applies the
+/// timeouts. A connection is its two fn_flows entries; the newer last_seen of the two counts
+/// (the client's side may be idle while the backend sends), and both go together.
+/// </summary>
+internal static class FlowSweeper
+{
+    /// <summary>How often the engine sweeps.</summary>
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
+
+    /// <summary>A SYN the backend has not answered: clients retransmit after 1, 2 and 4 s, so 10 s of silence means given up.</summary>
+    public static readonly TimeSpan Syn = TimeSpan.FromSeconds(10);
+
+    /// <summary>One side closed: the other may still send for a while, as the kernel's own tcp_fin_timeout (60 s) allows.</summary>
+    public static readonly TimeSpan Fin = TimeSpan.FromSeconds(60);
+
+    /// <summary>Both sides closed: only the last ACKs and retransmitted FINs are left to pass.</summary>
+    public static readonly TimeSpan Closing = TimeSpan.FromSeconds(10);
+
+    /// <summary>Reset: nothing more is expected beyond segments already in flight.</summary>
+    public static readonly TimeSpan Closed = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Deletes the connections idle beyond their state's timeout (established: <paramref name="idleTimeout"/>
+    /// of their listener id) and counts the rest. A backend-side entry whose client-side entry is gone
+    /// (the datapath makes it first, to claim the port) is deleted once idle beyond <see cref="Syn"/>.
+    /// </summary>
+    public static SweepResult Sweep(IFullnatDatapath datapath, Func<uint, TimeSpan> idleTimeout)
+    {
+        var now = datapath.Now();
+        var forward = new List<(PacketAbi.Flow Key, PacketAbi.Flow Reverse, PacketAbi.Conn Conn)>();
+        var replies = new Dictionary<PacketAbi.Flow, ulong>(FlowComparer.Instance);
+        foreach (var (key, conn) in datapath.Flows())
+        {
+            if ((conn.Flags & PacketAbi.ConnForward) != 0)
+                forward.Add((key, AbiAddresses.Reverse(conn.Rewrite), conn));
+            else
+                replies[key] = conn.LastSeen;
+        }
+
+        var deleted = 0;
+        var perListener = new Dictionary<uint, long>();
+        var perBackend = new Dictionary<uint, long>();
+        foreach (var (key, reverse, conn) in forward)
+        {
+            var lastSeen = conn.LastSeen;
+            if (replies.Remove(reverse, out var replySeen))
+                lastSeen = Math.Max(lastSeen, replySeen);
+            var timeout = conn.State switch
+            {
+                PacketAbi.State.Syn => Syn,
+                PacketAbi.State.Established => idleTimeout(conn.Listener),
+                PacketAbi.State.Fin => Fin,
+                PacketAbi.State.Closing => Closing,
+                _ => Closed,
+            };
+            if (Idle(now, lastSeen) > timeout)
+            {
+                datapath.DeleteFlow(key);
+                datapath.DeleteFlow(reverse);
+                deleted++;
+                continue;
+            }
+            perListener[conn.Listener] = perListener.GetValueOrDefault(conn.Listener) + 1;
+            perBackend[conn.Backend] = perBackend.GetValueOrDefault(conn.Backend) + 1;
+        }
+        foreach (var (key, lastSeen) in replies)
+            if (Idle(now, lastSeen) > Syn)
+                datapath.DeleteFlow(key);
+        return new SweepResult(deleted, perListener, perBackend);
+    }
+
+    // A packet seen after the clock was read is not idle at all.
+    private static TimeSpan Idle(ulong now, ulong lastSeen) =>
+        now > lastSeen ? TimeSpan.FromTicks((long)((now - lastSeen) / 100)) : TimeSpan.Zero;
+}

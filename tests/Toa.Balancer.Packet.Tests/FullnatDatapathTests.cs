@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+using System.Net;
+using Toa.Bpf;
+using static Toa.Balancer.Packet.Tests.Frames;
+
+namespace Toa.Balancer.Packet.Tests;
+
+/// <summary>The datapath's life: pins that a second process reuses, tc filters replaced in place, removal.</summary>
+public sealed class FullnatDatapathTests
+{
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Open_SecondTimeOnTheSameDirectory_SeesTheFirstOnesConnections()
+    {
+        using var lab = new DatapathLab();
+        lab.Run(Ipv4(new IPEndPoint(lab.ClientAddress, 40000), lab.Vip, Tcp.Syn, 1, 0, SynOptions(1460)));
+
+        using var second = FullnatDatapath.Open(lab.PinDirectory, 1024);
+
+        Assert.Equal(2, second.Flows().Count());
+        Assert.Equal(1, second.ListenerCounts(DatapathLab.ListenerId)[(int)PacketAbi.Counter.Connections]);
+        foreach (var name in FullnatDatapath.MapNames)
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(lab.PinDirectory, name)));
+    }
+
+    [Fact]
+    public void Attach_BySecondDatapath_ReplacesTheFilterInPlace_AndDetachRemovesIt()
+    {
+        using var lab = new DatapathLab();
+        using var second = FullnatDatapath.Open(lab.PinDirectory, 1024);
+        var ifindex = lab.Balancer.Enter(() => TcHook.Interfaces().First(i => i != 1));
+
+        var (first, replaced, attached, detached) = lab.Balancer.Enter(() =>
+        {
+            lab.Datapath.Attach(ifindex);
+            var first = FullnatDatapath.Hook.Query(ifindex);
+            second.Attach(ifindex);
+            var replaced = FullnatDatapath.Hook.Query(ifindex);
+            var attached = second.Attached;
+            second.Detach(ifindex);
+            return (first, replaced, attached, lab.Datapath.Attached);
+        });
+
+        Assert.Equal(lab.Datapath.Program.Info.Id, first);
+        Assert.Equal(second.Program.Info.Id, replaced);
+        Assert.Equal([ifindex], attached);
+        Assert.Empty(detached);
+    }
+
+    [Fact]
+    public void Remove_TakesThePinsAndTheFilterAway()
+    {
+        using var lab = new DatapathLab();
+        var ifindex = lab.Balancer.Enter(() => TcHook.Interfaces().First(i => i != 1));
+        lab.Balancer.Enter(() =>
+        {
+            lab.Datapath.Attach(ifindex);
+            FullnatDatapath.Remove(lab.PinDirectory, [ifindex]);
+            return 0;
+        });
+
+        Assert.False(Directory.Exists(lab.PinDirectory));
+        Assert.Empty(lab.Balancer.Enter(() => lab.Datapath.Attached));
+    }
+}
