@@ -110,20 +110,26 @@ internal sealed class DatapathLab : IDisposable
 
     public void Dispose()
     {
-        Datapath?.Dispose();
-        if (PinDirectory is not null)
+        try
         {
-            // The filters go with the namespace's interfaces.
-            FullnatDatapath.Remove(PinDirectory, []);
-            try
+            Datapath?.Dispose();
+            if (PinDirectory is not null)
             {
-                Directory.Delete(PinRoot);
-            }
-            catch (IOException)
-            {
-                // Another test's directory is still there.
+                // The filters go with the namespace's interfaces.
+                FullnatDatapath.Remove(PinDirectory, []);
+                try
+                {
+                    Directory.Delete(PinRoot);
+                }
+                catch (IOException)
+                {
+                    // Another test's directory is still there.
+                }
             }
         }
-        _network?.Dispose();
+        finally
+        {
+            _network?.Dispose();
+        }
     }
 }
