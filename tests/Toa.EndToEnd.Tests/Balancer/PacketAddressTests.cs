@@ -20,8 +20,6 @@ public sealed partial class PacketAddressTests(PacketAddressTests.Topology topol
     private const int EchoPort = 8100;
     private const int ToaPort = 80;
     private const int EchoListenerPort = 82;
-    /// <summary>The first of the engine's local ports by default ("localPorts": "61000-65535").</summary>
-    private const int EnginePorts = 61000;
 
     [Fact]
     public async Task Ipv4Client_PacketListener_AcceptAndGetPeerNameGiveTheClientsAddressAndPort()
@@ -131,7 +129,7 @@ public sealed partial class PacketAddressTests(PacketAddressTests.Topology topol
         var onServer = (await PacketLab.SocketsAsync(lab.Hosts.Server))
             .Where(l => l.StartsWith("ESTAB", StringComparison.Ordinal) && l.Contains($"{lab.Hosts.ServerAddress}:{EchoPort} ", StringComparison.Ordinal))
             .Select(l => IPEndPoint.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1]))
-            .Where(p => p.Port >= EnginePorts).ToList();
+            .Where(p => p.Port >= PacketFixture.FirstEnginePort).ToList();
         var onBalancer = await PacketLab.SocketsAsync(lab.Hosts.Balancer);
 
         var peer = Assert.Single(onServer);

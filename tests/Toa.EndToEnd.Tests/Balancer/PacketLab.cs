@@ -17,6 +17,9 @@ namespace Toa.EndToEnd.Tests.Balancer;
 /// </summary>
 public abstract class PacketFixture : BalancerFixture
 {
+    /// <summary>The first of the engine's local ports by default ("localPorts": "61000-65535"); the balancer's own connections (health checks) use others.</summary>
+    public const int FirstEnginePort = 61000;
+
     private const string Ethtool = "/usr/sbin/ethtool";
     private string? _pins;
 

@@ -33,7 +33,8 @@ public sealed class PacketTransferTests(PacketTransferTests.Topology topology) :
         var (client, vip) = family == AddressFamily.InterNetwork
             ? (lab.Hosts.ToClient4, lab.Hosts.BalancerFor4)
             : (lab.Hosts.ToClient6, lab.Hosts.BalancerFor6);
-        var serverSide = await lab.Hosts.Server.CaptureAsync(lab.Hosts.ServerInterface, $"tcp port {BulkEcho}");
+        // The relayed connection only: health checks come from the balancer's own stack and ports.
+        var serverSide = await lab.Hosts.Server.CaptureAsync(lab.Hosts.ServerInterface, $"tcp port {BulkEcho} and portrange {PacketFixture.FirstEnginePort}-65535");
         var clientSide = await client.A.Host.CaptureAsync(client.A.Name, $"tcp port {BulkPort}");
         await using var _ = serverSide;
         await using var __ = clientSide;
@@ -48,7 +49,8 @@ public sealed class PacketTransferTests(PacketTransferTests.Topology topology) :
             // An Ethernet frame holds 1500 bytes of IP: more would be a segment the MTU cannot carry.
             Assert.Empty(capture.ReadFields("frame.len > 1514 || ip.flags.mf == 1 || ip.frag_offset > 0 || ipv6.fraghdr", "frame.number", "frame.len"));
         }
-        Assert.DoesNotContain(serverSide.ReadTcpdump("-vv"), PacketLab.BadChecksum);
+        var bad = serverSide.ReadTcpdump("-vv").Where(PacketLab.BadChecksum).ToList();
+        Assert.True(bad.Count == 0, $"{bad.Count} packets with a wrong checksum on the server's side, the first:\n{string.Join('\n', bad.Take(5))}");
     }
 
     [Fact]
