@@ -100,7 +100,8 @@ spent_ns() {
   local total id
   total=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1e9 / hz }' "/proc/${pid[$1]}/stat")
   for id in ${progs[$1]:-}; do
-    total=$(( total + $(bpftool prog show id "$id" | grep -o 'run_time_ns [0-9]*' | awk '{ print $2 }') ))
+    # bpftool names no run time before the program's first run.
+    total=$(( total + $(bpftool prog show id "$id" | awk '{ for (i = 1; i < NF; i++) if ($i == "run_time_ns") t = $(i + 1) } END { print t + 0 }') ))
   done
   echo "$total"
 }
@@ -154,6 +155,7 @@ CFG
 # program sees every packet of b's interfaces, the other targets' too, so it runs only for its own
 # turns: stopped gracefully, toa lb detaches it and removes its pins.
 start_packet() {
+  [ -n "${bpf_stats:-}" ] || { bpf_stats=$(sysctl -n kernel.bpf_stats_enabled); sysctl -qw kernel.bpf_stats_enabled=1; }
   local backends=() i
   for i in $(seq "$BACKENDS"); do backends+=("{ \"address\": \"$(backend "$i"):PORT\" }"); done
   local list; list=$(IFS=,; echo "${backends[*]}")
@@ -177,7 +179,6 @@ CFG
     [ -n "${progs[$1]}" ] && break; sleep 0.2
   done
   [ -n "${progs[$1]}" ] || { echo "toa lb (packet) attached no tc program in b:"; cat "$work/packet.log"; exit 1; }
-  [ -n "${bpf_stats:-}" ] || { bpf_stats=$(sysctl -n kernel.bpf_stats_enabled); sysctl -qw kernel.bpf_stats_enabled=1; }
 }
 stop_packet() { kill -TERM "${pid[$1]}"; wait "${pid[$1]}" 2>/dev/null || true; }
 # The table: "NAME START_FUNCTION [STOP_FUNCTION]", in the order they are reported; ratios compare
