@@ -11,8 +11,8 @@
 #
 #   bench/lb/netns.sh [rounds=3] [seconds=5]      (also: bench/lb/run.sh ROUNDS SECONDS netns)
 #
-# Environment: CONCURRENCY=32 connections in flight; PACKET_PORTS=1024-65535 the packet engine's SNAT
-# ports (its "localPorts"); PROCESSES client processes to spread them over
+# Environment: CONCURRENCY=32 connections in flight; PACKET_PORTS=32768-65535 the packet engine's SNAT
+# ports (its "localPorts"; b's own connections take the ports below); PROCESSES client processes to spread them over
 # (default: one per 10,000, well below a process's descriptor limit); BACKENDS=2; TOA names a built
 # toa (default: the checkout's, built when needed); TAG prefixes the namespaces' names (default
 # toa-bench-lbn-PID). Run by hand as root; tests/Toa.EndToEnd.Tests runs it scaled down.
@@ -20,7 +20,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$root/bench/lb/lib.sh"
 rounds=${1:-3}; seconds=${2:-5}
-CONCURRENCY=${CONCURRENCY:-32}; PACKET_PORTS=${PACKET_PORTS:-1024-65535}; PROCESSES=${PROCESSES:-$(( (CONCURRENCY + 9999) / 10000 ))}; BACKENDS=${BACKENDS:-2}
+CONCURRENCY=${CONCURRENCY:-32}; PACKET_PORTS=${PACKET_PORTS:-32768-65535}; PROCESSES=${PROCESSES:-$(( (CONCURRENCY + 9999) / 10000 ))}; BACKENDS=${BACKENDS:-2}
 # Every process the run starts may hold as many descriptors as the system lets it.
 ulimit -n "$(ulimit -Hn)"
 command -v haproxy >/dev/null || { echo "needs haproxy (apt-get install haproxy)"; exit 1; }
@@ -75,6 +75,10 @@ for i in $(seq "$BACKENDS"); do
 done
 # The floor: the balancer's namespace forwards packets as a router does.
 on b sysctl -qw net.ipv4.ip_forward=1
+# b's own connections (HAProxy's, toa-lb's) and the packet engine's SNAT ports stay apart, as the
+# engine's reservation keeps them on a real balancer: the backends hold TIME_WAIT for b's
+# connections, which a SNAT port of the same number would meet with another client's timestamps.
+on b sysctl -qw net.ipv4.ip_local_port_range="1024 $(( ${PACKET_PORTS%-*} - 1 ))"
 
 # The backends: an answer for the short connections, a sink for the bulk stream.
 answer=8000; sink=8001
@@ -160,8 +164,8 @@ start_packet() {
   for i in $(seq "$BACKENDS"); do backends+=("{ \"address\": \"$(backend "$i"):PORT\" }"); done
   local list; list=$(IFS=,; echo "${backends[*]}")
   local listener='"engine": "packet", "toa": "tencent", "health": { "interval": "1h", "timeout": "5s" }'
-  # Every port for SNAT (a port stays taken 5 s after the client's reset): they are reserved in b
-  # only while the engine runs, during its own turns, when no other balancer there connects.
+  # Half the ports for SNAT (the default 4,536 would cap new connections per backend: a port stays
+  # taken a while after the connection ends); b's own connections keep the other half.
   cat > "$work/packet.json" <<CFG
 { "admin": "", "adminSocket": "$work/packet.sock", "shutdownTimeout": "1s", "packet": { "localPorts": "$PACKET_PORTS" }, "listeners": [
   { "name": "web", "address": "$balancer:8300", $listener, "backends": [ ${list//PORT/$answer} ] },
