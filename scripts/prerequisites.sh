@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Installs what building and testing toa needs, only when something is missing:
 # clang/llvm and libbpf headers to compile the eBPF programs, libbpf1 to load
-# them, and the tools the demo and tests drive (iproute2, tcpdump, tshark, gcc,
+# them, and the tools the demo and tests drive (iproute2, tcpdump, tshark, ethtool, gcc,
 # promtool to check the metrics, systemd-analyze to check the boot unit, haproxy as
 # an independent PROXY protocol peer; dpkg-deb, dpkg-shlibdeps and lintian to build and
 # check the Debian package, debootstrap for the fresh Debian root its tests install it into).
@@ -14,7 +14,7 @@ say() { [ "$quiet" = "--quiet" ] || echo "$@" >&2; }
 # command -> Debian package
 declare -A needs=(
   [clang]=clang [llvm-strip]=llvm [bpftool]=bpftool [ip]=iproute2 [nsenter]=util-linux
-  [tcpdump]=tcpdump [tshark]=tshark [gcc]=gcc [socat]=socat [curl]=curl
+  [tcpdump]=tcpdump [tshark]=tshark [ethtool]=ethtool [gcc]=gcc [socat]=socat [curl]=curl
   [promtool]=prometheus [systemd-analyze]=systemd [haproxy]=haproxy
   [dpkg-shlibdeps]=dpkg-dev [lintian]=lintian [debootstrap]=debootstrap [readelf]=binutils
 )

@@ -5,12 +5,14 @@
 #   c (client, 10.202.0.1) -- b (balancer, 10.202.0.2; 10.202.I.1) -- sI (backend I, 10.202.I.2)
 # Per target and round: new connections per second and the p99 of connect + first byte (lb_client
 # conn: one small request per connection, CONCURRENCY in flight), and one bulk stream's Gbit/s
-# (lb_client bulk); for a balancer also its CPU time per connection. Then the medians and every
+# (lb_client bulk); for a balancer also its CPU time per connection (the packet engine's: its process
+# and its tc program's run time, which the kernel spends in softirq). Then the medians and every
 # pair's ratios. The machine's load (uptime) is printed at the start and the end.
 #
 #   bench/lb/netns.sh [rounds=3] [seconds=5]      (also: bench/lb/run.sh ROUNDS SECONDS netns)
 #
-# Environment: CONCURRENCY=32 connections in flight; PROCESSES client processes to spread them over
+# Environment: CONCURRENCY=32 connections in flight; PACKET_PORTS=32768-65535 the packet engine's SNAT
+# ports (its "localPorts"; b's own connections take the ports below); PROCESSES client processes to spread them over
 # (default: one per 10,000, well below a process's descriptor limit); BACKENDS=2; TOA names a built
 # toa (default: the checkout's, built when needed); TAG prefixes the namespaces' names (default
 # toa-bench-lbn-PID). Run by hand as root; tests/Toa.EndToEnd.Tests runs it scaled down.
@@ -18,7 +20,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$root/bench/lb/lib.sh"
 rounds=${1:-3}; seconds=${2:-5}
-CONCURRENCY=${CONCURRENCY:-32}; PROCESSES=${PROCESSES:-$(( (CONCURRENCY + 9999) / 10000 ))}; BACKENDS=${BACKENDS:-2}
+CONCURRENCY=${CONCURRENCY:-32}; PACKET_PORTS=${PACKET_PORTS:-32768-65535}; PROCESSES=${PROCESSES:-$(( (CONCURRENCY + 9999) / 10000 ))}; BACKENDS=${BACKENDS:-2}
 # Every process the run starts may hold as many descriptors as the system lets it.
 ulimit -n "$(ulimit -Hn)"
 command -v haproxy >/dev/null || { echo "needs haproxy (apt-get install haproxy)"; exit 1; }
@@ -32,6 +34,9 @@ cleanup() {
   # SIGTERM: toa lb removes its own cgroup as it stops.
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  # The packet engine's maps stay pinned for a successor (bpffs is one for every namespace).
+  [ -z "${pins:-}" ] || rm -rf "$pins"
+  [ -z "${bpf_stats:-}" ] || sysctl -qw kernel.bpf_stats_enabled="$bpf_stats"
   for h in "${hosts[@]}"; do ip netns del "$tag-$h" 2>/dev/null || true; done
   rm -rf "$work"
 }
@@ -58,6 +63,8 @@ veth() { # A_HOST A_INTERFACE A_ADDRESS B_HOST B_INTERFACE B_ADDRESS: each end m
   ip -n "$tag-$1" addr add "$3/24" dev "$2"; ip -n "$tag-$1" link set "$2" up
   ip -n "$tag-$4" addr add "$6/24" dev "$5"; ip -n "$tag-$4" link set "$5" up
 }
+# The packet engine keeps its maps under a directory named by b's namespace inode.
+pins=/sys/fs/bpf/toa/fullnat/$(stat -L -c %i "/var/run/netns/$tag-b")
 balancer=10.202.0.2
 veth c eth0 10.202.0.1 b eth0 $balancer
 ip -n "$tag-c" route add default via $balancer
@@ -68,6 +75,10 @@ for i in $(seq "$BACKENDS"); do
 done
 # The floor: the balancer's namespace forwards packets as a router does.
 on b sysctl -qw net.ipv4.ip_forward=1
+# b's own connections (HAProxy's, toa-lb's) and the packet engine's SNAT ports stay apart, as the
+# engine's reservation keeps them on a real balancer: the backends hold TIME_WAIT for b's
+# connections, which a SNAT port of the same number would meet with another client's timestamps.
+on b sysctl -qw net.ipv4.ip_local_port_range="1024 $(( ${PACKET_PORTS%-*} - 1 ))"
 
 # The backends: an answer for the short connections, a sink for the bulk stream.
 answer=8000; sink=8001
@@ -86,7 +97,18 @@ for i in $(seq "$BACKENDS"); do listening "s$i" $answer $sink; done
 # One function per target: given the target's name, it starts what the target needs on b and sets
 # web[NAME] and bulk[NAME] ("ADDRESS PORT" for the short connections and for the bulk stream) and
 # pid[NAME] (the process whose CPU time the target spends; unset when none).
-declare -A web bulk pid
+declare -A web bulk pid progs
+# NAME: the CPU time the target has spent so far, in ns: its process's (user and system) and its BPF
+# programs' run time (progs[NAME], by id; kernel.bpf_stats_enabled counts it while the run lasts).
+spent_ns() {
+  local total id
+  total=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1e9 / hz }' "/proc/${pid[$1]}/stat")
+  for id in ${progs[$1]:-}; do
+    # bpftool names no run time before the program's first run.
+    total=$(( total + $(bpftool prog show id "$id" | awk '{ for (i = 1; i < NF; i++) if ($i == "run_time_ns") t = $(i + 1) } END { print t + 0 }') ))
+  done
+  echo "$total"
+}
 start_routed() { # no balancer: the client reaches the first backend through b's forwarding
   web[$1]="$(backend 1) $answer"; bulk[$1]="$(backend 1) $sink"
 }
@@ -133,33 +155,74 @@ CFG
   grep -q 'TOA writer attached' "$work/lb.log" || { echo "toa lb did not start:"; cat "$work/lb.log"; exit 1; }
   web[$1]="$balancer 8200"; bulk[$1]="$balancer 8201"
 }
-# The table: "NAME START_FUNCTION", in the order they are reported; ratios compare each target
-# with every one above it. A new target is one function above and one row here.
+# toa lb's packet engine (FULLNAT in b's kernel, no socket per connection), TOA on (200/8). Its tc
+# program sees every packet of b's interfaces, the other targets' too, so it runs only for its own
+# turns: stopped gracefully, toa lb detaches it and removes its pins.
+start_packet() {
+  [ -n "${bpf_stats:-}" ] || { bpf_stats=$(sysctl -n kernel.bpf_stats_enabled); sysctl -qw kernel.bpf_stats_enabled=1; }
+  local backends=() i
+  for i in $(seq "$BACKENDS"); do backends+=("{ \"address\": \"$(backend "$i"):PORT\" }"); done
+  local list; list=$(IFS=,; echo "${backends[*]}")
+  local listener='"engine": "packet", "toa": "tencent", "health": { "interval": "1h", "timeout": "5s" }'
+  # Half the ports for SNAT (the default 4,536 would cap new connections per backend: a port stays
+  # taken a while after the connection ends); b's own connections keep the other half.
+  cat > "$work/packet.json" <<CFG
+{ "admin": "", "adminSocket": "$work/packet.sock", "shutdownTimeout": "1s", "packet": { "localPorts": "$PACKET_PORTS" }, "listeners": [
+  { "name": "web", "address": "$balancer:8300", $listener, "backends": [ ${list//PORT/$answer} ] },
+  { "name": "bulk", "address": "$balancer:8301", $listener, "backends": [ ${list//PORT/$sink} ] } ] }
+CFG
+  : > "$work/packet.log"
+  nsenter "$(ns b)" "$toa" lb --config "$work/packet.json" 2>"$work/packet.log" & pids+=($!); pid[$1]=$!
+  web[$1]="$balancer 8300"; bulk[$1]="$balancer 8301"
+  # Its work is the tc program's, in softirq (no process's account): the kernel's statistics of
+  # that program (ids from b's interfaces, not other namespaces' programs) count it. Attached, the
+  # program also says the engine serves.
+  for _ in $(seq 150); do
+    progs[$1]=$(for i in $(seq 0 "$BACKENDS"); do on b tc filter show dev "eth$i" ingress 2>/dev/null || true; done \
+      | { grep -o ' id [0-9]*' || true; } | awk '{ print $2 }' | sort -u | xargs)
+    [ -n "${progs[$1]}" ] && break; sleep 0.2
+  done
+  [ -n "${progs[$1]}" ] || { echo "toa lb (packet) attached no tc program in b:"; cat "$work/packet.log"; exit 1; }
+}
+stop_packet() { kill -TERM "${pid[$1]}"; wait "${pid[$1]}" 2>/dev/null || true; }
+# The table: "NAME START_FUNCTION [STOP_FUNCTION]", in the order they are reported; ratios compare
+# each target with every one above it. A new target is one function above and one row here. One
+# with a stop function runs only during its own turns.
 targets=(
   "routed start_routed"
   "haproxy start_haproxy"
   "toa-lb start_toa_lb"
+  "packet start_packet stop_packet"
 )
 names=()
+declare -A starts stops
 for row in "${targets[@]}"; do
   set -- $row; names+=("$1"); "$2" "$1"
+  # A target with a stop function runs only for its own turns (started here once to fail early).
+  if [ -n "${3:-}" ]; then starts[$1]=$2; stops[$1]=$3; "$3" "$1"; fi
 done
+# NAME: before and after each of the target's turns.
+turn_begin() { [ -z "${starts[$1]:-}" ] || "${starts[$1]}" "$1"; }
+turn_end() { [ -z "${stops[$1]:-}" ] || "${stops[$1]}" "$1"; }
 
 # --- the rounds ------------------------------------------------------------------------------------
 short() { on c "$work/lb_client" conn $1 "$2" "$CONCURRENCY" "$PROCESSES"; }   # "CONN_PER_S P99_MS FAILED"
 stream() { on c "$work/lb_client" bulk $1 "$2"; }                             # "GBIT_S"
 echo "load at start: $(uptime)"
 echo "$CONCURRENCY connections in flight over $PROCESSES client process(es), $BACKENDS backends, $rounds rounds of $seconds s"
-for n in "${names[@]}"; do short "${web[$n]}" 1 >/dev/null; done   # warm-up
+for n in "${names[@]}"; do turn_begin "$n"; short "${web[$n]}" 1 >/dev/null; turn_end "$n"; done   # warm-up
 declare -A rate p99 gbit cpu failed byround
 for i in $(seq "$rounds"); do
   # Rotate the order each round so drift in the machine's load hits every target alike.
   for k in "${!names[@]}"; do
     n=${names[$(( (k + i) % ${#names[@]} ))]}
-    c=-; [ -n "${pid[$n]:-}" ] && before=$(ticks "${pid[$n]}")
+    turn_begin "$n"
+    c=-; [ -n "${pid[$n]:-}" ] && before=$(spent_ns "$n")
     read -r r p f < <(short "${web[$n]}" "$seconds")
-    [ -n "${pid[$n]:-}" ] && c=$(per_conn_us $(( $(ticks "${pid[$n]}") - before )) "$r" "$seconds")
+    [ -n "${pid[$n]:-}" ] && c=$(awk -v t=$(( $(spent_ns "$n") - before )) -v r="$r" -v s="$seconds" \
+      'BEGIN { if (r > 0) printf "%.0f", t / 1e3 / (r * s); else print "-" }')
     g=$(stream "${bulk[$n]}" "$seconds")
+    turn_end "$n"
     rate[$n]+="$r "; p99[$n]+="$p "; gbit[$n]+="$g "; cpu[$n]+="$c "; failed[$n]=$(( ${failed[$n]:-0} + f ))
     byround[$i,$n]="$r $p $g $c"
     printf 'round %d %-8s %9s conn/s  p99 %7s ms  %6s Gbit/s  %4s cpu us/conn  %s failed  (load %s)\n' \

@@ -28,6 +28,12 @@ public sealed partial class Host : IDisposable
     /// <summary>The namespace's path, for nsenter --net=.</summary>
     public string NamespacePath => $"/var/run/netns/{Namespace}";
 
+    /// <summary>
+    /// The namespace's inode: what tells two network namespaces apart where a path cannot, as in the
+    /// names under /sys/fs/bpf of state kept per namespace.
+    /// </summary>
+    public ulong NamespaceInode => ulong.Parse(Shell.Run("stat", "-L", "-c", "%i", NamespacePath).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>The host's interfaces, in the order links were made.</summary>
     public List<Interface> Interfaces { get; } = [];
 

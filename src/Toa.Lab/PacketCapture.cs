@@ -3,7 +3,7 @@ namespace Toa.Lab;
 
 /// <summary>
 /// tcpdump writing a pcap inside a host. Stop it, then read the file with the
-/// oracles: <see cref="ReadTcpdump"/> (tcpdump -v text, one line per packet) and
+/// oracles: <see cref="ReadTcpdump()"/> (tcpdump -v text, one line per packet) and
 /// <see cref="ReadFields"/> (tshark fields).
 /// </summary>
 public sealed class PacketCapture : IAsyncDisposable
@@ -66,9 +66,15 @@ public sealed class PacketCapture : IAsyncDisposable
             || p.Contains($".{port}: Flags [R", StringComparison.Ordinal)) >= count;
 
     /// <summary>The packets as <c>tcpdump -v -n</c> prints them, each packet's lines joined into one.</summary>
-    public IReadOnlyList<string> ReadTcpdump()
+    public IReadOnlyList<string> ReadTcpdump() => ReadTcpdump("-v");
+
+    /// <summary>
+    /// The packets as <c>tcpdump VERBOSITY -n</c> prints them (<c>-vv</c> checks every TCP checksum:
+    /// "(correct)" or "(incorrect -&gt; ...)"), each packet's lines joined into one.
+    /// </summary>
+    public IReadOnlyList<string> ReadTcpdump(string verbosity)
     {
-        var text = Shell.Run("tcpdump", "-v", "-n", "-r", File);
+        var text = Shell.Run("tcpdump", verbosity, "-n", "-r", File);
         var packets = new List<string>();
         foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {

@@ -15,7 +15,7 @@ namespace Toa.EndToEnd.Tests.Balancer;
 [Collection("Reliability")]
 public sealed class BenchLbTests
 {
-    private static readonly string[] s_targets = ["routed", "haproxy", "toa-lb"];
+    private static readonly string[] s_targets = ["routed", "haproxy", "toa-lb", "packet"];
 
     [Fact]
     public async Task NetnsMode_OneShortRound_FiguresForEveryTargetAndNothingLeft()
@@ -59,7 +59,13 @@ public sealed class BenchLbTests
         {
             // Whatever the script left is removed here too, so a failure leaves nothing for others.
             foreach (var left in Namespaces(tag))
+            {
+                // The packet engine's pins are named by its namespace's inode, gone with the namespace.
+                var inode = Shell.TryRun("stat", "-L", "-c", "%i", $"/var/run/netns/{left}").StandardOutput.Trim();
+                if (inode.Length > 0 && Directory.Exists($"/sys/fs/bpf/toa/fullnat/{inode}"))
+                    Directory.Delete($"/sys/fs/bpf/toa/fullnat/{inode}", recursive: true);
                 Shell.TryRun("ip", "netns", "del", left);
+            }
         }
 
         Assert.True(exitCode == 0, transcript);
@@ -76,6 +82,10 @@ public sealed class BenchLbTests
             Assert.True(double.Parse(row[3], CultureInfo.InvariantCulture) > 0, $"{target} moved no bulk:\n{transcript}");
         }
         Assert.Contains(transcript.Split('\n'), l => l.StartsWith("toa-lb / haproxy ", StringComparison.Ordinal));
+        Assert.Contains(transcript.Split('\n'), l => l.StartsWith("packet / routed ", StringComparison.Ordinal));
+        // The packet engine's CPU per connection is a figure (its tc program's run time, not "-").
+        var packet = transcript.Split('\n').Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Single(f => f.Length == 6 && f[0] == "packet");
+        Assert.True(double.TryParse(packet[4], CultureInfo.InvariantCulture, out _), $"no CPU per connection for the packet engine:\n{transcript}");
         Assert.Empty(Namespaces(tag));
         Assert.Empty(ProcessesOf(tag));
     }
