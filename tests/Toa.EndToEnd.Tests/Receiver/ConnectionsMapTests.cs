@@ -132,6 +132,36 @@ public sealed class ConnectionsMapTests : IDisposable
         Assert.Equal(0, Entries(lab));
     }
 
+    [Fact]
+    public async Task Reader_KernelWithoutProgramErrno_AsksTheMapWhenTheOptionSaysNothing()
+    {
+        ReceiverLab lab;
+        // As before 5.18: "no record" from getsockopt 4097 is the kernel's ENOPROTOOPT, so the reader asks socket storage.
+        using (FeatureProbes.Kernel.Without(KernelFeatures.SockoptRetval).Use())
+            lab = _labs.Add();
+        using var listener = lab.ListenInCgroup(Port);
+        var carrying = lab.ConnectAsync(Port, "", "--as", "203.0.113.7:4321");
+        using var withToa = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        var plain = lab.Client.Enter(() =>
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            socket.Connect(lab.ServerAddress(), Port);
+            return socket;
+        });
+        using var withoutToa = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        using var records = ReceiverRecords.TryOpen(lab.PinDirectory)!;
+        Assert.True(records.TryGet(withToa, out var record));
+        Assert.Equal(IPEndPoint.Parse("203.0.113.7:4321"), record.Client);
+        Assert.False(records.TryGet(withoutToa, out _));
+        var e = Assert.Throws<SocketException>(() => withoutToa.GetRawSocketOption(0, ToaSocketOption.GetRecord, new byte[72]));
+        Assert.Equal(SocketError.ProtocolOption, e.SocketErrorCode);
+        withToa.Close();
+        withoutToa.Close();
+        plain.Dispose();
+        await carrying;
+    }
+
     // What the .NET reader finds for a socket (getsockopt 4097, else the pinned socket storage).
     private static ToaConnection Record(ReceiverLab lab, Socket socket)
     {
