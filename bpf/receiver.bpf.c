@@ -5,12 +5,17 @@
  *  - sock_ops reads the TOA from the ACK that completes the handshake, else
  *    from the SYN (read while the SYN-ACK is built, parked by 4-tuple, so
  *    syncookies do not lose it), else from the first data segment, and keeps
- *    it in the socket's storage;
+ *    it in the connections map (by namespace and 4-tuple, deleted when the
+ *    connection closes), else, when that is full or the kernel has no
+ *    bpf_get_netns_cookie for these programs (before 5.15), in the socket's
+ *    storage;
  *  - getpeername4/6 give applications the real client (accept() too);
- *  - getsockopt answers IPPROTO_IP/4096 (TOA_SO_GET_LOOKUP) for NAT64.
+ *  - getsockopt answers IPPROTO_IP/4096 (TOA_SO_GET_LOOKUP) for NAT64, and
+ *    4097 (TOA_SO_GET_RECORD) with the whole record, for the .NET reader.
  *
- * `toa table` reads the records through sock_diag (INET_DIAG with the
- * records map), which costs the data path nothing. `toa log` switches a
+ * `toa table` reads the connections map and the socket storage records
+ * (through sock_diag, INET_DIAG with the records map), which costs the data
+ * path nothing. `toa log` switches a
  * trace on and off at run time: while on, each decision about a connection's
  * TOA goes to a ring buffer; while off, it costs one check of a flag.
  */
@@ -29,6 +34,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define TOA_FOREIGN_NETNS (-2)
 
 #define TCP_BPF_SYN 1005
+#define ENOENT 2
 #define EINVAL 22
 
 const volatile struct toa_receiver_config toa_config = {
@@ -52,6 +58,19 @@ struct {
 	__type(key, int);
 	__type(value, struct toa_record);
 } toa_records SEC(".maps");
+
+/*
+ * The records of connections carrying a TOA, by namespace and 4-tuple: 128 bytes
+ * each, where socket storage costs about 370. Allocated per entry (its buckets at
+ * load); sock_ops deletes an entry when its connection closes (BPF_SOCK_OPS_STATE_CB).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, TOA_CONNS_MAX);
+	__type(key, struct toa_flow_key);
+	__type(value, struct toa_conn);
+} toa_conns SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -253,7 +272,77 @@ static __always_inline void flow_of(struct bpf_sock_ops *skops, struct toa_flow_
 	peer_of(skops, (__u32 *)key->remote);
 	key->local_port = skops->local_port;
 	key->remote_port = remote_port_of(skops);
-	key->pad = 0;
+	key->netns = 0;
+}
+
+/*
+ * The key of a connection's record. Call only when toa_config.conns: the
+ * verifier then never sees bpf_get_netns_cookie on kernels without it here.
+ */
+static __always_inline void conn_key_of(struct bpf_sock_ops *skops, struct toa_flow_key *key)
+{
+	flow_of(skops, key);
+	key->netns = (__u32)bpf_get_netns_cookie(skops);
+}
+
+/*
+ * The socket's addresses as a key's: IPv4 as ::ffff:a.b.c.d, the local port in
+ * host order. Every field is read, whatever the family, with volatile loads, and
+ * the family picks among the values: left to itself clang picks between two
+ * fields by moving the pointer, which the verifier refuses for sockets.
+ */
+static __always_inline void sock_flow_of(struct bpf_sock *sk, struct toa_flow_key *key)
+{
+	volatile struct bpf_sock *v = sk;
+	__u32 *local = (__u32 *)key->local, *remote = (__u32 *)key->remote;
+	__u32 src4 = v->src_ip4, dst4 = v->dst_ip4;
+	__u32 src6[4] = { v->src_ip6[0], v->src_ip6[1], v->src_ip6[2], v->src_ip6[3] };
+	__u32 dst6[4] = { v->dst_ip6[0], v->dst_ip6[1], v->dst_ip6[2], v->dst_ip6[3] };
+	int v4 = v->family == AF_INET;
+
+	local[0] = v4 ? 0 : src6[0];
+	local[1] = v4 ? 0 : src6[1];
+	local[2] = v4 ? bpf_htonl(0xffff) : src6[2];
+	local[3] = v4 ? src4 : src6[3];
+	remote[0] = v4 ? 0 : dst6[0];
+	remote[1] = v4 ? 0 : dst6[1];
+	remote[2] = v4 ? bpf_htonl(0xffff) : dst6[2];
+	remote[3] = v4 ? dst4 : dst6[3];
+	key->local_port = (__u16)v->src_port;
+	key->remote_port = v->dst_port;
+	key->netns = 0;
+}
+
+/*
+ * The record of the connection of sk into c, from the connections map, else
+ * from socket storage (the map was full, or an older receiver made it); 0 if
+ * none. ctx is the getpeername or getsockopt hook's.
+ */
+static __always_inline int find_record(void *ctx, struct bpf_sock *sk, struct toa_conn *c)
+{
+	struct toa_flow_key key;
+	struct toa_conn *found;
+	struct toa_record *rec;
+
+	if (toa_config.conns) {
+		sock_flow_of(sk, &key);
+		key.netns = (__u32)bpf_get_netns_cookie(ctx);
+		found = bpf_map_lookup_elem(&toa_conns, &key);
+		if (found) {
+			*c = *found;
+			return 1;
+		}
+	}
+	rec = bpf_sk_storage_get(&toa_records, sk, 0, 0);
+	if (!rec)
+		return 0;
+	__builtin_memcpy(c->client, rec->client, 16);
+	c->since_ns = rec->since_ns;
+	c->client_port = rec->client_port;
+	c->layout = rec->layout;
+	c->source = rec->source;
+	c->flags = rec->flags;
+	return 1;
 }
 
 /*
@@ -340,6 +429,27 @@ static __always_inline int parse_packet(struct bpf_sock_ops *skops, __u32 format
 	return verdict;
 }
 
+/*
+ * Keeps the TOA in r for the connection in the connections map; 0 if it is
+ * full. The entry's deletion at close needs the state callback.
+ */
+static __always_inline int record_conn(struct bpf_sock_ops *skops, struct toa_parse_result *r, __u8 source)
+{
+	struct toa_flow_key key;
+	struct toa_conn c = {};
+
+	conn_key_of(skops, &key);
+	__builtin_memcpy(c.client, r->client, 16);
+	c.since_ns = bpf_ktime_get_ns();
+	/* Layouts without a port keep the connection's. */
+	c.client_port = r->port ? r->port : remote_port_of(skops);
+	c.layout = r->layout;
+	c.source = source;
+	c.flags = toa_layout_is_v6(r->layout) ? TOA_RECORD_NAT64_HELD : 0;
+	/* Any: an entry of an earlier connection of this 4-tuple is stale (its close seen by no program of ours). */
+	return bpf_map_update_elem(&toa_conns, &key, &c, BPF_ANY) == 0;
+}
+
 /* Keeps the TOA in r for the connection; returns the flags it needs from now on. */
 static __always_inline __u32 record(struct bpf_sock_ops *skops, struct toa_parse_result *r, __u8 source,
 				    struct toa_stats *s)
@@ -350,6 +460,14 @@ static __always_inline __u32 record(struct bpf_sock_ops *skops, struct toa_parse
 
 	if (!sk)
 		return 0;
+	if (toa_config.conns) {
+		if (record_conn(skops, r, source)) {
+			if (toa_layout_is_v6(r->layout))
+				COUNT(s, ip6_address_alloc);
+			return BPF_SOCK_OPS_STATE_CB_FLAG;
+		}
+		COUNT(s, toa_conns_full);
+	}
 	rec = bpf_sk_storage_get(&toa_records, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!rec)
 		return 0;
@@ -637,14 +755,30 @@ static __always_inline void on_segment(struct bpf_sock_ops *skops)
 	set_flags(skops, BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG, set);
 }
 
-/* A connection holding an IPv6 client closes: its NAT64 record counts as freed. */
+/*
+ * A connection holding a TOA closes (every way a socket goes passes here: FIN,
+ * RST, an abortive close, a listener closed before accept): its entry in the
+ * connections map goes; a NAT64 record counts as freed.
+ */
 static __always_inline void on_state(struct bpf_sock_ops *skops)
 {
+	struct toa_flow_key key;
 	struct toa_record *rec;
+	struct toa_conn *c;
 	struct bpf_sock *sk = skops->sk;
 
 	if (skops->args[1] != BPF_TCP_CLOSE || !sk)
 		return;
+	if (toa_config.conns) {
+		conn_key_of(skops, &key);
+		c = bpf_map_lookup_elem(&toa_conns, &key);
+		if (c) {
+			if (c->flags & TOA_RECORD_NAT64_HELD)
+				COUNT(stats(), ip6_address_free);
+			bpf_map_delete_elem(&toa_conns, &key);
+			return;
+		}
+	}
 	rec = bpf_sk_storage_get(&toa_records, sk, 0, 0);
 	if (!rec || !(rec->flags & TOA_RECORD_NAT64_HELD))
 		return;
@@ -678,17 +812,17 @@ int toa_sockops(struct bpf_sock_ops *skops)
 SEC("cgroup/getpeername4")
 int toa_getpeername4(struct bpf_sock_addr *ctx)
 {
-	struct toa_record *rec = bpf_sk_storage_get(&toa_records, ctx->sk, 0, 0);
+	struct toa_conn rec;
 
-	if (!rec)
+	if (!ctx->sk || !find_record(ctx, ctx->sk, &rec))
 		return 1;
 	/* A NAT64 client has no IPv4 address: keep the SNAT one, as toa.ko does. */
-	if (toa_layout_is_v6(rec->layout)) {
+	if (toa_layout_is_v6(rec.layout)) {
 		COUNT(stats(), getname_toa_bypass);
 		return 1;
 	}
-	ctx->user_ip4 = ((__u32 *)rec->client)[3];
-	ctx->user_port = rec->client_port;
+	ctx->user_ip4 = ((__u32 *)rec.client)[3];
+	ctx->user_port = rec.client_port;
 	COUNT(stats(), getname_toa_ok);
 	return 1;
 }
@@ -696,22 +830,22 @@ int toa_getpeername4(struct bpf_sock_addr *ctx)
 SEC("cgroup/getpeername6")
 int toa_getpeername6(struct bpf_sock_addr *ctx)
 {
-	struct toa_record *rec = bpf_sk_storage_get(&toa_records, ctx->sk, 0, 0);
+	struct toa_conn rec;
 	const __u32 *client;
 
-	if (!rec)
+	if (!ctx->sk || !find_record(ctx, ctx->sk, &rec))
 		return 1;
-	if (toa_layout_is_v6(rec->layout) && toa_config.nat64_peer == TOA_NAT64_PEER_SNAT) {
+	if (toa_layout_is_v6(rec.layout) && toa_config.nat64_peer == TOA_NAT64_PEER_SNAT) {
 		COUNT(stats(), getname_toa_bypass);
 		return 1;
 	}
 	/* IPv4 clients are already ::ffff:a.b.c.d, what a dual-stack socket shows. */
-	client = (const __u32 *)rec->client;
+	client = (const __u32 *)rec.client;
 	ctx->user_ip6[0] = client[0];
 	ctx->user_ip6[1] = client[1];
 	ctx->user_ip6[2] = client[2];
 	ctx->user_ip6[3] = client[3];
-	ctx->user_port = rec->client_port;
+	ctx->user_port = rec.client_port;
 	COUNT(stats(), getname_toa_ok);
 	return 1;
 }
@@ -728,11 +862,11 @@ static __always_inline int pass(struct bpf_sockopt *ctx)
 	return 1;
 }
 
-static __always_inline int fail_einval(struct bpf_sockopt *ctx)
+static __always_inline int fail(struct bpf_sockopt *ctx, int errno)
 {
 	/* Before 5.18 a program cannot choose the errno: the kernel's own (ENOPROTOOPT) stays. */
 	if (toa_config.set_retval)
-		ctx->retval = -EINVAL;
+		ctx->retval = -errno;
 	/* Two adjacent 4-byte context stores must not merge into one 8-byte store. */
 	asm volatile("" ::: "memory");
 	return pass(ctx);
@@ -742,7 +876,7 @@ static __always_inline int fail_einval(struct bpf_sockopt *ctx)
  * Answers TOA_SO_GET_LOOKUP from `rec`. A function of its own: its signature
  * puts struct toa_nat64_peer into the object's BTF, which the ABI test reads.
  */
-static __noinline int answer_lookup(struct bpf_sockopt *ctx, struct toa_nat64_peer *out, const struct toa_record *rec)
+static __noinline int answer_lookup(struct bpf_sockopt *ctx, struct toa_nat64_peer *out, const struct toa_conn *rec)
 {
 	int i;
 
@@ -759,35 +893,75 @@ static __noinline int answer_lookup(struct bpf_sockopt *ctx, struct toa_nat64_pe
 	return 1;
 }
 
+/*
+ * Answers TOA_SO_GET_RECORD: the record as socket storage holds it, with the
+ * socket's own addresses. A function of its own: its signature puts struct
+ * toa_record into the object's BTF, which the ABI test reads.
+ */
+static __noinline int answer_record(struct bpf_sockopt *ctx, struct toa_record *out, const struct toa_conn *c)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct toa_flow_key key;
+
+	if (!sk)
+		return pass(ctx);
+	sock_flow_of(sk, &key);
+	__builtin_memcpy(out->client, c->client, 16);
+	__builtin_memcpy(out->peer, key.remote, 16);
+	__builtin_memcpy(out->local, key.local, 16);
+	out->since_ns = c->since_ns;
+	out->client_port = c->client_port;
+	out->peer_port = key.remote_port;
+	out->local_port = bpf_htons(key.local_port);
+	out->layout = c->layout;
+	out->source = c->source;
+	out->flags = c->flags;
+	__builtin_memset(out->pad, 0, sizeof(out->pad));
+	ctx->optlen = sizeof(*out);
+	/* Two adjacent 4-byte context stores must not merge into one 8-byte store. */
+	asm volatile("" ::: "memory");
+	ctx->retval = 0;
+	return 1;
+}
+
 SEC("cgroup/getsockopt")
 int toa_getsockopt(struct bpf_sockopt *ctx)
 {
 	struct toa_nat64_peer *out;
-	struct toa_record *rec;
+	struct toa_record *whole;
+	struct toa_conn rec;
 	struct toa_stats *s;
 	struct bpf_sock *sk;
+	int optname = ctx->optname;
 
 	/* Runs for every getsockopt in the cgroup: everything else passes untouched. */
-	if (ctx->level != SOL_IP || ctx->optname != TOA_SO_GET_LOOKUP)
+	if (ctx->level != SOL_IP || (optname != TOA_SO_GET_LOOKUP && optname != TOA_SO_GET_RECORD))
 		return pass(ctx);
 	sk = ctx->sk;
 	if (!sk)
 		return pass(ctx);
-	if (ctx->optlen < (int)sizeof(struct toa_nat64_peer))
-		return fail_einval(ctx);
-	s = stats();
-	rec = bpf_sk_storage_get(&toa_records, sk, 0, 0);
-	if (!rec) {
-		COUNT(s, getname_toa_empty);
-		return fail_einval(ctx);
+	if (optname == TOA_SO_GET_RECORD) {
+		whole = (struct toa_record *)(long)ctx->optval;
+		if (ctx->optlen < (int)sizeof(*whole) || (void *)(whole + 1) > (void *)(long)ctx->optval_end)
+			return fail(ctx, EINVAL);
+		if (!find_record(ctx, sk, &rec))
+			return fail(ctx, ENOENT);
+		return answer_record(ctx, whole, &rec);
 	}
-	if (!toa_layout_is_v6(rec->layout)) {
+	if (ctx->optlen < (int)sizeof(struct toa_nat64_peer))
+		return fail(ctx, EINVAL);
+	s = stats();
+	if (!find_record(ctx, sk, &rec)) {
+		COUNT(s, getname_toa_empty);
+		return fail(ctx, EINVAL);
+	}
+	if (!toa_layout_is_v6(rec.layout)) {
 		COUNT(s, getname_toa_mismatch);
-		return fail_einval(ctx);
+		return fail(ctx, EINVAL);
 	}
 	out = (struct toa_nat64_peer *)(long)ctx->optval;
 	if ((void *)(out + 1) > (void *)(long)ctx->optval_end)
-		return fail_einval(ctx); /* the buffer beyond a page is not the program's */
+		return fail(ctx, EINVAL); /* the buffer beyond a page is not the program's */
 	COUNT(s, getname_toa_ok);
-	return answer_lookup(ctx, out, rec);
+	return answer_lookup(ctx, out, &rec);
 }

@@ -99,9 +99,11 @@ enum toa_source {
 #define TOA_RECORD_NAT64_HELD (1 << 0) /* counted in ip6_address_alloc, not yet freed */
 
 /*
- * What the receiver keeps for one connection that carried a TOA (sk_storage,
- * freed with the socket). Addresses are 16 bytes, IPv4 as ::ffff:a.b.c.d.
- * A server reads its own with the socket fd as key (pinned map, mode 0644).
+ * What the receiver keeps for one connection that carried a TOA, as a server
+ * reads it: getsockopt(fd, IPPROTO_IP, TOA_SO_GET_RECORD) answers it from
+ * either home of a record (the connections map, else socket storage), and the
+ * socket storage map (pinned, mode 0644) holds it as is, with the socket fd as
+ * key. Addresses are 16 bytes, IPv4 as ::ffff:a.b.c.d.
  */
 struct toa_record {
 	__u8 client[16];    /* the real client */
@@ -125,6 +127,23 @@ struct toa_nat64_peer {
 };
 
 #define TOA_SO_GET_LOOKUP 4096 /* TOA_BASE_CTL in toa.ko */
+#define TOA_SO_GET_RECORD 4097 /* ours: the connection's struct toa_record (toa.ko stops at 4096) */
+
+/*
+ * A connection's record in the connections map (struct toa_flow_key is its
+ * key): what the 4-tuple and namespace of the key do not say. 32 bytes, so a
+ * map element (48 bytes of the kernel's, 40 of key, 8 of allocator) fills a
+ * 128-byte slab object exactly.
+ */
+struct toa_conn {
+	__u8 client[16];    /* as toa_record.client */
+	__u64 since_ns;
+	__be16 client_port;
+	__u8 layout;        /* enum toa_layout */
+	__u8 source;        /* enum toa_source */
+	__u8 flags;         /* TOA_RECORD_* */
+	__u8 pad[3];
+};
 
 /*
  * Per-CPU counters. The first seven are toa.ko's, with its meanings, in its
@@ -146,6 +165,7 @@ struct toa_stats {
 	__u64 toa_foreign_netns;    /* TOA ignored: the socket's network namespace is not one honoured */
 	__u64 toa_parse_busy;       /* packets left unparsed: this CPU's parse buffers were all in use */
 	__u64 toa_parked_evicted;   /* parked SYN TOAs dropped for newer ones: the parked map was full */
+	__u64 toa_conns_full;       /* records kept in socket storage: the connections map was full */
 };
 
 /* getpeername() on AF_INET6 sockets for connections holding an IPv6 client. */
@@ -164,6 +184,7 @@ struct toa_receiver_config {
 	__u32 trust_enabled; /* 1: only peers in the trust map are believed */
 	__u32 set_retval;    /* 1: the kernel lets getsockopt programs return an errno (5.18+) */
 	__u32 netns_scoped;  /* 1: only sockets in the network namespaces of the netns map honour a TOA */
+	__u32 conns;         /* 1: records go to the connections map first (the kernel has bpf_get_netns_cookie, 5.15) */
 };
 
 /* Trust map key (LPM trie): IPv4 networks as ::ffff:0:0/96 + prefix. */
@@ -172,13 +193,16 @@ struct toa_trust_key {
 	__u8 addr[16];
 };
 
-/* A SYN-borne TOA waiting for its connection's handshake ACK, by 4-tuple. */
+/*
+ * A connection by 4-tuple: the key of a SYN-borne TOA waiting for its
+ * handshake ACK (parked map) and of a connection's record (connections map).
+ */
 struct toa_flow_key {
 	__u8 local[16];
 	__u8 remote[16];
 	__u16 local_port;  /* host order, as bpf_sock_ops gives it */
 	__u16 remote_port; /* network order */
-	__u32 pad;
+	__u32 netns;       /* connections map: the low half of the socket's network namespace cookie; parked: 0 */
 };
 
 struct toa_parked {
@@ -229,8 +253,11 @@ struct toa_trace_state {
 #define TOA_TRACE 1 /* 0 compiles the trace out (the benchmark's baseline) */
 #endif
 #ifndef TOA_TRACE_BUFFER
-/* Bytes of trace events waiting for a reader: about 3,200. Allocated at load, tracing on or off, so small. */
-#define TOA_TRACE_BUFFER (1 << 18)
+/*
+ * Bytes of trace events waiting for a reader: about 800 (80 bytes each), read every 250 ms or
+ * once 64 wait. Allocated at load, tracing on or off, so small.
+ */
+#define TOA_TRACE_BUFFER (1 << 16)
 #endif
 #ifndef TOA_TRACE_BATCH
 #define TOA_TRACE_BATCH 64 /* events waiting before the reader is woken (it also reads every 250 ms) */
@@ -241,6 +268,14 @@ struct toa_trace_state {
  * 136 B an entry): an entry lives one round trip, so 4096 carry 40,000 parked SYNs per second at 100 ms.
  */
 #define TOA_PARKED_MAX 4096
+#endif
+#ifndef TOA_CONNS_MAX
+/*
+ * Connections whose records the connections map holds (toa load --connections sets it). Its
+ * buckets are allocated at load, 16 bytes each, a power of two of them; records beyond it go to
+ * socket storage, which costs about 370 bytes a connection instead of 128.
+ */
+#define TOA_CONNS_MAX 16384
 #endif
 #ifndef TOA_TRUST_MAX
 #define TOA_TRUST_MAX 1024   /* networks in the trust list */

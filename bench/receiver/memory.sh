@@ -7,6 +7,9 @@
 #     network namespaces), so a row counts both ends; "the receiver's cost" is with minus without.
 #   - bytes fixed per load: what the kernel charges for the receiver's maps (bpftool's
 #     bytes_memlock), before any connection.
+#   - the records' own bytes per held connection: what the kernel charges the connections map for its
+#     entries (bytes_memlock while held minus before), exact where the slabs move with other work.
+#     Socket storage (the records beyond the map, or a receiver without it) has no such figure.
 # The TOAs are written by the sender (bpf/sender.bpf.c) attached to the clients' cgroup.
 #
 #   bench/receiver/memory.sh [connections=16000] [rounds=3]
@@ -28,6 +31,8 @@ echo "memory: $(nproc) CPUs, kernel $(uname -r), commit $(git -C "$root" rev-par
 echo "fixed per load: $maps B, map by map:"
 sort -k2 -nr <<< "$each" | sed '/^$/d; s/^/  /'
 
+# What the kernel charges for a pinned map, in bytes; 0 when there is none.
+memlock() { bpftool -j map show pinned "$1" 2>/dev/null | python3 -c 'import json, sys; print(json.load(sys.stdin)["bytes_memlock"])' 2>/dev/null || echo 0; }
 # The caches a connection, its socket and a record live in.
 slab() { awk 'NR > 2 && $1 ~ /^(kmalloc-|TCP|request_sock|sock_inode|skbuff|bpf)/ {s += $2 * $4} END {printf "%d", s}' /proc/slabinfo; }
 # held SERVER_CGROUP MODE PORT: bytes per connection while n connections are held
@@ -35,11 +40,11 @@ held() {
   local cg=$1 mode=$2 port=$3 fifo="$work/in.$port" out="$work/out.$port" before after server client fd
   run_in s "$cg" "$work/stress_server" -H $port > /dev/null 2>&1 & server=$!
   wait_listen $port
-  mkfifo "$fifo"; sync; sleep 1; before=$(slab)
+  mkfifo "$fifo"; sync; sleep 1; before=$(slab); local map0 map1; map0=$(memlock "$pins/connections")
   run_in c "$client_cg" "$work/stress_client" -H -t 10.202.1.2 -p $port -n "$n" -m "$mode" -c 128 -T 600 < "$fifo" > "$out" 2>&1 &
   client=$!; exec {fd}> "$fifo"
   for _ in $(seq 600); do grep -q '^held' "$out" && break; sleep 0.5; done
-  sleep 1; after=$(slab)
+  sleep 1; after=$(slab); map1=$(memlock "$pins/connections")
   exec {fd}>&-; wait $client; kill -TERM $server 2>/dev/null; wait $server 2>/dev/null
   # Every connection held, its claim honoured (with the receiver) or not (without), else the row means nothing.
   local ok=$n; [ "$cg" = "$without_cg" ] && [ "$mode" != self ] && ok=0
@@ -47,15 +52,16 @@ held() {
     echo "  (port $port, $mode, left out: $(grep '^held' "$out" || echo "not all held"))" >&2
     return
   fi
+  [ "$cg" = "$with_cg" ] && records[$mode]="${records[$mode]:-} $(( (map1 - map0) / n ))"
   echo $(( (after - before) / n ))
 }
 
-declare -A sum=(); port=9600
+declare -A sum=() records=(); port=9600
 for round in $(seq "$rounds"); do
   for mode in v4 v6 self; do
     for side in without with; do
       cg=$without_cg; [ $side = with ] && cg=$with_cg
-      b=$(held "$cg" "$mode" $port); port=$(( port + 1 )); sum[$mode.$side]="${sum[$mode.$side]:-} ${b:-?}"
+      held "$cg" "$mode" $port > "$work/held"; b=$(cat "$work/held"); port=$(( port + 1 )); sum[$mode.$side]="${sum[$mode.$side]:-} ${b:-?}"
     done
   done
 done
@@ -70,4 +76,6 @@ for mode in v4 v6 self; do
     printf "%d", (n % 2) ? d[(n + 1) / 2] : (d[n / 2] + d[n / 2 + 1]) / 2 }')
   printf '%-34s %-24s %-24s %s B\n' "$what" "${sum[$mode.with]# }" "${sum[$mode.without]# }" "$cost"
 done
+printf '%-34s %s\n' "records' bytes per held connection" "(the connections map's charge, round by round)"
+for mode in v4 v6 self; do printf '%-34s %s B\n' "$(mode_text $mode)" "${records[$mode]# }"; done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

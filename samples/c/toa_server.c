@@ -10,8 +10,10 @@
  *   -6        listen on a dual-stack AF_INET6 socket (IPv4 clients as ::ffff:a.b.c.d)
  *   -n COUNT  serve COUNT connections, then exit (default: forever)
  *   -d        read the first data before asking (a TOA carried by data only)
- *   -r PIN    also read this connection's record from the receiver's pinned
- *             map (read-only, works without root), e.g. /sys/fs/bpf/toa/records
+ *   -r PIN    also read this connection's record from the receiver: getsockopt
+ *             TOA_SO_GET_RECORD, else (a kernel before 5.18 answers "none" with
+ *             ENOPROTOOPT) its pinned socket storage map (read-only, works
+ *             without root), e.g. /sys/fs/bpf/toa/records
  *
  * For each connection it prints what accept() returned, what the lookups
  * returned, then echoes the bytes back until the client closes.
@@ -70,14 +72,31 @@ static void lookup_real_client(int client_fd)
 		print_address("real client", &addr);
 }
 
-/* The receiver's record for this socket, read with the socket fd as the key. */
+static void print_found(const struct toa_record *record)
+{
+	char text[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET6, record->client, text, sizeof(text));
+	printf("record client [%s]:%d layout %d source %d\n", text, ntohs(record->client_port),
+	       record->layout, record->source);
+}
+
+/* The receiver's record for this socket: asked for, else read with the socket fd as the key. */
 static void print_record(const char *pin, int client_fd)
 {
 	union bpf_attr attr;
 	struct toa_record record;
-	char text[INET6_ADDRSTRLEN];
+	socklen_t len = sizeof(record);
 	int map_fd;
 
+	if (getsockopt(client_fd, IPPROTO_IP, TOA_SO_GET_RECORD, &record, &len) == 0 && len == sizeof(record)) {
+		print_found(&record);
+		return;
+	}
+	if (errno != ENOPROTOOPT) {
+		printf("record: none (%s)\n", strerror(errno));
+		return;
+	}
 	memset(&attr, 0, sizeof(attr));
 	attr.pathname = (uint64_t)(uintptr_t)pin;
 	attr.file_flags = BPF_F_RDONLY;
@@ -91,9 +110,7 @@ static void print_record(const char *pin, int client_fd)
 	attr.key = (uint64_t)(uintptr_t)&client_fd;
 	attr.value = (uint64_t)(uintptr_t)&record;
 	if (syscall(__NR_bpf, BPF_MAP_LOOKUP_ELEM, &attr, sizeof(attr)) == 0) {
-		inet_ntop(AF_INET6, record.client, text, sizeof(text));
-		printf("record client [%s]:%d layout %d source %d\n", text, ntohs(record.client_port),
-		       record.layout, record.source);
+		print_found(&record);
 	} else {
 		printf("record: none (%s)\n", strerror(errno));
 	}

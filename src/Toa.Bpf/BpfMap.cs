@@ -48,9 +48,17 @@ public sealed unsafe class BpfMap : IDisposable
 
     internal nint Handle => _map;
 
-    /// <summary>An object's map's max_entries, as the program declares it (not known for a pinned map opened alone).</summary>
-    public uint MaxEntries => _map != 0 ? LibBpf.MapMaxEntries(_map)
-        : throw new InvalidOperationException($"map {Name}: opened from a pin, its declaration is not at hand");
+    /// <summary>
+    /// An object's map's max_entries, as the program declares it (not known for a pinned map opened alone);
+    /// set before the object is loaded to create the map with another.
+    /// </summary>
+    public uint MaxEntries
+    {
+        get => _map != 0 ? LibBpf.MapMaxEntries(_map)
+            : throw new InvalidOperationException($"map {Name}: opened from a pin, its declaration is not at hand");
+        set => BpfException.Check(_map != 0 ? LibBpf.MapSetMaxEntries(_map, value)
+            : throw new InvalidOperationException($"map {Name}: opened from a pin, it exists already"), $"map {Name}: set max_entries");
+    }
 
     /// <summary>The map's fd; -1 for an object's map before load.</summary>
     public int Fd => _fd is not null ? (int)_fd.DangerousGetHandle() : LibBpf.MapFd(_map);

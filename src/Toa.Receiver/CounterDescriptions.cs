@@ -24,6 +24,8 @@ public static class CounterDescriptions
         ["getname_toa_bypass"] = "getpeername() of a NAT64 connection that kept the load balancer's (SNAT) address.",
         ["toa_parse_busy"] = "Packets left unparsed because every parse buffer of their CPU was in use.",
         ["toa_parked_evicted"] = "SYN-borne TOAs dropped before their handshake completed because the parked map was full.",
+        ["toa_conns_full"] = "Records kept in socket storage (about 370 bytes, not 128) because the connections map was full (toa load --connections).",
+
     };
 
     /// <summary>Whether <paramref name="name"/> has a description of its own.</summary>

@@ -21,6 +21,7 @@ internal static class ReceiverAbi
     public const string ParseFixtureProgram = "toa_parse_fixture";
 
     public const string RecordsMap = "toa_records";
+    public const string ConnsMap = "toa_conns";
     public const string StatsMap = "toa_stats";
     public const string ParkedMap = "toa_parked";
     public const string TrustMap = "toa_trust";
@@ -60,6 +61,31 @@ internal static class ReceiverAbi
         public uint TrustEnabled;
         public uint SetRetval;
         public uint NetnsScoped;
+        public uint Conns;
+    }
+
+    /// <summary>struct toa_flow_key: the key of the parked and connections maps.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public unsafe struct FlowKey
+    {
+        public fixed byte Local[16];
+        public fixed byte Remote[16];
+        public ushort LocalPort;  // host order
+        public ushort RemotePort; // network order
+        public uint Netns;
+    }
+
+    /// <summary>struct toa_conn: a record in the connections map.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public unsafe struct Conn
+    {
+        public fixed byte Client[16];
+        public ulong SinceNs;
+        public ushort ClientPort;
+        public byte Layout;
+        public byte Source;
+        public byte Flags;
+        private fixed byte _pad[3];
     }
 
     /// <summary>struct toa_trust_key.</summary>
@@ -100,13 +126,13 @@ internal static class ReceiverAbi
         "syn_recv_sock_toa", "syn_recv_sock_no_toa", "getname_toa_ok", "getname_toa_mismatch", "getname_toa_empty",
         "ip6_address_alloc", "ip6_address_free",
         "toa_from_syn", "toa_from_data", "toa_malformed", "toa_untrusted", "getname_toa_bypass",
-        "toa_foreign_netns", "toa_parse_busy", "toa_parked_evicted",
+        "toa_foreign_netns", "toa_parse_busy", "toa_parked_evicted", "toa_conns_full",
     ];
 
     /// <summary>struct toa_stats, as one per-CPU value.</summary>
     [StructLayout(LayoutKind.Sequential)]
     public unsafe struct Stats
     {
-        public fixed ulong Values[15];
+        public fixed ulong Values[16];
     }
 }

@@ -39,4 +39,16 @@ public sealed record ReceiverOptions
 
     /// <summary>getpeername() on AF_INET6 sockets of NAT64 connections.</summary>
     public Nat64PeerMode Nat64Peer { get; init; } = Nat64PeerMode.Real;
+
+    /// <summary>
+    /// Connections carrying a TOA whose records the connections map holds, 128 bytes each; its buckets
+    /// (16 bytes for each of this rounded up to a power of two) are allocated at load. Records beyond it
+    /// go to socket storage (about 370 bytes each), counted in toa_conns_full. Default
+    /// <see cref="DefaultConnections"/>, which keeps a load's fixed cost under 1 MB. A replaced receiver
+    /// (--force) keeps the map it has, and so its size.
+    /// </summary>
+    public int Connections { get; init; } = DefaultConnections;
+
+    /// <summary>The connections map's default size: 16,384 (256 KiB of buckets).</summary>
+    public const int DefaultConnections = 16384;
 }

@@ -64,6 +64,7 @@ public static class ToaReceiver
     // Maps whose contents outlive a --force: the records of live connections, counters, parked SYNs.
     private static readonly (string Pin, string Map)[] KeptMaps =
     [
+        (Pins.Conns, ReceiverAbi.ConnsMap),
         (Pins.Records, ReceiverAbi.RecordsMap),
         (Pins.Stats, ReceiverAbi.StatsMap),
         (Pins.Parked, ReceiverAbi.ParkedMap),
@@ -322,14 +323,57 @@ public static class ToaReceiver
     }
 
     /// <summary>
-    /// The connections holding a TOA in the calling thread's network namespace,
-    /// read through sock_diag: the data path does no extra work for it.
+    /// The connections holding a TOA in the calling thread's network namespace: the connections
+    /// map's, and socket storage's read through sock_diag. The data path does no extra work for it.
     /// </summary>
     public static IReadOnlyList<ToaConnection> ReadTable(string pinDirectory)
     {
         RequireLoaded(pinDirectory);
+        var table = new List<ToaConnection>();
+        // A receiver loaded before the connections map existed has no pin of it.
+        if (File.Exists(Path.Join(pinDirectory, Pins.Conns)))
+        {
+            using var conns = BpfMap.OpenPinned(Path.Join(pinDirectory, Pins.Conns), readOnly: true);
+            var netns = (uint)NetnsCookie();
+            foreach (var key in conns.Keys<ReceiverAbi.FlowKey>())
+            {
+                // A connection closing meanwhile takes its entry with it.
+                if (key.Netns == netns && conns.TryLookup(key, out ReceiverAbi.Conn conn))
+                    table.Add(ToaConnection.From(RecordOf(key, conn)));
+            }
+        }
         using var map = BpfMap.OpenPinned(Path.Join(pinDirectory, Pins.Records), readOnly: true);
-        return SkStorageDiag.Dump(map).Select(e => ToaConnection.From(e.Value)).ToArray();
+        table.AddRange(SkStorageDiag.Dump(map).Select(e => ToaConnection.From(e.Value)));
+        return table;
+    }
+
+    // The cookie of the calling thread's network namespace (SO_NETNS_COOKIE, 5.14), the one the programs key records by.
+    private static ulong NetnsCookie()
+    {
+        const int SOL_SOCKET = 1, SO_NETNS_COOKIE = 71; // Linux's numbers (SocketOptionLevel.Socket is Windows')
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        Span<byte> cookie = stackalloc byte[sizeof(ulong)];
+        socket.GetRawSocketOption(SOL_SOCKET, SO_NETNS_COOKIE, cookie);
+        return BitConverter.ToUInt64(cookie);
+    }
+
+    // A connections map entry as socket storage holds a record: the key gives the addresses.
+    private static unsafe RecordLayout RecordOf(ReceiverAbi.FlowKey key, ReceiverAbi.Conn conn)
+    {
+        var record = new RecordLayout
+        {
+            SinceNs = conn.SinceNs,
+            ClientPort = conn.ClientPort,
+            PeerPort = key.RemotePort,
+            LocalPort = (ushort)IPAddress.HostToNetworkOrder((short)key.LocalPort),
+            Layout = conn.Layout,
+            Source = conn.Source,
+            Flags = conn.Flags,
+        };
+        new ReadOnlySpan<byte>(conn.Client, 16).CopyTo(new Span<byte>(record.Client, 16));
+        new ReadOnlySpan<byte>(key.Remote, 16).CopyTo(new Span<byte>(record.Peer, 16));
+        new ReadOnlySpan<byte>(key.Local, 16).CopyTo(new Span<byte>(record.Local, 16));
+        return record;
     }
 
     private static unsafe ulong Field(ReceiverAbi.Stats stats, int index) => stats.Values[index];
@@ -343,6 +387,7 @@ public static class ToaReceiver
     private static BpfObject Open(ReceiverOptions options, NetworkNamespace[]? namespaces)
     {
         var obj = BpfObject.OpenEmbedded(typeof(ToaReceiver).Assembly, ReceiverAbi.ObjectResource);
+        var conns = FeatureProbes.Current.Check(KernelFeatures.NetnsCookie).Supported;
         try
         {
             obj.SetConstant(ReceiverAbi.ConfigVariable, new ReceiverAbi.Config
@@ -352,7 +397,12 @@ public static class ToaReceiver
                 TrustEnabled = options.Trust.Count > 0 ? 1u : 0u,
                 SetRetval = FeatureProbes.Current.Check(KernelFeatures.SockoptRetval).Supported ? 1u : 0u,
                 NetnsScoped = namespaces is null ? 0u : 1u,
+                Conns = conns ? 1u : 0u,
             });
+            if (options.Connections < 1)
+                throw new ArgumentException($"{options.Connections} connections: the connections map needs room for at least 1");
+            // Unused without the cookie helper: the smallest map there is.
+            obj.Map(ReceiverAbi.ConnsMap).MaxEntries = conns ? (uint)options.Connections : 1;
             var room = obj.Map(ReceiverAbi.NetnsMap).MaxEntries;
             if (namespaces?.Length > room)
                 throw new ArgumentException($"{namespaces.Length} network namespaces: the receiver honours at most {room}");
@@ -431,6 +481,7 @@ public static class ToaReceiver
     internal static class Pins
     {
         public const string Records = ReceiverRecords.RecordsPin;
+        public const string Conns = "connections";
         public const string Stats = "stats";
         public const string Parked = "parked";
         public const string ParkedCount = "parked-count";

@@ -39,10 +39,35 @@ public class ReceiverAbiTests
         BtfLayout.AssertMatches<ReceiverAbi.Config>(obj, "toa_receiver_config", new()
         {
             ["formats"] = "Formats", ["nat64_peer"] = "Nat64Peer", ["trust_enabled"] = "TrustEnabled", ["set_retval"] = "SetRetval",
-            ["netns_scoped"] = "NetnsScoped",
+            ["netns_scoped"] = "NetnsScoped", ["conns"] = "Conns",
         });
         // status reads the pinned .rodata map as this struct.
         Assert.Equal((0, Marshal.SizeOf<ReceiverAbi.Config>()), obj.Btf.DataSectionVariable(".rodata", ReceiverAbi.ConfigVariable));
+    }
+
+    [Fact]
+    public void FlowKey_MatchesBtfLayout()
+    {
+        using var obj = Open();
+        // The connections map's key, which toa table reads.
+        BtfLayout.AssertMatches<ReceiverAbi.FlowKey>(obj, "toa_flow_key", new()
+        {
+            ["local"] = "Local", ["remote"] = "Remote", ["local_port"] = "LocalPort", ["remote_port"] = "RemotePort", ["netns"] = "Netns",
+        });
+    }
+
+    [Fact]
+    public void Conn_MatchesBtfLayoutIn32Bytes()
+    {
+        using var obj = Open();
+        BtfLayout.AssertMatches<ReceiverAbi.Conn>(obj, "toa_conn", new()
+        {
+            ["client"] = "Client", ["since_ns"] = "SinceNs", ["client_port"] = "ClientPort", ["layout"] = "Layout", ["source"] = "Source",
+            ["flags"] = "Flags",
+        });
+        // Key (40) and value (32) beside the kernel's 48 bytes of element and the allocator's 8: one 128-byte slab object.
+        Assert.Equal(32, Marshal.SizeOf<ReceiverAbi.Conn>());
+        Assert.Equal(40, Marshal.SizeOf<ReceiverAbi.FlowKey>());
     }
 
     [Fact]

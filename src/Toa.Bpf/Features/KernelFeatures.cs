@@ -74,6 +74,18 @@ public static class KernelFeatures
             () => KernelProbe.Helper(BpfProgramType.SockOps, BpfAttachType.CgroupSockOps, BpfHelper.SkcToTcpSock)));
 
     /// <summary>
+    /// bpf_get_netns_cookie in sock_ops, getpeername and getsockopt programs: the receiver keys a
+    /// connection's record by its namespace and 4-tuple in a hash map (128 bytes a connection).
+    /// Without it the records stay in socket storage, about 370 bytes a connection.
+    /// </summary>
+    public static KernelFeature NetnsCookie { get; } = new("netns-cookie",
+        "bpf_get_netns_cookie in sock_ops, getpeername and getsockopt programs", "5.15", () => Both(
+            KernelProbe.Helper(BpfProgramType.SockOps, BpfAttachType.CgroupSockOps, BpfHelper.GetNetnsCookie),
+            () => Both(KernelProbe.Helper(BpfProgramType.CgroupSockopt, BpfAttachType.CgroupGetsockopt, BpfHelper.GetNetnsCookie),
+                () => KernelProbe.Helper(BpfProgramType.CgroupSockAddr, BpfAttachType.CgroupInet4Getpeername, BpfHelper.GetNetnsCookie))),
+        fallback: "connections' records stay in socket storage (about 370 bytes each, not 128)");
+
+    /// <summary>
     /// A cgroup getsockopt program choosing the call's errno (ctx->retval), probed through
     /// bpf_set_retval, which arrived with it. Without it getsockopt 4096 on a connection
     /// without a NAT64 client fails with the kernel's ENOPROTOOPT instead of EINVAL.
@@ -88,7 +100,7 @@ public static class KernelFeatures
     [
         Btf, SkStorage, SkStorageFromSockOps, CgroupGetsockopt, SkStorageFromGetsockopt, CgroupSetsockopt,
         SkStorageFromSetsockopt, CgroupLink, CgroupGetpeername, SkStorageFromGetpeername, SockOpsHeaderOptions, SockOpsNetns,
-        SockoptRetval,
+        NetnsCookie, SockoptRetval,
     ];
 
     /// <summary>What sending TOA (toa connect, toa lb) needs.</summary>

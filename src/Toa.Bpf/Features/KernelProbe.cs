@@ -216,6 +216,7 @@ internal enum BpfAttachType : uint
 internal enum BpfHelper
 {
     SkStorageGet = 107,
+    GetNetnsCookie = 122,
     SkcToTcpSock = 137,
     LoadHdrOpt = 142,
     StoreHdrOpt = 143,

@@ -140,6 +140,9 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Lib, EntryPoint = "bpf_map__max_entries")]
     internal static partial uint MapMaxEntries(nint map);
 
+    [LibraryImport(Lib, EntryPoint = "bpf_map__set_max_entries")]
+    internal static partial int MapSetMaxEntries(nint map, uint maxEntries);
+
     [LibraryImport(Lib, EntryPoint = "bpf_map__fd")]
     internal static partial int MapFd(nint map);
 

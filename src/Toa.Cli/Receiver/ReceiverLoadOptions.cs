@@ -60,6 +60,15 @@ internal static class ReceiverLoadOptions
         AllowMultipleArgumentsPerToken = false,
     };
 
+    public static readonly Option<int?> Connections = new("--connections")
+    {
+        Description = "How many connections carrying a TOA the receiver keeps at 128 bytes each, in a map whose buckets (16 "
+            + "bytes for each of this number rounded up to a power of two) are allocated at load; connections beyond it "
+            + "cost about 370 bytes each and are counted (toa_conns_full). A receiver replaced with --force keeps its "
+            + "size. Default: 16384 (256 KiB). Example: --connections 1000000 (16 MiB) for a gateway holding a million.",
+        HelpName = "N",
+    };
+
     /// <summary>What --netns takes for every network namespace.</summary>
     public const string AllNamespaces = "all";
 
@@ -68,7 +77,7 @@ internal static class ReceiverLoadOptions
     /// <summary>Adds every option to <paramref name="command"/>.</summary>
     public static Command WithLoadOptions(this Command command)
     {
-        foreach (var option in new Option[] { Cgroup, Formats, Trust, Nat64Peer, Netns, PinDir })
+        foreach (var option in new Option[] { Cgroup, Formats, Trust, Nat64Peer, Netns, Connections, PinDir })
             command.Options.Add(option);
         return command;
     }
@@ -79,8 +88,12 @@ internal static class ReceiverLoadOptions
         var formats = parse.GetValue(Formats) ?? ToaLayouts.Default;
         if (formats == ToaLayouts.None)
             throw new CliException("--formats: at least one layout is needed", ReturnCode.UsageError);
+        var connections = parse.GetValue(Connections) ?? ReceiverOptions.DefaultConnections;
+        if (connections < 1)
+            throw new CliException($"--connections {connections}: at least 1", ReturnCode.UsageError);
         return new ReceiverOptions
         {
+            Connections = connections,
             PinDirectory = ReceiverCommandOptions.PinDirOf(parse, PinDir),
             Cgroup = parse.GetValue(Cgroup),
             Formats = formats,
@@ -128,6 +141,9 @@ internal static class ReceiverLoadOptions
         arguments.AddRange([Nat64Peer.Name, options.Nat64Peer.ToString().ToLowerInvariant()]);
         foreach (var path in options.Namespaces ?? [AllNamespaces])
             arguments.AddRange([Netns.Name, path]);
+        // Only when chosen: the size is the map's, which a --force keeps whatever it names.
+        if (options.Connections != ReceiverOptions.DefaultConnections)
+            arguments.AddRange([Connections.Name, options.Connections.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         arguments.AddRange(PinDirArguments(options.PinDirectory));
         return arguments;
     }

@@ -7,9 +7,11 @@ using System.Text;
 namespace Toa.Sockets;
 
 /// <summary>
-/// The records our receiver (<c>toa load</c>) keeps: a server looks up its own sockets by
-/// descriptor in the pinned map. The pin is mode 0644 and opened read-only, so no root is
-/// needed, and the bpf(2) calls are made directly: no libbpf on the server.
+/// The records our receiver (<c>toa load</c>) keeps: a server asks for its own socket's with
+/// <c>getsockopt(fd, IPPROTO_IP, 4097)</c>, which the receiver answers from wherever it keeps the
+/// record; where the kernel lets the receiver answer "none" only with ENOPROTOOPT (before 5.18),
+/// the socket storage map pinned is asked too, by descriptor. The pin is mode 0644 and opened
+/// read-only, so no root is needed, and the bpf(2) calls are made directly: no libbpf on the server.
 /// </summary>
 public sealed partial class ReceiverRecords : IDisposable
 {
@@ -21,7 +23,7 @@ public sealed partial class ReceiverRecords : IDisposable
 
     private const int BPF_MAP_LOOKUP_ELEM = 1, BPF_OBJ_GET = 7, BPF_OBJ_GET_INFO_BY_FD = 15;
     private const uint BPF_F_RDONLY = 1 << 3;
-    private const int ENOENT = 2;
+    private const int ENOENT = 2, ENOPROTOOPT = 92;
 
     private readonly SafeHandle _map;
 
@@ -85,6 +87,17 @@ public sealed partial class ReceiverRecords : IDisposable
         connection = null;
         var key = (int)socket.Handle;
         RecordLayout record;
+        var length = (uint)sizeof(RecordLayout);
+        var asked = GetSockOpt(key, ToaSocketOption.Level, ToaSocketOption.GetRecord, &record, ref length);
+        if (asked == 0 && length == sizeof(RecordLayout))
+        {
+            connection = ToaConnection.From(record);
+            return 0;
+        }
+        // ENOENT: the receiver holds none. ENOPROTOOPT: no answer, or "none" from a kernel before 5.18; the map says which.
+        var errno = asked == 0 ? ENOPROTOOPT : Marshal.GetLastPInvokeError();
+        if (errno != ENOPROTOOPT)
+            return errno;
         var added = false;
         try
         {
@@ -136,4 +149,7 @@ public sealed partial class ReceiverRecords : IDisposable
 
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
     private static partial long Syscall(long number, long command, nint attr, uint size);
+
+    [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
+    private static unsafe partial int GetSockOpt(int fd, int level, int name, void* value, ref uint length);
 }

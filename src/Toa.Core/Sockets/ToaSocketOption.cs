@@ -17,6 +17,12 @@ public static class ToaSocketOption
     /// <summary>TOA_SO_GET_LOOKUP (= TOA_BASE_CTL).</summary>
     public const int GetLookup = 4096;
 
+    /// <summary>
+    /// TOA_SO_GET_RECORD, our receiver's alone: the connection's whole record (struct toa_record,
+    /// <see cref="ToaConnection"/>), wherever the receiver keeps it.
+    /// </summary>
+    public const int GetRecord = 4097;
+
     /// <summary>sizeof(struct toa_nat64_peer): 16-byte address, 2-byte port, 2 bytes of padding.</summary>
     public const int Nat64PeerSize = 20;
 }

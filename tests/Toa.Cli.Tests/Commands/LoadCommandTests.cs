@@ -15,6 +15,8 @@ public class LoadCommandTests
     [InlineData("--netns", "/nonexistent-toa-test/ns")]
     [InlineData("--netns", "/proc/self/ns/uts")]
     [InlineData("--netns", "all", "--netns", "/proc/self/ns/net")]
+    [InlineData("--connections", "0")]
+    [InlineData("--connections", "many")]
     public async Task Load_BadInput_ExitsTwoWithOneLineNamingIt(params string[] args)
     {
         // A cgroup that does not exist: should the input pass, nothing could be attached.

@@ -244,7 +244,7 @@ public sealed class ReceiverAddressTests : IDisposable
     public async Task DotNetServer_Kind253_RemoteEndPointAndRawOption4096Agree()
     {
         var lab = Lab();
-        using var listener = ListenInCgroup(lab);
+        using var listener = lab.ListenInCgroup(Port);
         var accept = listener.AcceptAsync();
 
         var connect = lab.ConnectAsync(Port, "", "--v6-target", "--as", "[2001:db8::7]:2222");
@@ -271,7 +271,7 @@ public sealed class ReceiverAddressTests : IDisposable
     public async Task DotNetServer_NoNat64Client_RawOption4096FailsAsStatusSays()
     {
         var lab = Lab();
-        using var listener = ListenInCgroup(lab);
+        using var listener = lab.ListenInCgroup(Port);
         var accept = listener.AcceptAsync();
 
         var connect = lab.ConnectAsync(Port, "", "--v6-target", "--as", "203.0.113.7:4321");
@@ -286,32 +286,5 @@ public sealed class ReceiverAddressTests : IDisposable
         Assert.Equal(SocketError.ProtocolOption, tcpLevel.SocketErrorCode);
         connection.Close();
         Assert.Equal(0, (await connect).ExitCode);
-    }
-
-    private static readonly Lock s_cgroupMove = new();
-
-    // A socket belongs to the cgroup of the process that creates it: this process
-    // joins the lab's cgroup for as long as it takes to create the listener.
-    private static Socket ListenInCgroup(ReceiverLab lab)
-    {
-        lock (s_cgroupMove)
-        {
-            var home = Bpf.Cgroup.OfProcess(Environment.ProcessId);
-            lab.Cgroup.AddProcess(Environment.ProcessId);
-            try
-            {
-                return lab.Server.Enter(() =>
-                {
-                    var socket = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp) { DualMode = true };
-                    socket.Bind(new IPEndPoint(IPAddress.IPv6Any, Port));
-                    socket.Listen();
-                    return socket;
-                });
-            }
-            finally
-            {
-                home.AddProcess(Environment.ProcessId);
-            }
-        }
     }
 }

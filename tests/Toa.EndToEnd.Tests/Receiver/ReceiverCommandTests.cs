@@ -117,7 +117,7 @@ public sealed class ReceiverCommandTests : IDisposable
         Assert.Equal(new string(' ', 34) + string.Concat(cpus.Select(c => $"CPU{c}       ")), lines[0]);
         Assert.Equal(["syn_recv_sock_toa", "syn_recv_sock_no_toa", "getname_toa_ok", "getname_toa_mismatch", "getname_toa_empty",
             "ip6_address_alloc", "ip6_address_free", "toa_from_syn", "toa_from_data", "toa_malformed", "toa_untrusted", "getname_toa_bypass",
-            "toa_foreign_netns", "toa_parse_busy", "toa_parked_evicted"],
+            "toa_foreign_netns", "toa_parse_busy", "toa_parked_evicted", "toa_conns_full"],
             lines.Skip(1).Where(l => l.Length > 0).Select(l => l[..25].TrimEnd()));
         var toaRow = lines[1];
         Assert.Equal(26 + 11 * cpus.Count, toaRow.Length);

@@ -70,6 +70,36 @@ internal sealed class ReceiverLab : IDisposable
         return server;
     }
 
+    private static readonly Lock s_cgroupMove = new();
+
+    /// <summary>
+    /// A dual-stack listener on <paramref name="port"/> in the server host, inside the receiver's
+    /// cgroup: a socket belongs to the cgroup of the process that creates it, so this process joins
+    /// the lab's cgroup for as long as it takes to create the listener.
+    /// </summary>
+    public Socket ListenInCgroup(int port)
+    {
+        lock (s_cgroupMove)
+        {
+            var home = Bpf.Cgroup.OfProcess(Environment.ProcessId);
+            Cgroup.AddProcess(Environment.ProcessId);
+            try
+            {
+                return Server.Enter(() =>
+                {
+                    var socket = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp) { DualMode = true };
+                    socket.Bind(new IPEndPoint(IPAddress.IPv6Any, port));
+                    socket.Listen();
+                    return socket;
+                });
+            }
+            finally
+            {
+                home.AddProcess(Environment.ProcessId);
+            }
+        }
+    }
+
     /// <summary><c>toa connect</c> from the client host to the server's <paramref name="port"/>.</summary>
     public Task<ProcessResult> ConnectAsync(int port, string input, params string[] args)
     {
