@@ -62,7 +62,7 @@ internal sealed class FullnatDatapath : IFullnatDatapath
         var pinned = new List<BpfMap>();
         try
         {
-            obj.Map(PacketAbi.FlowsMap).SetMaxEntries((uint)maxFlows);
+            obj.Map(PacketAbi.FlowsMap).MaxEntries = (uint)maxFlows;
             var toPin = new List<string>();
             foreach (var name in MapNames)
             {

@@ -89,10 +89,6 @@ public sealed unsafe class BpfMap : IDisposable
         }
     }
 
-    /// <summary>Sets an object's map's max_entries before load (the declaration's is the default).</summary>
-    public void SetMaxEntries(uint maxEntries) =>
-        BpfException.Check(LibBpf.MapSetMaxEntries(_map, maxEntries), $"map {Name}: set max_entries {maxEntries}");
-
     /// <summary>Makes this (not yet loaded) object map use an existing map instead of creating one.</summary>
     public void ReuseFrom(BpfMap existing) =>
         BpfException.Check(LibBpf.MapReuseFd(_map, existing.Fd), $"map {Name}: reuse {existing.Name}");

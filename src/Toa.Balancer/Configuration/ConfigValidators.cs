@@ -324,10 +324,9 @@ internal sealed class EngineValidator : IConfigValidator
             if (Endpoints.TryParse(backends[j].Address, out var backend))
                 families.Add(backend.AddressFamily);
         }
-        if (families.Count > 1)
-            problems.Add($"{path}.backends", null, "a packet listener's backends are all IPv4 or all IPv6");
-        else if (endPoint.AddressFamily == AddressFamily.InterNetwork && families.Contains(AddressFamily.InterNetworkV6))
-            problems.Add($"{path}.backends", null, "an IPv4 packet listener cannot reach IPv6 backends (the engine translates IPv6 clients to IPv4 backends, not the other way)");
+        // The datapath rewrites toward IPv4 only: an IPv6 listener's clients reach IPv4 backends through NAT64.
+        if (families.Contains(AddressFamily.InterNetworkV6))
+            problems.Add($"{path}.backends", null, "the packet engine reaches IPv4 backends only (an IPv6 listener's clients are translated to IPv4: NAT64)");
     }
 
     private static void CheckInterfaces(IReadOnlyList<string> interfaces, string path, ConfigProblems problems)

@@ -92,9 +92,6 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Lib, EntryPoint = "bpf_tc_query")]
     internal static partial int TcQuery(TcHookOpts* hook, TcOpts* opts);
 
-    [LibraryImport(Lib, EntryPoint = "bpf_map__set_max_entries")]
-    internal static partial int MapSetMaxEntries(nint map, uint maxEntries);
-
     [LibraryImport(Lib, EntryPoint = "libbpf_set_print")]
     internal static partial nint SetPrint(delegate* unmanaged[Cdecl]<int, byte*, nint, int> fn);
 

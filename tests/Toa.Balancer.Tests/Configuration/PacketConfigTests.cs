@@ -127,7 +127,8 @@ public class PacketConfigTests
     [Theory]
     [InlineData("0.0.0.0:80", "10.0.0.1:8080", "listeners[0].address", "wildcard")]
     [InlineData("[::]:80", "10.0.0.1:8080", "listeners[0].address", "wildcard")]
-    [InlineData("192.0.2.10:80", "[fd00::1]:8080", "listeners[0].backends", "cannot reach IPv6 backends")]
+    [InlineData("192.0.2.10:80", "[fd00::1]:8080", "listeners[0].backends", "IPv4 backends only")]
+    [InlineData("[2001:db8::10]:80", "[fd00::1]:8080", "listeners[0].backends", "IPv4 backends only")]
     public void Parse_PacketListenerAddresses_Refused(string address, string backend, string path, string reason)
     {
         var problem = Assert.Single(Refused(Valid.Replace("192.0.2.10:80", address).Replace("10.0.0.1:8080", backend)
@@ -141,7 +142,7 @@ public class PacketConfigTests
     {
         var problem = Assert.Single(Refused(Valid.Replace("10.0.0.2:8080", "[fd00::2]:8080")).Problems);
         Assert.Equal("listeners[0].backends", problem.Path);
-        Assert.Contains("all IPv4 or all IPv6", problem.Reason, StringComparison.Ordinal);
+        Assert.Contains("IPv4 backends only", problem.Reason, StringComparison.Ordinal);
     }
 
     [Fact]
