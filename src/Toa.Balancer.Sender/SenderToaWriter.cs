@@ -78,11 +78,14 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
         }
     }
 
-    /// <summary>Whether any listener of <paramref name="config"/> writes a TOA (and so needs this writer).</summary>
+    /// <summary>
+    /// Whether any proxy listener of <paramref name="config"/> writes a TOA (and so needs this writer);
+    /// the packet engine writes its listeners' TOA itself.
+    /// </summary>
     public static bool IsNeededFor(BalancerConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        return (config.Listeners ?? []).Any(l => ToaSettings.TryParse(l.Toa, out var format) && format is not null);
+        return (config.Listeners ?? []).Any(l => !EngineNames.IsPacket(l) && ToaSettings.TryParse(l.Toa, out var format) && format is not null);
     }
 
     /// <summary>The cgroup this process runs in while the writer is active; null before <see cref="Prepare"/>.</summary>

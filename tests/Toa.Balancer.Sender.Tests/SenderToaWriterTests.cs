@@ -14,12 +14,14 @@ public class SenderToaWriterTests
         Assert.Equal(expected, SenderToaWriter.PlacementFor(new ToaSettings(ToaFormat.Tencent, onSyn)));
 
     [Fact]
-    public void IsNeededFor_OnlyWhenAListenerWritesToa()
+    public void IsNeededFor_OnlyWhenAProxyListenerWritesToa()
     {
-        ListenerConfig Listener(string? toa) => new() { Name = "l", Address = "127.0.0.1:0", Toa = toa };
+        ListenerConfig Listener(string? toa, string? engine = null) => new() { Name = "l", Address = "127.0.0.1:0", Toa = toa, Engine = engine };
 
         Assert.False(SenderToaWriter.IsNeededFor(new BalancerConfig { Listeners = [Listener(null), Listener("off")] }));
         Assert.True(SenderToaWriter.IsNeededFor(new BalancerConfig { Listeners = [Listener("off"), Listener("DPVS")] }));
         Assert.False(SenderToaWriter.IsNeededFor(new BalancerConfig()));
+        Assert.False(SenderToaWriter.IsNeededFor(new BalancerConfig { Listeners = [Listener("tencent", EngineNames.Packet)] }));
+        Assert.True(SenderToaWriter.IsNeededFor(new BalancerConfig { Listeners = [Listener("tencent", EngineNames.Proxy)] }));
     }
 }

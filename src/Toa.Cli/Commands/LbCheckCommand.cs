@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 using System.CommandLine;
 using System.Text.Json;
+using Toa.Balancer;
 using Toa.Balancer.Configuration;
 using Toa.Balancer.Sender;
 using Toa.Cli.Balancer;
@@ -65,7 +66,7 @@ internal static class LbCheckCommand
                 return (int)ReturnCode.Ok;
             }
             output.WriteLine($"{path}: valid, {listeners.Count} listener{(listeners.Count == 1 ? "" : "s")}"
-                + (SenderToaWriter.IsNeededFor(config) ? "; writes TOA, so toa lb needs root" : ""));
+                + NeedsRoot(config));
             foreach (var l in listeners)
             {
                 var backends = l.Backends ?? [];
@@ -81,11 +82,17 @@ internal static class LbCheckCommand
         return command;
     }
 
+    /// <summary>Why <c>toa lb</c> needs root for this configuration, as the end of the summary line; empty when it does not.</summary>
+    private static string NeedsRoot(BalancerConfig config) =>
+        SenderToaWriter.IsNeededFor(config) ? "; writes TOA, so toa lb needs root"
+        : (config.Listeners ?? []).Any(EngineNames.IsPacket) ? "; runs the packet engine, so toa lb needs root"
+        : "";
+
     private static void WriteJson(Utf8JsonWriter json, string path, BalancerConfig config)
     {
         json.WriteString("file", path);
         json.WriteBoolean("valid", true);
-        json.WriteBoolean("writes_toa", SenderToaWriter.IsNeededFor(config));
+        json.WriteBoolean("writes_toa", (config.Listeners ?? []).Any(l => ToaSettings.TryParse(l.Toa, out var format) && format is not null));
         json.WriteStartArray("listeners");
         foreach (var l in config.Listeners ?? [])
         {

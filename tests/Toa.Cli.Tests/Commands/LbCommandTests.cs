@@ -155,6 +155,19 @@ public sealed class LbCommandTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task LbCheck_OnlyPacketListeners_SaysTheEngineNeedsRoot()
+    {
+        var path = Write("""
+            { "listeners": [ { "name": "vip", "address": "192.0.2.10:80", "engine": "packet", "toa": "tencent", "backends": [ { "address": "10.1.0.14:8080" } ] } ] }
+            """);
+
+        var (code, output, _) = await CliHarness.RunAsync("lb", "check", "--config", path);
+
+        Assert.Equal(0, code);
+        Assert.Equal($"{path}: valid, 1 listener; runs the packet engine, so toa lb needs root", Lines(output)[0]);
+    }
+
+    [Fact]
     public async Task LbStatus_RunningBalancer_OneRowPerBackend()
     {
         var (host, backends) = StartBalancer();
