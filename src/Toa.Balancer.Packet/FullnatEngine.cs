@@ -130,11 +130,11 @@ public sealed partial class FullnatEngine : IPacketEngine
         }
         catch (UnauthorizedAccessException e)
         {
-            throw new InvalidOperationException($"the packet engine needs root, or CAP_BPF and CAP_NET_ADMIN: {e.Message}", e);
+            throw new PacketEngineException($"the packet engine needs root, or CAP_BPF and CAP_NET_ADMIN: {e.Message}", e);
         }
         catch (Exception e) when (e is BpfException or IOException or PlatformNotSupportedException)
         {
-            throw new InvalidOperationException($"the packet engine cannot load its eBPF datapath (tc clsact and BPF, root or CAP_BPF and CAP_NET_ADMIN): {e.Message}", e);
+            throw new PacketEngineException($"the packet engine cannot load its eBPF datapath (tc clsact and BPF, root or CAP_BPF and CAP_NET_ADMIN): {e.Message}", e);
         }
     }
 
@@ -154,7 +154,7 @@ public sealed partial class FullnatEngine : IPacketEngine
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new InvalidOperationException($"the packet engine cannot reserve its ports {settings.PortMin}-{settings.PortMax} "
+            throw new PacketEngineException($"the packet engine cannot reserve its ports {settings.PortMin}-{settings.PortMax} "
                 + $"in net.ipv4.ip_local_reserved_ports: {e.Message}", e);
         }
         _reservedPorts = added;
@@ -235,7 +235,7 @@ public sealed partial class FullnatEngine : IPacketEngine
         if (plans.Count(p => p.Slots.Length > 0) > PacketAbi.TableRegions - 1)
             problems.Add($"the packet engine holds at most {PacketAbi.TableRegions - 1} listeners with backends taking connections");
         if (problems.Count > 0)
-            throw new InvalidOperationException(string.Join("; ", problems));
+            throw new PacketEngineException(string.Join("; ", problems));
         return plans;
     }
 
@@ -399,7 +399,7 @@ public sealed partial class FullnatEngine : IPacketEngine
         {
             foreach (var ifindex in attached)
                 datapath.Detach(ifindex);
-            throw new InvalidOperationException($"the packet engine cannot attach to interface {InterfaceName(wanted.Except(attached).Order().First())}: {e.Message}", e);
+            throw new PacketEngineException($"the packet engine cannot attach to interface {InterfaceName(wanted.Except(attached).Order().First())}: {e.Message}", e);
         }
         _attachedHere.UnionWith(attached);
 
@@ -579,7 +579,8 @@ public sealed partial class FullnatEngine : IPacketEngine
                 _lastSweep = result;
                 Release(datapath, result, generation);
             }
-            catch (Exception e) when (e is BpfException or IOException or InvalidOperationException)
+            // A timer's exception would end the process, and with it every packet listener's upkeep.
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
                 LogSweepFailed(e);
             }

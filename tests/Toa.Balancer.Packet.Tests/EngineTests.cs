@@ -194,7 +194,7 @@ public sealed class EngineTests : IDisposable
     {
         _engine.Prepare(Settings);
 
-        var e = Assert.Throws<InvalidOperationException>(() => _engine.Apply([Listener("six", Vip6, [IPEndPoint.Parse("[2001:db8:1::5]:80")])]));
+        var e = Assert.Throws<PacketEngineException>(() => _engine.Apply([Listener("six", Vip6, [IPEndPoint.Parse("[2001:db8:1::5]:80")])]));
 
         Assert.Contains("listener six: the packet engine forwards to IPv4 backends only", e.Message);
     }
@@ -226,7 +226,7 @@ public sealed class EngineTests : IDisposable
         _engine.Prepare(Settings);
         _datapath.Calls.Clear();
 
-        var e = Assert.Throws<InvalidOperationException>(() => _engine.Apply([Listener("web", IPEndPoint.Parse(vip), [B1])]));
+        var e = Assert.Throws<PacketEngineException>(() => _engine.Apply([Listener("web", IPEndPoint.Parse(vip), [B1])]));
 
         Assert.Contains("listener web: ", e.Message);
         Assert.Contains(message, e.Message);
@@ -239,7 +239,7 @@ public sealed class EngineTests : IDisposable
         Start(Listener("web", Vip4, [B1]));
         _datapath.Calls.Clear();
 
-        var e = Assert.Throws<InvalidOperationException>(() => _engine.Apply(
+        var e = Assert.Throws<PacketEngineException>(() => _engine.Apply(
         [
             Listener("web", Vip4, [B1, B2]),
             Listener("mixed", Vip6, [B1, IPEndPoint.Parse("[2001:db8:1::5]:80")]),
@@ -261,7 +261,7 @@ public sealed class EngineTests : IDisposable
         _network.NotForwarding.Add(("eth1", System.Net.Sockets.AddressFamily.InterNetwork));
         _engine.Prepare(Settings);
 
-        var e = Assert.Throws<InvalidOperationException>(() => _engine.Apply([Listener("web", Vip4, [B1])]));
+        var e = Assert.Throws<PacketEngineException>(() => _engine.Apply([Listener("web", Vip4, [B1])]));
 
         Assert.Equal("listener web: eth1 does not forward IPv4 (set net.ipv4.conf.eth1.forwarding=1)", e.Message);
     }
@@ -271,7 +271,7 @@ public sealed class EngineTests : IDisposable
     {
         _engine.Prepare(Settings);
 
-        var e = Assert.Throws<InvalidOperationException>(() => _engine.Apply([Listener("web", Vip4, [IPEndPoint.Parse("10.1.0.1:8080")])]));
+        var e = Assert.Throws<PacketEngineException>(() => _engine.Apply([Listener("web", Vip4, [IPEndPoint.Parse("10.1.0.1:8080")])]));
 
         Assert.Contains("backend 10.1.0.1:8080 is an address of this host", e.Message);
     }
@@ -294,7 +294,7 @@ public sealed class EngineTests : IDisposable
         _network.RouteTable[B1.Address] = new RouteInfo(3, null, null, Local: false);
         _engine.Prepare(Settings);
 
-        var e = Assert.Throws<InvalidOperationException>(() => _engine.Apply([Listener("web", Vip4, [B1])]));
+        var e = Assert.Throws<PacketEngineException>(() => _engine.Apply([Listener("web", Vip4, [B1])]));
 
         Assert.Contains("no source address toward backend 10.1.0.11:8080 (set snat)", e.Message);
     }
@@ -413,7 +413,7 @@ public sealed class EngineTests : IDisposable
         var engine = new FullnatEngine(NullLoggerFactory.Instance, _time, _ => throw new UnauthorizedAccessException("Access to the path '/sys/fs/bpf/toa' is denied."),
             _network, new LocalPorts(_sysctls));
 
-        var e = Assert.Throws<InvalidOperationException>(() => engine.Prepare(Settings));
+        var e = Assert.Throws<PacketEngineException>(() => engine.Prepare(Settings));
 
         Assert.StartsWith("the packet engine needs root, or CAP_BPF and CAP_NET_ADMIN", e.Message);
     }
@@ -500,6 +500,26 @@ public sealed class EngineTests : IDisposable
         _time.Advance(TimeSpan.FromSeconds(1));
 
         Assert.Equal(2, sweeps);
+    }
+
+    [Fact]
+    public void Timer_SweepFails_LogsAndSweepsAgainNextTime()
+    {
+        Start(Listener("web", Vip4, [B1]));
+        var failures = 1;
+        _datapath.Reading = () =>
+        {
+            if (failures-- > 0)
+                throw new ObjectDisposedException("fn_flows");
+        };
+        _datapath.AddConnection(IPEndPoint.Parse("198.51.100.7:40000"), Vip4, IPEndPoint.Parse("10.1.0.1:61001"), B1, 0, 0, PacketAbi.State.Closed);
+        _datapath.Advance(TimeSpan.FromSeconds(6));
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(2, _datapath.FlowTable.Count);
+        _time.Advance(TimeSpan.FromSeconds(1));
+
+        Assert.Empty(_datapath.FlowTable);
     }
 
     [Fact]
