@@ -49,13 +49,12 @@ public sealed unsafe class BpfMap : IDisposable
     internal nint Handle => _map;
 
     /// <summary>
-    /// An object's map's max_entries, as the program declares it (not known for a pinned map opened alone);
-    /// set before the object is loaded to create the map with another.
+    /// The map's max_entries: an object's as the program declares it (set before the object is loaded to
+    /// create the map with another), a pinned map's as the kernel made it.
     /// </summary>
     public uint MaxEntries
     {
-        get => _map != 0 ? LibBpf.MapMaxEntries(_map)
-            : throw new InvalidOperationException($"map {Name}: opened from a pin, its declaration is not at hand");
+        get => _map != 0 ? LibBpf.MapMaxEntries(_map) : KernelMaxEntries();
         set => BpfException.Check(_map != 0 ? LibBpf.MapSetMaxEntries(_map, value)
             : throw new InvalidOperationException($"map {Name}: opened from a pin, it exists already"), $"map {Name}: set max_entries");
     }
@@ -87,6 +86,15 @@ public sealed unsafe class BpfMap : IDisposable
             BpfException.Check(LibBpf.ObjGetInfoByFd(Fd, info, &len), $"map {Name}: info");
             return info[1];
         }
+    }
+
+    // struct bpf_map_info: type, id, key_size, value_size, max_entries.
+    private uint KernelMaxEntries()
+    {
+        var info = stackalloc uint[5];
+        var len = (uint)(5 * sizeof(uint));
+        BpfException.Check(LibBpf.ObjGetInfoByFd(Fd, info, &len), $"map {Name}: info");
+        return info[4];
     }
 
     /// <summary>Makes this (not yet loaded) object map use an existing map instead of creating one.</summary>

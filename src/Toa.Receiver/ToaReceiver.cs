@@ -39,7 +39,14 @@ public sealed record AttachedProgram(string Hook, uint ProgramId, uint LinkId);
 /// <param name="Namespaces">The network namespaces whose sockets honour a TOA; null: every namespace.</param>
 public sealed record ReceiverStatus(string PinDirectory, string Cgroup, ToaLayouts Formats, IReadOnlyList<IPNetwork> Trust,
     Nat64PeerMode Nat64Peer, bool ErrnoFromProgram, IReadOnlyList<AttachedProgram> Programs, DateTimeOffset Since,
-    IReadOnlyList<NetworkNamespace>? Namespaces);
+    IReadOnlyList<NetworkNamespace>? Namespaces)
+{
+    /// <summary>
+    /// How many connections' records the connections map holds at most (beyond them: socket storage);
+    /// null when every record goes to socket storage (a kernel before 5.15, or a receiver older than the map).
+    /// </summary>
+    public uint? Connections { get; init; }
+}
 
 /// <summary>
 /// The receiver's lifecycle: load (attach at a cgroup, pin under a directory of the
@@ -302,7 +309,16 @@ public static class ToaReceiver
         var cgroup = Bpf.Cgroup.FindById(cgroupId)?.Path ?? $"id {cgroupId}";
         return new ReceiverStatus(pinDirectory, cgroup, (ToaLayouts)config.Formats, ReadTrust(pinDirectory),
             (Nat64PeerMode)config.Nat64Peer, config.SetRetval != 0, programs, since,
-            config.NetnsScoped != 0 ? ReadNetns(pinDirectory) : null);
+            config.NetnsScoped != 0 ? ReadNetns(pinDirectory) : null)
+        {
+            Connections = config.Conns != 0 && File.Exists(Path.Join(pinDirectory, Pins.Conns)) ? ConnectionsOf(pinDirectory) : null,
+        };
+    }
+
+    private static uint ConnectionsOf(string pinDirectory)
+    {
+        using var map = BpfMap.OpenPinned(Path.Join(pinDirectory, Pins.Conns), readOnly: true);
+        return map.MaxEntries;
     }
 
     /// <summary>The counters of the receiver at <paramref name="pinDirectory"/>.</summary>

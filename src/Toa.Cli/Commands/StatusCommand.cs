@@ -18,7 +18,7 @@ internal static class StatusCommand
     private static readonly Option<bool> Json = CommonOptions.Json(
         "{\"loaded\", \"pin_directory\", and when loaded \"cgroup\", \"since\", \"formats\": [...], \"trust\": [CIDR...], "
         + "\"netns\": [inode...] or null for every namespace, \"nat64_peer\": \"real\"|\"snat\", \"getsockopt_errno\": "
-        + "\"EINVAL\"|\"ENOPROTOOPT\", \"programs\": [{\"hook\", \"program_id\", \"link_id\"}], \"tracing\"}");
+        + "\"EINVAL\"|\"ENOPROTOOPT\", \"connections\": N or null, \"programs\": [{\"hook\", \"program_id\", \"link_id\"}], \"tracing\"}");
 
     public static Command Create()
     {
@@ -54,6 +54,7 @@ internal static class StatusCommand
             output.WriteLine($"  netns:        {Describe(status.Namespaces)}");
             output.WriteLine($"  nat64 peer:   {(status.Nat64Peer == Nat64PeerMode.Real ? "real (getpeername on AF_INET6 sockets gives the IPv6 client)" : "snat (getpeername keeps the load balancer's address)")}");
             output.WriteLine($"  getsockopt 4096 without a NAT64 client: {(status.ErrnoFromProgram ? "EINVAL" : "ENOPROTOOPT (this kernel lets programs choose no errno)")}");
+            output.WriteLine($"  records:      {(status.Connections is { } room ? $"connections map, {room} connections (128 B each; beyond it socket storage, counted in toa_conns_full)" : "socket storage (about 370 B a connection: no bpf_get_netns_cookie in these programs before 5.15)")}");
             output.WriteLine($"  programs:     {string.Join(", ", status.Programs.Select(p => $"{p.Hook} id {p.ProgramId} (link {p.LinkId})"))}");
             output.WriteLine($"  tracing:      {(ReceiverTrace.IsEnabled(pins) ? "on (toa log -f prints the events; toa log --disable)" : "off (toa log --enable)")}");
             if (status.Trust.Count == 0)
@@ -91,6 +92,10 @@ internal static class StatusCommand
         }
         json.WriteString("nat64_peer", status.Nat64Peer == Nat64PeerMode.Real ? "real" : "snat");
         json.WriteString("getsockopt_errno", status.ErrnoFromProgram ? "EINVAL" : "ENOPROTOOPT");
+        if (status.Connections is { } connections)
+            json.WriteNumber("connections", connections);
+        else
+            json.WriteNull("connections");
         json.WriteStartArray("programs");
         foreach (var p in status.Programs)
         {

@@ -97,6 +97,7 @@ public sealed class ConnectionsMapTests : IDisposable
         Assert.Equal(IPEndPoint.Parse("[2001:db8::7]:2222"), Record(lab, two).Client);
         Assert.Equal(1, Entries(lab));
         Assert.Equal(1ul, lab.Counters()["toa_conns_full"]);
+        Assert.Equal(1u, ToaReceiver.Status(lab.PinDirectory)!.Connections);
         var table = lab.Server.Enter(() => ToaReceiver.ReadTable(lab.PinDirectory));
         Assert.Equal(["203.0.113.7:4321", "[2001:db8::7]:2222"], table.Select(c => c.Client.ToString()).Order());
         one.Close();
@@ -112,6 +113,7 @@ public sealed class ConnectionsMapTests : IDisposable
         using (FeatureProbes.Kernel.Without(KernelFeatures.NetnsCookie).Use())
             lab = _labs.Add();
         using var listener = lab.ListenInCgroup(Port);
+        Assert.Null(ToaReceiver.Status(lab.PinDirectory)!.Connections);
         var old = lab.ConnectAsync(Port, "", "--as", "203.0.113.7:4321");
         using var held = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(0, Entries(lab));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 using System.Text.Json;
 using Toa.Lab;
+using Toa.Receiver;
 using Toa.Testing;
 
 namespace Toa.EndToEnd.Tests.Receiver;
@@ -35,6 +36,7 @@ public sealed class StatusTableJsonTests : IDisposable
         Assert.All(status.GetProperty("programs").EnumerateArray(), p => Assert.True(p.GetProperty("program_id").GetUInt32() > 0));
         Assert.Equal(2, status.GetProperty("netns").GetArrayLength());
         Assert.Equal(0, status.GetProperty("trust").GetArrayLength());
+        Assert.Equal(ReceiverOptions.DefaultConnections, status.GetProperty("connections").GetInt32());
     }
 
     [Fact]
