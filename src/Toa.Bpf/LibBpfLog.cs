@@ -18,6 +18,7 @@ public static unsafe class LibBpfLog
     private const int MessageBufferSize = 16 * 1024;
 
     [ThreadStatic] private static List<string>? s_captured;
+    [ThreadStatic] private static bool s_quiet;
     private static int s_installed;
 
     /// <summary>Where libbpf's messages go. Debug-level messages are libbpf's own debug output.</summary>
@@ -38,6 +39,23 @@ public static unsafe class LibBpfLog
         return new CaptureScope(previous);
     }
 
+    /// <summary>
+    /// Drops what libbpf prints on this thread until disposed: for calls whose failure is an answer
+    /// (a query of an interface without a clsact qdisc), which libbpf reports as a kernel error all the same.
+    /// </summary>
+    internal static QuietScope Quiet()
+    {
+        EnsureInstalled();
+        var previous = s_quiet;
+        s_quiet = true;
+        return new QuietScope(previous);
+    }
+
+    internal readonly struct QuietScope(bool previous) : IDisposable
+    {
+        public void Dispose() => s_quiet = previous;
+    }
+
     internal readonly struct CaptureScope(List<string>? previous) : IDisposable
     {
         public IReadOnlyList<string> Messages => s_captured ?? [];
@@ -54,6 +72,8 @@ public static unsafe class LibBpfLog
             return 0;
         var text = Marshal.PtrToStringUTF8((nint)buffer, Math.Min(n, MessageBufferSize - 1)).TrimEnd('\n');
         s_captured?.Add(text);
+        if (s_quiet)
+            return n;
         var logLevel = level switch
         {
             LevelWarn => LogLevel.Warning,

@@ -35,7 +35,9 @@ public readonly record struct TcHook(uint Handle, uint Priority)
     {
         var hook = Hook(ifindex);
         var opts = Opts();
-        var ret = LibBpf.TcDetach(&hook, &opts);
+        int ret;
+        using (LibBpfLog.Quiet())
+            ret = LibBpf.TcDetach(&hook, &opts);
         // No clsact qdisc (EINVAL) or no such filter (ENOENT): nothing to remove.
         if (ret is -ENOENT or -EINVAL)
             return false;
@@ -48,7 +50,9 @@ public readonly record struct TcHook(uint Handle, uint Priority)
     {
         var hook = Hook(ifindex);
         var opts = Opts();
-        var ret = LibBpf.TcQuery(&hook, &opts);
+        int ret;
+        using (LibBpfLog.Quiet())
+            ret = LibBpf.TcQuery(&hook, &opts);
         if (ret is -ENOENT or -EINVAL)
             return null;
         BpfException.Check(ret, $"tc ingress of interface {ifindex}: query");

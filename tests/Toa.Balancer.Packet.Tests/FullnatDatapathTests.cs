@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using System.Net;
+using Microsoft.Extensions.Logging.Testing;
 using Toa.Bpf;
 using static Toa.Balancer.Packet.Tests.Frames;
 
@@ -21,6 +22,32 @@ public sealed class FullnatDatapathTests
         Assert.Equal(1, second.ListenerCounts(DatapathLab.ListenerId)[(int)PacketAbi.Counter.Connections]);
         foreach (var name in FullnatDatapath.MapNames)
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(lab.PinDirectory, name)));
+    }
+
+    [Fact]
+    public void QueryAndDetach_InterfaceWithoutClsact_AnswerNothingAndLogNothing()
+    {
+        // libbpf reports a missing qdisc as a kernel error; here it is only the answer "not attached".
+        using var lab = new DatapathLab();
+        var logger = new FakeLogger();
+        var previous = LibBpfLog.Logger;
+        LibBpfLog.Logger = logger;
+        try
+        {
+            var (query, detached) = lab.Balancer.Enter(() =>
+            {
+                var ifindex = TcHook.Interfaces().First(i => i != 1);
+                return (FullnatDatapath.Hook.Query(ifindex), FullnatDatapath.Hook.Detach(ifindex));
+            });
+
+            Assert.Null(query);
+            Assert.False(detached);
+            Assert.Empty(logger.Collector.GetSnapshot());
+        }
+        finally
+        {
+            LibBpfLog.Logger = previous;
+        }
     }
 
     [Fact]
