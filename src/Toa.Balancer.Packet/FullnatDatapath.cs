@@ -143,17 +143,14 @@ internal sealed class FullnatDatapath : IFullnatDatapath
         if (slots.Length != PacketAbi.TableSize)
             throw new ArgumentException($"a table has {PacketAbi.TableSize} slots, not {slots.Length}", nameof(slots));
         var first = region * (uint)PacketAbi.TableSize;
-        for (var i = 0; i < slots.Length; i++)
-            _tables.Update(first + (uint)i, slots[i]);
+        var keys = new uint[slots.Length];
+        for (var i = 0; i < keys.Length; i++)
+            keys[i] = first + (uint)i;
+        _tables.UpdateBatch<uint, uint>(keys, slots);
     }
 
     /// <inheritdoc />
-    public IEnumerable<(PacketAbi.Flow Key, PacketAbi.Conn Value)> Flows()
-    {
-        foreach (var key in _flows.Keys<PacketAbi.Flow>())
-            if (_flows.TryLookup(key, out PacketAbi.Conn value))
-                yield return (key, value);
-    }
+    public IEnumerable<(PacketAbi.Flow Key, PacketAbi.Conn Value)> Flows() => _flows.Entries<PacketAbi.Flow, PacketAbi.Conn>();
 
     /// <inheritdoc />
     public bool DeleteFlow(in PacketAbi.Flow key) => _flows.Delete(key);

@@ -65,6 +65,8 @@ public static class LinuxErrno
     public const int EINVAL = 22;
     /// <summary>No space left (a log buffer or option space).</summary>
     public const int ENOSPC = 28;
+    /// <summary>The kernel's internal "not supported", which bpf(2) lets out for commands a map type lacks.</summary>
+    public const int ENOTSUPP = 524;
     /// <summary>Protocol not available (an unknown socket option).</summary>
     public const int ENOPROTOOPT = 92;
     /// <summary>Operation not supported.</summary>

@@ -178,6 +178,79 @@ public sealed unsafe class BpfMap : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Every entry, read <paramref name="batch"/> at a time with BPF_MAP_LOOKUP_BATCH (one system call per
+    /// batch, where a walk by key costs two per entry); a kernel or map type without it is walked by key.
+    /// Entries added or removed meanwhile may or may not be seen, as with <see cref="Keys{TKey}"/>.
+    /// </summary>
+    public IEnumerable<(TKey Key, TValue Value)> Entries<TKey, TValue>(int batch = 1024) where TKey : unmanaged where TValue : unmanaged
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        var keys = new TKey[batch];
+        var values = new TValue[batch];
+        // The kernel's batch token is a bucket or index: 8 bytes hold either, and a key's size is the least it asks.
+        var token = new byte[Math.Max(System.Runtime.CompilerServices.Unsafe.SizeOf<TKey>(), 8)];
+        var first = true;
+        while (true)
+        {
+            var (count, done) = LookupBatch(first, token, keys, values);
+            if (count < 0)
+            {
+                foreach (var key in Keys<TKey>())
+                    if (TryLookup(key, out TValue value))
+                        yield return (key, value);
+                yield break;
+            }
+            for (var i = 0; i < count; i++)
+                yield return (keys[i], values[i]);
+            if (done)
+                yield break;
+            first = false;
+        }
+    }
+
+    /// <summary>One batch into the arrays; count -1 when the first batch finds the command unsupported.</summary>
+    private (int Count, bool Done) LookupBatch<TKey, TValue>(bool first, byte[] token, TKey[] keys, TValue[] values)
+        where TKey : unmanaged where TValue : unmanaged
+    {
+        var count = (uint)keys.Length;
+        var outToken = new byte[token.Length];
+        int ret;
+        fixed (byte* inBatch = token, outBatch = outToken)
+        fixed (TKey* k = keys)
+        fixed (TValue* v = values)
+            ret = LibBpf.MapLookupBatch(Fd, first ? null : inBatch, outBatch, k, v, &count, null);
+        if (first && ret is -LinuxErrno.EINVAL or -LinuxErrno.EOPNOTSUPP or -LinuxErrno.ENOTSUPP)
+            return (-1, true);
+        if (ret == -LinuxErrno.ENOENT)
+            return ((int)count, true);
+        BpfException.Check(ret, $"map {Name}: lookup batch");
+        outToken.CopyTo(token, 0);
+        return ((int)count, false);
+    }
+
+    /// <summary>
+    /// Creates or replaces every <paramref name="keys"/>[i] with <paramref name="values"/>[i] in one
+    /// BPF_MAP_UPDATE_BATCH where the kernel has it, else one update each.
+    /// </summary>
+    public void UpdateBatch<TKey, TValue>(ReadOnlySpan<TKey> keys, ReadOnlySpan<TValue> values) where TKey : unmanaged where TValue : unmanaged
+    {
+        if (keys.Length != values.Length)
+            throw new ArgumentException($"{keys.Length} keys for {values.Length} values", nameof(values));
+        var count = (uint)keys.Length;
+        int ret;
+        fixed (TKey* k = keys)
+        fixed (TValue* v = values)
+            ret = LibBpf.MapUpdateBatch(Fd, k, v, &count, null);
+        if (ret is -LinuxErrno.EINVAL or -LinuxErrno.EOPNOTSUPP or -LinuxErrno.ENOTSUPP && count == 0)
+        {
+            for (var i = 0; i < keys.Length; i++)
+                Update(keys[i], values[i]);
+            return;
+        }
+        BpfException.Check(ret, $"map {Name}: update batch");
+    }
+
     /// <summary>Every possible CPU's value at <paramref name="key"/> of a per-CPU map.</summary>
     public TValue[] LookupPerCpu<TKey, TValue>(in TKey key) where TKey : unmanaged where TValue : unmanaged
     {

@@ -25,6 +25,37 @@ public sealed class FullnatDatapathTests
     }
 
     [Fact]
+    public void Flows_MoreEntriesThanABatch_EachReadOnce()
+    {
+        using var lab = new DatapathLab(maxFlows: 4096);
+        using var flows = BpfMap.OpenPinned(Path.Combine(lab.PinDirectory, PacketAbi.FlowsMap));
+        for (ushort port = 1; port <= 2500; port++)
+            flows.Update(new PacketAbi.Flow { SPort = port, Family = PacketAbi.AfInet }, new PacketAbi.Conn { Backend = port });
+
+        var read = lab.Datapath.Flows().ToList();
+
+        Assert.Equal(2500, read.Count);
+        Assert.Equal(2500, read.Select(e => e.Key.SPort).Distinct().Count());
+        Assert.All(read, e => Assert.Equal(e.Key.SPort, (ushort)e.Value.Backend));
+    }
+
+    [Fact]
+    public void SetTable_WritesEverySlotOfItsRegionOnly()
+    {
+        using var lab = new DatapathLab();
+        using var tables = BpfMap.OpenPinned(Path.Combine(lab.PinDirectory, PacketAbi.TablesMap));
+        var slots = Enumerable.Range(0, PacketAbi.TableSize).Select(i => (uint)(i % 5)).ToArray();
+
+        lab.Datapath.SetTable(2, slots);
+
+        uint Slot(uint key) => tables.TryLookup(key, out uint value) ? value : uint.MaxValue;
+        var start = 2u * PacketAbi.TableSize;
+        Assert.Equal(slots, Enumerable.Range(0, PacketAbi.TableSize).Select(i => Slot(start + (uint)i)));
+        Assert.Equal(0u, Slot(start + PacketAbi.TableSize)); // region 3 untouched
+        Assert.Equal(DatapathLab.BackendIndex, Slot(DatapathLab.Region * PacketAbi.TableSize));
+    }
+
+    [Fact]
     public void QueryAndDetach_InterfaceWithoutClsact_AnswerNothingAndLogNothing()
     {
         // libbpf reports a missing qdisc as a kernel error; here it is only the answer "not attached".

@@ -185,6 +185,13 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Lib, EntryPoint = "bpf_map_get_next_key")]
     internal static partial int MapGetNextKey(int fd, void* key, void* nextKey);
 
+    // opts may be null: libbpf then uses the defaults (no element or map flags).
+    [LibraryImport(Lib, EntryPoint = "bpf_map_lookup_batch")]
+    internal static partial int MapLookupBatch(int fd, void* inBatch, void* outBatch, void* keys, void* values, uint* count, void* opts);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_map_update_batch")]
+    internal static partial int MapUpdateBatch(int fd, void* keys, void* values, uint* count, void* opts);
+
     [LibraryImport(Lib, EntryPoint = "bpf_prog_test_run_opts")]
     internal static partial int ProgTestRunOpts(int progFd, TestRunOpts* opts);
 
