@@ -101,8 +101,13 @@ declare -A web bulk pid progs
 # NAME: the CPU time the target has spent so far, in ns: its process's (user and system) and its BPF
 # programs' run time (progs[NAME], by id; kernel.bpf_stats_enabled counts it while the run lasts).
 spent_ns() {
-  local total id
-  total=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1e9 / hz }' "/proc/${pid[$1]}/stat")
+  echo $(( $(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1e9 / hz }' "/proc/${pid[$1]}/stat") + $(program_ns "$1") ))
+}
+# NS CONN_PER_S SECONDS: microseconds per connection.
+per_conn_ns() { awk -v t="$1" -v r="$2" -v s="$3" 'BEGIN { if (r > 0) printf "%.0f", t / 1e3 / (r * s); else print "-" }'; }
+# NAME: the run time of its BPF programs alone, in ns (0 without any).
+program_ns() {
+  local total=0 id
   for id in ${progs[$1]:-}; do
     # bpftool names no run time before the program's first run.
     total=$(( total + $(bpftool prog show id "$id" | awk '{ for (i = 1; i < NF; i++) if ($i == "run_time_ns") t = $(i + 1) } END { print t + 0 }') ))
@@ -217,16 +222,17 @@ for i in $(seq "$rounds"); do
   for k in "${!names[@]}"; do
     n=${names[$(( (k + i) % ${#names[@]} ))]}
     turn_begin "$n"
-    c=-; [ -n "${pid[$n]:-}" ] && before=$(spent_ns "$n")
+    c=-; [ -n "${pid[$n]:-}" ] && { before=$(spent_ns "$n"); before_program=$(program_ns "$n"); }
     read -r r p f < <(short "${web[$n]}" "$seconds")
-    [ -n "${pid[$n]:-}" ] && c=$(awk -v t=$(( $(spent_ns "$n") - before )) -v r="$r" -v s="$seconds" \
-      'BEGIN { if (r > 0) printf "%.0f", t / 1e3 / (r * s); else print "-" }')
+    [ -n "${pid[$n]:-}" ] && c=$(per_conn_ns $(( $(spent_ns "$n") - before )) "$r" "$seconds")
+    # The part of it its programs spent, shown in the round's line.
+    program=; [ -n "${progs[$n]:-}" ] && program="  (programs $(per_conn_ns $(( $(program_ns "$n") - before_program )) "$r" "$seconds"))"
     g=$(stream "${bulk[$n]}" "$seconds")
     turn_end "$n"
     rate[$n]+="$r "; p99[$n]+="$p "; gbit[$n]+="$g "; cpu[$n]+="$c "; failed[$n]=$(( ${failed[$n]:-0} + f ))
     byround[$i,$n]="$r $p $g $c"
-    printf 'round %d %-8s %9s conn/s  p99 %7s ms  %6s Gbit/s  %4s cpu us/conn  %s failed  (load %s)\n' \
-      "$i" "$n" "$r" "$p" "$g" "$c" "$f" "$(cut -d' ' -f1 /proc/loadavg)"
+    printf 'round %d %-8s %9s conn/s  p99 %7s ms  %6s Gbit/s  %4s cpu us/conn%s  %s failed  (load %s)\n' \
+      "$i" "$n" "$r" "$p" "$g" "$c" "$program" "$f" "$(cut -d' ' -f1 /proc/loadavg)"
   done
 done
 echo "load at end: $(uptime)"
