@@ -51,6 +51,7 @@ public sealed partial class FullnatEngine : IPacketEngine
     private ITimer? _sweeper;
     private SweepResult _lastSweep = new(0, new Dictionary<uint, long>(), new Dictionary<uint, long>());
     private long _generation;
+    private TimeSpan _sweepInterval = FlowSweeper.Interval;
     private bool _disposed;
 
     /// <summary>The engine of this process's network namespace, its maps pinned under <see cref="PinDirectory.Root"/>.</summary>
@@ -129,11 +130,11 @@ public sealed partial class FullnatEngine : IPacketEngine
         }
         catch (UnauthorizedAccessException e)
         {
-            throw new InvalidOperationException($"the packet engine needs root, or CAP_BPF and CAP_NET_ADMIN: {e.Message}", e);
+            throw new PacketEngineException($"the packet engine needs root, or CAP_BPF and CAP_NET_ADMIN: {e.Message}", e);
         }
         catch (Exception e) when (e is BpfException or IOException or PlatformNotSupportedException)
         {
-            throw new InvalidOperationException($"the packet engine cannot load its eBPF datapath (tc clsact and BPF, root or CAP_BPF and CAP_NET_ADMIN): {e.Message}", e);
+            throw new PacketEngineException($"the packet engine cannot load its eBPF datapath (tc clsact and BPF, root or CAP_BPF and CAP_NET_ADMIN): {e.Message}", e);
         }
     }
 
@@ -153,7 +154,7 @@ public sealed partial class FullnatEngine : IPacketEngine
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new InvalidOperationException($"the packet engine cannot reserve its ports {settings.PortMin}-{settings.PortMax} "
+            throw new PacketEngineException($"the packet engine cannot reserve its ports {settings.PortMin}-{settings.PortMax} "
                 + $"in net.ipv4.ip_local_reserved_ports: {e.Message}", e);
         }
         _reservedPorts = added;
@@ -234,7 +235,7 @@ public sealed partial class FullnatEngine : IPacketEngine
         if (plans.Count(p => p.Slots.Length > 0) > PacketAbi.TableRegions - 1)
             problems.Add($"the packet engine holds at most {PacketAbi.TableRegions - 1} listeners with backends taking connections");
         if (problems.Count > 0)
-            throw new InvalidOperationException(string.Join("; ", problems));
+            throw new PacketEngineException(string.Join("; ", problems));
         return plans;
     }
 
@@ -398,26 +399,32 @@ public sealed partial class FullnatEngine : IPacketEngine
         {
             foreach (var ifindex in attached)
                 datapath.Detach(ifindex);
-            throw new InvalidOperationException($"the packet engine cannot attach to interface {InterfaceName(wanted.Except(attached).Order().First())}: {e.Message}", e);
+            throw new PacketEngineException($"the packet engine cannot attach to interface {InterfaceName(wanted.Except(attached).Order().First())}: {e.Message}", e);
         }
         _attachedHere.UnionWith(attached);
 
+        // Addresses no listener has any more; removed last, as another listener may have just taken one.
+        var stale = new Dictionary<IPEndPoint, PacketAbi.VipKey>();
         foreach (var plan in plans)
-            Commit(datapath, plan);
+            Commit(datapath, plan, stale);
         foreach (var listener in retiring.Where(l => !l.Retired))
         {
-            datapath.RemoveVip(listener.Key);
+            stale.TryAdd(listener.EndPoint, listener.Key);
             FreeRegion(listener);
+            listener.VipWritten = false;
             listener.Retired = true;
             listener.RetiredAt = _generation;
             foreach (var backend in BackendsOf(listener.Name))
                 Retire(backend);
             LogListenerStopped(listener.Name, listener.EndPoint);
         }
+        foreach (var (endPoint, key) in stale)
+            if (!plans.Any(p => p.EndPoint.Equals(endPoint)))
+                datapath.RemoveVip(key);
         DetachUnwanted(datapath, wanted);
     }
 
-    private void Commit(IFullnatDatapath datapath, ListenerPlan plan)
+    private void Commit(IFullnatDatapath datapath, ListenerPlan plan, Dictionary<IPEndPoint, PacketAbi.VipKey> stale)
     {
         if (!_listeners.TryGetValue(plan.Name, out var state))
         {
@@ -433,9 +440,11 @@ public sealed partial class FullnatEngine : IPacketEngine
         }
         state.Retired = false;
         // A listener that moved: its old address takes no new connections (those established go on).
-        var moved = state.VipWritten && !state.EndPoint.Equals(plan.EndPoint) ? state.Key : (PacketAbi.VipKey?)null;
-        if (moved is not null)
+        if (state.VipWritten && !state.EndPoint.Equals(plan.EndPoint))
+        {
+            stale.TryAdd(state.EndPoint, state.Key);
             state.VipWritten = false;
+        }
         state.EndPoint = plan.EndPoint;
         state.Key = AbiAddresses.VipKey(plan.EndPoint);
         state.IdleTimeout = plan.IdleTimeout;
@@ -489,8 +498,6 @@ public sealed partial class FullnatEngine : IPacketEngine
             state.Vip = vip;
         }
         state.VipWritten = true;
-        if (moved is { } oldKey)
-            datapath.RemoveVip(oldKey);
     }
 
     private BackendState Backend(IFullnatDatapath datapath, ListenerState listener, IPEndPoint endPoint)
@@ -560,10 +567,15 @@ public sealed partial class FullnatEngine : IPacketEngine
         {
             if (_disposed || _datapath is not { } datapath)
                 return;
+            var started = _time.GetTimestamp();
             try
             {
                 var generation = ++_generation;
-                var result = FlowSweeper.Sweep(datapath, IdleTimeoutOf);
+                // Looked up once per sweep, not once per connection.
+                var idle = Enumerable.Repeat(ConfigDefaults.IdleTimeout, PacketAbi.MaxListeners).ToArray();
+                foreach (var listener in _listeners.Values)
+                    idle[listener.Id] = listener.IdleTimeout;
+                var result = FlowSweeper.Sweep(datapath, id => id < idle.Length ? idle[id] : ConfigDefaults.IdleTimeout);
                 _lastSweep = result;
                 Release(datapath, result, generation);
             }
@@ -571,11 +583,14 @@ public sealed partial class FullnatEngine : IPacketEngine
             {
                 LogSweepFailed(e);
             }
+            var next = FlowSweeper.NextSweep(_time.GetElapsedTime(started));
+            if (next != _sweepInterval)
+            {
+                _sweepInterval = next;
+                _sweeper?.Change(next, next);
+            }
         }
     }
-
-    private TimeSpan IdleTimeoutOf(uint id) =>
-        _listeners.Values.FirstOrDefault(l => l.Id == id)?.IdleTimeout ?? ConfigDefaults.IdleTimeout;
 
     private void Release(IFullnatDatapath datapath, SweepResult result, long generation)
     {

@@ -23,6 +23,6 @@ internal static class PinDirectory
     /// </summary>
     public static string RootOnly(string path) =>
         RootOnlyPath.Problem(path) is { } problem
-            ? throw new InvalidOperationException($"the packet engine's pins {path}: {problem}")
+            ? throw new PacketEngineException($"the packet engine's pins {path}: {problem}")
             : path;
 }

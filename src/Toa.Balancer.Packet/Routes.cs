@@ -38,6 +38,8 @@ internal interface INetworkTables
 /// A small rtnetlink client over a raw AF_NETLINK socket: links, addresses and one route lookup
 /// (RTM_GETROUTE with RTA_DST, what <c>ip route get</c> asks). The socket belongs to the network
 /// namespace of the thread that makes it, so each call answers for the caller's namespace.
+/// (System.Net.NetworkInformation reads MTUs from /sys/class/net, which shows the namespace that
+/// mounted /sys: under <c>nsenter --net</c>, the host's interfaces.)
 /// </summary>
 internal sealed unsafe partial class Routes : INetworkTables
 {

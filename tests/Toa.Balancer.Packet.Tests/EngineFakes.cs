@@ -65,7 +65,14 @@ internal sealed class FakeDatapath : IFullnatDatapath
         Tables[region] = slots.ToArray();
     }
 
-    public IEnumerable<(PacketAbi.Flow Key, PacketAbi.Conn Value)> Flows() => [.. FlowTable.Select(e => (e.Key, e.Value))];
+    /// <summary>Runs whenever the flows are read (a test's clock may move there, as a long walk would take).</summary>
+    public Action? Reading { get; set; }
+
+    public IEnumerable<(PacketAbi.Flow Key, PacketAbi.Conn Value)> Flows()
+    {
+        Reading?.Invoke();
+        return [.. FlowTable.Select(e => (e.Key, e.Value))];
+    }
 
     public bool DeleteFlow(in PacketAbi.Flow key) => FlowTable.Remove(key);
 

@@ -117,6 +117,21 @@ public sealed class EngineTests : IDisposable
     }
 
     [Fact]
+    public void Apply_AnotherListenerTakesTheAddress_ItsVipStays()
+    {
+        var other = IPEndPoint.Parse("192.0.2.1:81");
+        Start(Listener("a", Vip4, [B1]), Listener("b", other, [B2]));
+
+        // b moves to a's address while a leaves (and, in the next reload, back while a new one takes 81).
+        _engine.Apply([Listener("b", Vip4, [B2])]);
+        Assert.Equal([Vip4], _datapath.Vips.Keys);
+        _engine.Apply([Listener("c", Vip4, [B3]), Listener("b", other, [B2])]);
+
+        Assert.Equal(new HashSet<IPEndPoint> { Vip4, other }, _datapath.Vips.Keys.ToHashSet());
+        Assert.Equal(B3, FakeDatapath.EndPointOf(_datapath.Backends[_datapath.Tables[_datapath.Vips[Vip4].Region][0]]));
+    }
+
+    [Fact]
     public void Apply_Reload_KeepsListenerIdsAndBackendIndexes()
     {
         Start(Listener("a", Vip4, [B1]), Listener("b", IPEndPoint.Parse("192.0.2.1:81"), [B2]));
@@ -179,7 +194,7 @@ public sealed class EngineTests : IDisposable
     {
         _engine.Prepare(Settings);
 
-        var e = Assert.Throws<InvalidOperationException>(() => _engine.Apply([Listener("six", Vip6, [IPEndPoint.Parse("[2001:db8:1::5]:80")])]));
+        var e = Assert.Throws<PacketEngineException>(() => _engine.Apply([Listener("six", Vip6, [IPEndPoint.Parse("[2001:db8:1::5]:80")])]));
 
         Assert.Contains("listener six: the packet engine forwards to IPv4 backends only", e.Message);
     }
@@ -211,7 +226,7 @@ public sealed class EngineTests : IDisposable
         _engine.Prepare(Settings);
         _datapath.Calls.Clear();
 
-        var e = Assert.Throws<InvalidOperationException>(() => _engine.Apply([Listener("web", IPEndPoint.Parse(vip), [B1])]));
+        var e = Assert.Throws<PacketEngineException>(() => _engine.Apply([Listener("web", IPEndPoint.Parse(vip), [B1])]));
 
         Assert.Contains("listener web: ", e.Message);
         Assert.Contains(message, e.Message);
@@ -224,7 +239,7 @@ public sealed class EngineTests : IDisposable
         Start(Listener("web", Vip4, [B1]));
         _datapath.Calls.Clear();
 
-        var e = Assert.Throws<InvalidOperationException>(() => _engine.Apply(
+        var e = Assert.Throws<PacketEngineException>(() => _engine.Apply(
         [
             Listener("web", Vip4, [B1, B2]),
             Listener("mixed", Vip6, [B1, IPEndPoint.Parse("[2001:db8:1::5]:80")]),
@@ -246,7 +261,7 @@ public sealed class EngineTests : IDisposable
         _network.NotForwarding.Add(("eth1", System.Net.Sockets.AddressFamily.InterNetwork));
         _engine.Prepare(Settings);
 
-        var e = Assert.Throws<InvalidOperationException>(() => _engine.Apply([Listener("web", Vip4, [B1])]));
+        var e = Assert.Throws<PacketEngineException>(() => _engine.Apply([Listener("web", Vip4, [B1])]));
 
         Assert.Equal("listener web: eth1 does not forward IPv4 (set net.ipv4.conf.eth1.forwarding=1)", e.Message);
     }
@@ -256,7 +271,7 @@ public sealed class EngineTests : IDisposable
     {
         _engine.Prepare(Settings);
 
-        var e = Assert.Throws<InvalidOperationException>(() => _engine.Apply([Listener("web", Vip4, [IPEndPoint.Parse("10.1.0.1:8080")])]));
+        var e = Assert.Throws<PacketEngineException>(() => _engine.Apply([Listener("web", Vip4, [IPEndPoint.Parse("10.1.0.1:8080")])]));
 
         Assert.Contains("backend 10.1.0.1:8080 is an address of this host", e.Message);
     }
@@ -279,7 +294,7 @@ public sealed class EngineTests : IDisposable
         _network.RouteTable[B1.Address] = new RouteInfo(3, null, null, Local: false);
         _engine.Prepare(Settings);
 
-        var e = Assert.Throws<InvalidOperationException>(() => _engine.Apply([Listener("web", Vip4, [B1])]));
+        var e = Assert.Throws<PacketEngineException>(() => _engine.Apply([Listener("web", Vip4, [B1])]));
 
         Assert.Contains("no source address toward backend 10.1.0.11:8080 (set snat)", e.Message);
     }
@@ -330,6 +345,20 @@ public sealed class EngineTests : IDisposable
 
         Assert.Equal(0u, _datapath.Vips[Vip4].Id);
         Assert.Equal(2u, _datapath.Vips[IPEndPoint.Parse("192.0.2.1:82")].Id);
+    }
+
+    [Fact]
+    public void Apply_ListenerBackUnchanged_WritesItsVipAgain()
+    {
+        var idle = Listener("web", Vip4, [B1]) with { Table = [] };
+        Start(idle);
+        _datapath.AddConnection(IPEndPoint.Parse("198.51.100.7:40000"), Vip4, IPEndPoint.Parse("10.1.0.1:61001"), B1, 0, 0);
+        _engine.Apply([]);
+        Assert.Empty(_datapath.Vips);
+
+        _engine.Apply([idle]);
+
+        Assert.Equal(0u, _datapath.Vips[Vip4].Backends);
     }
 
     [Fact]
@@ -384,7 +413,7 @@ public sealed class EngineTests : IDisposable
         var engine = new FullnatEngine(NullLoggerFactory.Instance, _time, _ => throw new UnauthorizedAccessException("Access to the path '/sys/fs/bpf/toa' is denied."),
             _network, new LocalPorts(_sysctls));
 
-        var e = Assert.Throws<InvalidOperationException>(() => engine.Prepare(Settings));
+        var e = Assert.Throws<PacketEngineException>(() => engine.Prepare(Settings));
 
         Assert.StartsWith("the packet engine needs root, or CAP_BPF and CAP_NET_ADMIN", e.Message);
     }
@@ -427,6 +456,21 @@ public sealed class EngineTests : IDisposable
     }
 
     [Fact]
+    public void Sweep_EstablishedConnection_IdlesOutAfterItsListenersIdleTimeout()
+    {
+        Start(Listener("web", Vip4, [B1]) with { IdleTimeout = TimeSpan.FromSeconds(30) }, Listener("tls", IPEndPoint.Parse("192.0.2.1:81"), [B2]));
+        _datapath.AddConnection(IPEndPoint.Parse("198.51.100.7:40000"), Vip4, IPEndPoint.Parse("10.1.0.1:61001"), B1, 0, 0);
+        _datapath.AddConnection(IPEndPoint.Parse("198.51.100.7:40001"), IPEndPoint.Parse("192.0.2.1:81"), IPEndPoint.Parse("10.1.0.1:61002"), B2, 1, 1);
+        _datapath.Advance(TimeSpan.FromSeconds(31));
+
+        _engine.Sweep();
+
+        Assert.Equal(0, _engine.Counts().Listeners["web"].Active);
+        Assert.Equal(1, _engine.Counts().Listeners["tls"].Active);
+        Assert.Equal(2, _datapath.FlowTable.Count);
+    }
+
+    [Fact]
     public void Timer_EverySecond_Sweeps()
     {
         Start(Listener("web", Vip4, [B1]));
@@ -436,6 +480,26 @@ public sealed class EngineTests : IDisposable
         _time.Advance(TimeSpan.FromSeconds(1));
 
         Assert.Empty(_datapath.FlowTable);
+    }
+
+    [Fact]
+    public void Timer_SweepsTakingLong_SpaceOut()
+    {
+        Start(Listener("web", Vip4, [B1]));
+        var sweeps = 0;
+        _datapath.Reading = () =>
+        {
+            sweeps++;
+            _time.Advance(TimeSpan.FromMilliseconds(500));
+        };
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(1, sweeps);
+        _time.Advance(TimeSpan.FromSeconds(4));
+        Assert.Equal(1, sweeps);
+        _time.Advance(TimeSpan.FromSeconds(1));
+
+        Assert.Equal(2, sweeps);
     }
 
     [Fact]

@@ -84,19 +84,26 @@ public sealed class FullnatIngressTests
         Assert.Equal(2, lab.Count(PacketAbi.Counter.MssClamped)); // the SYN's and the SYN-ACK's
         var forward = lab.Datapath.Flows().Single(f => (f.Value.Flags & PacketAbi.ConnForward) != 0).Value;
         Assert.Equal(PacketAbi.State.Established, forward.State);
+        Assert.Equal((1, 1), (lab.Count(PacketAbi.Counter.PacketsIn), lab.Count(PacketAbi.Counter.PacketsOut)));
+        var frame = EthLength + Ipv4Length + 20 + 20; // both carry 20 bytes of options
+        Assert.Equal((frame, frame), (lab.Count(PacketAbi.Counter.BytesIn), lab.Count(PacketAbi.Counter.BytesOut)));
+        var backend = lab.Datapath.BackendCounts(DatapathLab.BackendIndex);
+        Assert.Equal(((ulong)frame, (ulong)frame), (backend.BytesIn, backend.BytesOut));
     }
 
-    [Fact]
-    public void HandshakeAck_GetsToa200WithTheClientAndValidChecksums()
+    [Theory]
+    [InlineData((byte)PacketAbi.ToaFormat.Tencent, 200)]
+    [InlineData((byte)PacketAbi.ToaFormat.Dpvs, 254)]
+    public void HandshakeAck_GetsAnIpv4ToaWithTheClientAndValidChecksums(byte format, byte kind)
     {
-        using var lab = new DatapathLab();
+        using var lab = new DatapathLab(toa: (PacketAbi.ToaFormat)format);
         var c = Syn(lab);
         SynAck(lab, c);
 
         var ack = FromClient(lab, c, ClientIsn + 1, TimestampOptions);
 
         Assert.Equal((c.SnatEnd, lab.Backend), (ack.Source, ack.Destination));
-        Assert.Equal([.. TimestampOptions, .. Toa200(c.Client)], ack.Options);
+        Assert.Equal([.. TimestampOptions, kind, .. Toa200(c.Client)[1..]], ack.Options);
         Assert.Empty(ack.Payload);
         Assert.Equal(Ipv4Length + 20 + 12 + 8, ack.IpLength);
         Assert.Equal(1, lab.Count(PacketAbi.Counter.ToaWritten));
@@ -190,6 +197,19 @@ public sealed class FullnatIngressTests
         Assert.Equal(1, lab.Count(PacketAbi.Counter.TableFull));
         Assert.Equal(2, lab.Datapath.Flows().Count());
         Assert.Equal(c.Client, synAck.Destination);
+    }
+
+    [Fact]
+    public void HandshakeAck_ListenerWithoutToa_GoesWithout()
+    {
+        using var lab = new DatapathLab(toa: PacketAbi.ToaFormat.None);
+        var c = Syn(lab);
+        SynAck(lab, c);
+
+        var ack = FromClient(lab, c, ClientIsn + 1, TimestampOptions);
+
+        Assert.Equal(TimestampOptions, ack.Options);
+        Assert.Equal(0, lab.Count(PacketAbi.Counter.ToaWritten) + lab.Count(PacketAbi.Counter.ToaNoRoom));
     }
 
     [Fact]

@@ -80,6 +80,13 @@ public sealed class SweeperTests
         Assert.Equal(0, Sweep().Deleted);
     }
 
+    [Theory]
+    [InlineData(0, 1000)]
+    [InlineData(100, 1000)]
+    [InlineData(340, 3400)]
+    public void NextSweep_LongSweeps_SpaceOutToATenthOfACpu(int tookMilliseconds, int nextMilliseconds) =>
+        Assert.Equal(TimeSpan.FromMilliseconds(nextMilliseconds), FlowSweeper.NextSweep(TimeSpan.FromMilliseconds(tookMilliseconds)));
+
     [Fact]
     public void Sweep_ManyConnections_CountsEachListenerAndBackend()
     {

@@ -100,7 +100,7 @@ internal static class LbCommand
         var writer = SenderToaWriter.Deferred(logging);
         // Idle until the host prepares it for the first packet listener; stopping gracefully takes its listeners down.
         var packetEngine = new FullnatEngine(logging, TimeProvider.System);
-        if (SenderToaWriter.IsNeededFor(config))
+        if (SenderToaWriter.IsNeededFor(config) || (config.Listeners ?? []).Any(EngineNames.IsPacket))
             Privileges.RequireRoot("lb");
 
         var user = parse.GetValue(User);
@@ -123,6 +123,10 @@ internal static class LbCommand
         catch (SocketException e)
         {
             throw new CliException($"cannot listen on a listener's address: {e.Message}");
+        }
+        catch (PacketEngineException e)
+        {
+            throw new CliException(e.Message);
         }
         catch (IOException e)
         {
