@@ -11,7 +11,7 @@
 #
 #   bench/lb/netns.sh [rounds=3] [seconds=5]      (also: bench/lb/run.sh ROUNDS SECONDS netns)
 #
-# Environment: CONCURRENCY=32 connections in flight; PACKET_PORTS=32768-65535 the packet engine's SNAT
+# Environment: CONCURRENCY=32 connections in flight; PACKET_PORTS=16384-65535 the packet engine's SNAT
 # ports (its "localPorts"; b's own connections take the ports below); PROCESSES client processes to spread them over
 # (default: one per 10,000, well below a process's descriptor limit); BACKENDS=2; TOA names a built
 # toa (default: the checkout's, built when needed); TAG prefixes the namespaces' names (default
@@ -20,7 +20,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$root/bench/lb/lib.sh"
 rounds=${1:-3}; seconds=${2:-5}
-CONCURRENCY=${CONCURRENCY:-32}; PACKET_PORTS=${PACKET_PORTS:-32768-65535}; PROCESSES=${PROCESSES:-$(( (CONCURRENCY + 9999) / 10000 ))}; BACKENDS=${BACKENDS:-2}
+CONCURRENCY=${CONCURRENCY:-32}; PACKET_PORTS=${PACKET_PORTS:-16384-65535}; PROCESSES=${PROCESSES:-$(( (CONCURRENCY + 9999) / 10000 ))}; BACKENDS=${BACKENDS:-2}
 # Every process the run starts may hold as many descriptors as the system lets it.
 ulimit -n "$(ulimit -Hn)"
 command -v haproxy >/dev/null || { echo "needs haproxy (apt-get install haproxy)"; exit 1; }
@@ -169,8 +169,8 @@ start_packet() {
   for i in $(seq "$BACKENDS"); do backends+=("{ \"address\": \"$(backend "$i"):PORT\" }"); done
   local list; list=$(IFS=,; echo "${backends[*]}")
   local listener='"engine": "packet", "toa": "tencent", "health": { "interval": "1h", "timeout": "5s" }'
-  # Half the ports for SNAT (the default 4,536 would cap new connections per backend: a port stays
-  # taken a while after the connection ends); b's own connections keep the other half.
+  # Most ports for SNAT (the default 4,536 would cap new connections per backend: a port stays
+  # taken seconds after its connection ends); b's own connections keep the rest.
   cat > "$work/packet.json" <<CFG
 { "admin": "", "adminSocket": "$work/packet.sock", "shutdownTimeout": "1s", "packet": { "localPorts": "$PACKET_PORTS" }, "listeners": [
   { "name": "web", "address": "$balancer:8300", $listener, "backends": [ ${list//PORT/$answer} ] },
