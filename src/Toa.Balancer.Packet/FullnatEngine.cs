@@ -579,7 +579,8 @@ public sealed partial class FullnatEngine : IPacketEngine
                 _lastSweep = result;
                 Release(datapath, result, generation);
             }
-            catch (Exception e) when (e is BpfException or IOException or InvalidOperationException)
+            // A timer's exception would end the process, and with it every packet listener's upkeep.
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
                 LogSweepFailed(e);
             }

@@ -503,6 +503,26 @@ public sealed class EngineTests : IDisposable
     }
 
     [Fact]
+    public void Timer_SweepFails_LogsAndSweepsAgainNextTime()
+    {
+        Start(Listener("web", Vip4, [B1]));
+        var failures = 1;
+        _datapath.Reading = () =>
+        {
+            if (failures-- > 0)
+                throw new ObjectDisposedException("fn_flows");
+        };
+        _datapath.AddConnection(IPEndPoint.Parse("198.51.100.7:40000"), Vip4, IPEndPoint.Parse("10.1.0.1:61001"), B1, 0, 0, PacketAbi.State.Closed);
+        _datapath.Advance(TimeSpan.FromSeconds(6));
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(2, _datapath.FlowTable.Count);
+        _time.Advance(TimeSpan.FromSeconds(1));
+
+        Assert.Empty(_datapath.FlowTable);
+    }
+
+    [Fact]
     public async Task DisposeAsync_GracefulStop_DetachesRemovesPinsAndStopsSweeping()
     {
         Start(Listener("web", Vip4, [B1]));
