@@ -179,15 +179,17 @@ CFG
   : > "$work/packet.log"
   nsenter "$(ns b)" "$toa" lb --config "$work/packet.json" 2>"$work/packet.log" & pids+=($!); pid[$1]=$!
   web[$1]="$balancer 8300"; bulk[$1]="$balancer 8301"
+  # Each listener is logged once the engine has taken it (its VIP and table written), not before.
+  for _ in $(seq 150); do [ "$(grep -c ' runs in the packet engine' "$work/packet.log")" = 2 ] && break; sleep 0.1; done
   # Its work is the tc program's, in softirq (no process's account): the kernel's statistics of
-  # that program (ids from b's interfaces, not other namespaces' programs) count it. Attached, the
-  # program also says the engine serves.
+  # that program (ids from b's interfaces, not other namespaces' programs) count it.
   for _ in $(seq 150); do
     progs[$1]=$(for i in $(seq 0 "$BACKENDS"); do on b tc filter show dev "eth$i" ingress 2>/dev/null || true; done \
       | { grep -o ' id [0-9]*' || true; } | awk '{ print $2 }' | sort -u | xargs)
     [ -n "${progs[$1]}" ] && break; sleep 0.2
   done
-  [ -n "${progs[$1]}" ] || { echo "toa lb (packet) attached no tc program in b:"; cat "$work/packet.log"; exit 1; }
+  [ -n "${progs[$1]}" ] && [ "$(grep -c ' runs in the packet engine' "$work/packet.log")" = 2 ] \
+    || { echo "toa lb (packet) did not start in b:"; cat "$work/packet.log"; exit 1; }
 }
 stop_packet() { kill -TERM "${pid[$1]}"; wait "${pid[$1]}" 2>/dev/null || true; }
 # The table: "NAME START_FUNCTION [STOP_FUNCTION]", in the order they are reported; ratios compare
