@@ -11,7 +11,7 @@
 #
 #   bench/lb/netns.sh [rounds=3] [seconds=5]      (also: bench/lb/run.sh ROUNDS SECONDS netns)
 #
-# Environment: CONCURRENCY=32 connections in flight; PACKET_PORTS=32768-65535 the packet engine's SNAT
+# Environment: CONCURRENCY=32 connections in flight; PACKET_PORTS=16384-65535 the packet engine's SNAT
 # ports (its "localPorts"; b's own connections take the ports below); PROCESSES client processes to spread them over
 # (default: one per 10,000, well below a process's descriptor limit); BACKENDS=2; TOA names a built
 # toa (default: the checkout's, built when needed); TAG prefixes the namespaces' names (default
@@ -20,7 +20,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$root/bench/lb/lib.sh"
 rounds=${1:-3}; seconds=${2:-5}
-CONCURRENCY=${CONCURRENCY:-32}; PACKET_PORTS=${PACKET_PORTS:-32768-65535}; PROCESSES=${PROCESSES:-$(( (CONCURRENCY + 9999) / 10000 ))}; BACKENDS=${BACKENDS:-2}
+CONCURRENCY=${CONCURRENCY:-32}; PACKET_PORTS=${PACKET_PORTS:-16384-65535}; PROCESSES=${PROCESSES:-$(( (CONCURRENCY + 9999) / 10000 ))}; BACKENDS=${BACKENDS:-2}
 # Every process the run starts may hold as many descriptors as the system lets it.
 ulimit -n "$(ulimit -Hn)"
 command -v haproxy >/dev/null || { echo "needs haproxy (apt-get install haproxy)"; exit 1; }
@@ -101,8 +101,13 @@ declare -A web bulk pid progs
 # NAME: the CPU time the target has spent so far, in ns: its process's (user and system) and its BPF
 # programs' run time (progs[NAME], by id; kernel.bpf_stats_enabled counts it while the run lasts).
 spent_ns() {
-  local total id
-  total=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1e9 / hz }' "/proc/${pid[$1]}/stat")
+  echo $(( $(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1e9 / hz }' "/proc/${pid[$1]}/stat") + $(program_ns "$1") ))
+}
+# NS CONN_PER_S SECONDS: microseconds per connection.
+per_conn_ns() { awk -v t="$1" -v r="$2" -v s="$3" 'BEGIN { if (r > 0) printf "%.0f", t / 1e3 / (r * s); else print "-" }'; }
+# NAME: the run time of its BPF programs alone, in ns (0 without any).
+program_ns() {
+  local total=0 id
   for id in ${progs[$1]:-}; do
     # bpftool names no run time before the program's first run.
     total=$(( total + $(bpftool prog show id "$id" | awk '{ for (i = 1; i < NF; i++) if ($i == "run_time_ns") t = $(i + 1) } END { print t + 0 }') ))
@@ -164,8 +169,8 @@ start_packet() {
   for i in $(seq "$BACKENDS"); do backends+=("{ \"address\": \"$(backend "$i"):PORT\" }"); done
   local list; list=$(IFS=,; echo "${backends[*]}")
   local listener='"engine": "packet", "toa": "tencent", "health": { "interval": "1h", "timeout": "5s" }'
-  # Half the ports for SNAT (the default 4,536 would cap new connections per backend: a port stays
-  # taken a while after the connection ends); b's own connections keep the other half.
+  # Most ports for SNAT (the default 4,536 would cap new connections per backend: a port stays
+  # taken seconds after its connection ends); b's own connections keep the rest.
   cat > "$work/packet.json" <<CFG
 { "admin": "", "adminSocket": "$work/packet.sock", "shutdownTimeout": "1s", "packet": { "localPorts": "$PACKET_PORTS" }, "listeners": [
   { "name": "web", "address": "$balancer:8300", $listener, "backends": [ ${list//PORT/$answer} ] },
@@ -174,15 +179,17 @@ CFG
   : > "$work/packet.log"
   nsenter "$(ns b)" "$toa" lb --config "$work/packet.json" 2>"$work/packet.log" & pids+=($!); pid[$1]=$!
   web[$1]="$balancer 8300"; bulk[$1]="$balancer 8301"
+  # Each listener is logged once the engine has taken it (its VIP and table written), not before.
+  for _ in $(seq 150); do [ "$(grep -c ' runs in the packet engine' "$work/packet.log")" = 2 ] && break; sleep 0.1; done
   # Its work is the tc program's, in softirq (no process's account): the kernel's statistics of
-  # that program (ids from b's interfaces, not other namespaces' programs) count it. Attached, the
-  # program also says the engine serves.
+  # that program (ids from b's interfaces, not other namespaces' programs) count it.
   for _ in $(seq 150); do
     progs[$1]=$(for i in $(seq 0 "$BACKENDS"); do on b tc filter show dev "eth$i" ingress 2>/dev/null || true; done \
       | { grep -o ' id [0-9]*' || true; } | awk '{ print $2 }' | sort -u | xargs)
     [ -n "${progs[$1]}" ] && break; sleep 0.2
   done
-  [ -n "${progs[$1]}" ] || { echo "toa lb (packet) attached no tc program in b:"; cat "$work/packet.log"; exit 1; }
+  [ -n "${progs[$1]}" ] && [ "$(grep -c ' runs in the packet engine' "$work/packet.log")" = 2 ] \
+    || { echo "toa lb (packet) did not start in b:"; cat "$work/packet.log"; exit 1; }
 }
 stop_packet() { kill -TERM "${pid[$1]}"; wait "${pid[$1]}" 2>/dev/null || true; }
 # The table: "NAME START_FUNCTION [STOP_FUNCTION]", in the order they are reported; ratios compare
@@ -217,16 +224,17 @@ for i in $(seq "$rounds"); do
   for k in "${!names[@]}"; do
     n=${names[$(( (k + i) % ${#names[@]} ))]}
     turn_begin "$n"
-    c=-; [ -n "${pid[$n]:-}" ] && before=$(spent_ns "$n")
+    c=-; [ -n "${pid[$n]:-}" ] && { before=$(spent_ns "$n"); before_program=$(program_ns "$n"); }
     read -r r p f < <(short "${web[$n]}" "$seconds")
-    [ -n "${pid[$n]:-}" ] && c=$(awk -v t=$(( $(spent_ns "$n") - before )) -v r="$r" -v s="$seconds" \
-      'BEGIN { if (r > 0) printf "%.0f", t / 1e3 / (r * s); else print "-" }')
+    [ -n "${pid[$n]:-}" ] && c=$(per_conn_ns $(( $(spent_ns "$n") - before )) "$r" "$seconds")
+    # The part of it its programs spent, shown in the round's line.
+    program=; [ -n "${progs[$n]:-}" ] && program="  (programs $(per_conn_ns $(( $(program_ns "$n") - before_program )) "$r" "$seconds"))"
     g=$(stream "${bulk[$n]}" "$seconds")
     turn_end "$n"
     rate[$n]+="$r "; p99[$n]+="$p "; gbit[$n]+="$g "; cpu[$n]+="$c "; failed[$n]=$(( ${failed[$n]:-0} + f ))
     byround[$i,$n]="$r $p $g $c"
-    printf 'round %d %-8s %9s conn/s  p99 %7s ms  %6s Gbit/s  %4s cpu us/conn  %s failed  (load %s)\n' \
-      "$i" "$n" "$r" "$p" "$g" "$c" "$f" "$(cut -d' ' -f1 /proc/loadavg)"
+    printf 'round %d %-8s %9s conn/s  p99 %7s ms  %6s Gbit/s  %4s cpu us/conn%s  %s failed  (load %s)\n' \
+      "$i" "$n" "$r" "$p" "$g" "$c" "$program" "$f" "$(cut -d' ' -f1 /proc/loadavg)"
   done
 done
 echo "load at end: $(uptime)"
