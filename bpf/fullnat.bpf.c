@@ -227,6 +227,13 @@ static __always_inline void fn_reverse(struct fn_flow *out, const struct fn_flow
 #define FN_OPT(o, i) ((o)->buf[(i) & 63])
 
 /*
+ * Keeps clang from folding a length's lower and upper tests into one test of a
+ * copy (len - lo > hi - lo): verifiers before 6.x cannot carry that bound back to
+ * the length, and helpers taking a size refuse one that may be 0.
+ */
+#define FN_OPAQUE(v) asm volatile("" : "+r"(v))
+
+/*
  * One pass over the options with a fixed number of rounds (an option takes at
  * least one), the offset bounded by the option space: old verifiers follow it.
  */
@@ -293,7 +300,12 @@ __noinline int fn_options(struct __sk_buff *skb, __u32 doff, __u32 mss, __u32 st
 	__s64 diff;
 	int i;
 
-	if (len == 0 || len > TCP_OPTION_SPACE)
+	/* Options come in words: 4 to 40 bytes. */
+	FN_OPAQUE(len);
+	if (len < 4)
+		return 0;
+	FN_OPAQUE(len);
+	if (len > TCP_OPTION_SPACE)
 		return 0;
 	scratch = bpf_map_lookup_elem(&fn_scratch, &zero);
 	if (!scratch)
@@ -335,13 +347,17 @@ __noinline int fn_options(struct __sk_buff *skb, __u32 doff, __u32 mss, __u32 st
 static __noinline int fn_add_toa(struct __sk_buff *skb, struct fn_pkt *p, struct fn_conn *c)
 {
 	__u32 toa_len = c->toa_len, end = FN_TCP_OFF + p->doff, zero = 0;
-	__u32 payload = p->tot_len - sizeof(struct iphdr) - p->doff;
+	__u32 payload = p->tot_len - sizeof(struct iphdr) - p->doff, move_len;
 	__u16 old_word, new_word, old_tot = bpf_htons(p->tot_len), new_tot;
 	__u16 old_tcp = bpf_htons(p->tot_len - sizeof(struct iphdr)), new_tcp;
 	struct fn_scratch *move;
 	__s64 diff;
 
-	if (toa_len == 0 || toa_len > TOA_OPTION_MAX_LEN || (toa_len & 3))
+	FN_OPAQUE(toa_len);
+	if (toa_len < 8)
+		return -1;
+	FN_OPAQUE(toa_len);
+	if (toa_len > TOA_OPTION_MAX_LEN || (toa_len & 3))
 		return -1;
 	if (p->doff + toa_len > sizeof(struct tcphdr) + TCP_OPTION_SPACE)
 		return -1;
@@ -350,14 +366,18 @@ static __noinline int fn_add_toa(struct __sk_buff *skb, struct fn_pkt *p, struct
 	move = bpf_map_lookup_elem(&fn_scratch, &zero);
 	if (!move)
 		return -1;
-	if (payload && bpf_skb_load_bytes(skb, end, move->move, payload) < 0)
+	/* The payload's length as a size older verifiers see is never 0: (n - 1) % max + 1 is n here. */
+	move_len = payload;
+	FN_OPAQUE(move_len);
+	move_len = ((move_len - 1) & (FN_MOVE_MAX - 1)) + 1;
+	if (payload && bpf_skb_load_bytes(skb, end, move->move, move_len) < 0)
 		return -1;
 	if (bpf_skb_load_bytes(skb, FN_TCP_OFF + 12, &old_word, 2) < 0)
 		return -1;
 	/* The exact new length: drops any Ethernet padding the frame came with. */
 	if (bpf_skb_change_tail(skb, FN_IP_OFF + p->tot_len + toa_len, 0) < 0)
 		return -1;
-	if (payload && bpf_skb_store_bytes(skb, end + toa_len, move->move, payload, 0) < 0)
+	if (payload && bpf_skb_store_bytes(skb, end + toa_len, move->move, move_len, 0) < 0)
 		return -1;
 	if (bpf_skb_store_bytes(skb, end, c->toa, toa_len, 0) < 0)
 		return -1;

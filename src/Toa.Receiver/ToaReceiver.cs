@@ -346,11 +346,12 @@ public static class ToaReceiver
     {
         RequireLoaded(pinDirectory);
         var table = new List<ToaConnection>();
-        // A receiver loaded before the connections map existed has no pin of it.
-        if (File.Exists(Path.Join(pinDirectory, Pins.Conns)))
+        // A receiver loaded before the connections map existed has no pin of it; a kernel without
+        // SO_NETNS_COOKIE (before 5.14) predates the helper the programs need to use it (5.15).
+        if (File.Exists(Path.Join(pinDirectory, Pins.Conns)) && NetnsCookie() is { } cookie)
         {
             using var conns = BpfMap.OpenPinned(Path.Join(pinDirectory, Pins.Conns), readOnly: true);
-            var netns = (uint)NetnsCookie();
+            var netns = (uint)cookie;
             foreach (var key in conns.Keys<ReceiverAbi.FlowKey>())
             {
                 // A connection closing meanwhile takes its entry with it.
@@ -363,13 +364,21 @@ public static class ToaReceiver
         return table;
     }
 
-    // The cookie of the calling thread's network namespace (SO_NETNS_COOKIE, 5.14), the one the programs key records by.
-    private static ulong NetnsCookie()
+    // The cookie of the calling thread's network namespace (SO_NETNS_COOKIE, 5.14), the one the programs
+    // key records by; null where the kernel has no such option.
+    private static ulong? NetnsCookie()
     {
         const int SOL_SOCKET = 1, SO_NETNS_COOKIE = 71; // Linux's numbers (SocketOptionLevel.Socket is Windows')
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         Span<byte> cookie = stackalloc byte[sizeof(ulong)];
-        socket.GetRawSocketOption(SOL_SOCKET, SO_NETNS_COOKIE, cookie);
+        try
+        {
+            socket.GetRawSocketOption(SOL_SOCKET, SO_NETNS_COOKIE, cookie);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ProtocolOption)
+        {
+            return null;
+        }
         return BitConverter.ToUInt64(cookie);
     }
 

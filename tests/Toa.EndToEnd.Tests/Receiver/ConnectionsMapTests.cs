@@ -19,6 +19,9 @@ namespace Toa.EndToEnd.Tests.Receiver;
 public sealed class ConnectionsMapTests : IDisposable
 {
     private const int Port = 8000;
+
+    /// <summary>Whether this kernel lets the programs use the map; without it every record stays in socket storage.</summary>
+    private static readonly bool Mapped = FeatureProbes.Kernel.Check(KernelFeatures.NetnsCookie).Supported;
     private readonly ReceiverLabs _labs = new();
 
     public void Dispose() => _labs.Dispose();
@@ -35,7 +38,7 @@ public sealed class ConnectionsMapTests : IDisposable
             var connect = lab.ConnectAsync(Port, "", "--as", "203.0.113.7:4321");
             using (var closed = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(30)))
             {
-                Assert.Equal(1, Entries(lab));
+                Assert.Equal(Mapped ? 1 : 0, Entries(lab));
                 closed.Close();
             }
             await connect;
@@ -62,7 +65,7 @@ public sealed class ConnectionsMapTests : IDisposable
             // Connections established but never accepted when the listener closes.
             var unaccepted = new[] { lab.ConnectAsync(Port, "", "--as", "203.0.113.9:4321"), lab.ConnectAsync(Port, "", "--as", "[2001:db8::9]:2222") };
             await lab.WaitForCountersAsync(c => c["syn_recv_sock_toa"] - before["syn_recv_sock_toa"] == 5);
-            Assert.Equal(2, Entries(lab));
+            Assert.Equal(Mapped ? 2 : 0, Entries(lab));
             listener.Close();
             await Task.WhenAll(unaccepted);
         }
@@ -95,9 +98,9 @@ public sealed class ConnectionsMapTests : IDisposable
         Assert.Equal(IPEndPoint.Parse("[2001:db8::7]:2222"), two.RemoteEndPoint);
         Assert.Equal(IPEndPoint.Parse("203.0.113.7:4321"), Record(lab, one).Client);
         Assert.Equal(IPEndPoint.Parse("[2001:db8::7]:2222"), Record(lab, two).Client);
-        Assert.Equal(1, Entries(lab));
-        Assert.Equal(1ul, lab.Counters()["toa_conns_full"]);
-        Assert.Equal(1u, ToaReceiver.Status(lab.PinDirectory)!.Connections);
+        Assert.Equal(Mapped ? 1 : 0, Entries(lab));
+        Assert.Equal(Mapped ? 1ul : 0ul, lab.Counters()["toa_conns_full"]);
+        Assert.Equal(Mapped ? 1u : null, ToaReceiver.Status(lab.PinDirectory)!.Connections);
         var table = lab.Server.Enter(() => ToaReceiver.ReadTable(lab.PinDirectory));
         Assert.Equal(["203.0.113.7:4321", "[2001:db8::7]:2222"], table.Select(c => c.Client.ToString()).Order());
         one.Close();
@@ -124,7 +127,7 @@ public sealed class ConnectionsMapTests : IDisposable
 
         Assert.Equal(IPEndPoint.Parse("203.0.113.7:4321"), Record(lab, held).Client);
         Assert.Equal(IPEndPoint.Parse("203.0.113.8:4321"), Record(lab, added).Client);
-        Assert.Equal(1, Entries(lab));
+        Assert.Equal(Mapped ? 1 : 0, Entries(lab));
         var table = lab.Server.Enter(() => ToaReceiver.ReadTable(lab.PinDirectory));
         Assert.Equal(["203.0.113.7:4321", "203.0.113.8:4321"], table.Select(c => c.Client.ToString()).Order());
         held.Close();
