@@ -15,7 +15,9 @@
 # ports (its "localPorts"; b's own connections take the ports below); PROCESSES client processes to spread them over
 # (default: one per 10,000, well below a process's descriptor limit); BACKENDS=2; TOA names a built
 # toa (default: the checkout's, built when needed); TAG prefixes the namespaces' names (default
-# toa-bench-lbn-PID). Run by hand as root; tests/Toa.EndToEnd.Tests runs it scaled down.
+# toa-bench-lbn-PID); TARGETS the targets to run, by name (default: all of them, "routed haproxy
+# toa-lb packet"; fewer for a profile of one). Run by hand as root; tests/Toa.EndToEnd.Tests runs it
+# scaled down.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$root/bench/lb/lib.sh"
@@ -204,7 +206,9 @@ targets=(
 names=()
 declare -A starts stops
 for row in "${targets[@]}"; do
-  set -- $row; names+=("$1"); "$2" "$1"
+  set -- $row
+  [[ " ${TARGETS:-$1} " == *" $1 "* ]] || continue
+  names+=("$1"); "$2" "$1"
   # A target with a stop function runs only for its own turns (started here once to fail early).
   if [ -n "${3:-}" ]; then starts[$1]=$2; stops[$1]=$3; "$3" "$1"; fi
 done
