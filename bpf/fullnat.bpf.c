@@ -74,6 +74,18 @@ struct {
 	__type(value, struct fn_counts);
 } fn_listener_counts SEC(".maps");
 
+/*
+ * Per CPU: the next local port to try, as an offset into the range. Ports are
+ * taken in turn, so the one a new connection meets is the one used longest
+ * ago, the likeliest to belong to a connection that has ended (see fn_reclaim).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} fn_port_cursor SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, FN_MAX_BACKENDS);
@@ -679,13 +691,42 @@ static __always_inline __u8 fn_toa(struct fn_conn *c, const struct fn_flow *clie
 }
 
 /*
+ * The local port of backend-side entry `rkey` is free again when its connection
+ * has ended, both FINs or a reset, and nothing of it has passed for
+ * FN_REUSE_NS: its two entries go now rather than at the sweeper's timeout, so
+ * ports are not held for seconds by connections that are over. Late segments
+ * of that connection then meet no entry. Returns 1 when the entries are gone.
+ */
+static __noinline int fn_reclaim(const struct fn_flow *rkey, __u64 now)
+{
+	struct fn_conn *reply, *fwd;
+	struct fn_flow fkey;
+	__u64 seen;
+
+	reply = bpf_map_lookup_elem(&fn_flows, rkey);
+	if (!reply || (reply->flags & FN_CONN_FORWARD))
+		return 0;
+	fn_reverse(&fkey, &reply->rewrite);
+	fwd = bpf_map_lookup_elem(&fn_flows, &fkey);
+	/* No client entry: one being made on another CPU, or one the sweeper is deleting. */
+	if (!fwd || fwd->state < FN_STATE_CLOSING)
+		return 0;
+	seen = fwd->last_seen > reply->last_seen ? fwd->last_seen : reply->last_seen;
+	if (now < seen + FN_REUSE_NS)
+		return 0;
+	bpf_map_delete_elem(&fn_flows, &fkey);
+	bpf_map_delete_elem(&fn_flows, rkey);
+	return 1;
+}
+
+/*
  * A client's SYN to a listener: a backend from the listener's Maglev table, a
  * free local port, the two entries. 0 when made; else the counter that tells
  * why not.
  */
 static __noinline int fn_connect(struct __sk_buff *skb, struct fn_pkt *p, struct fn_vip *vip)
 {
-	__u32 zero = 0, slot, index, range, start, port = 0, i, listener = vip->id;
+	__u32 zero = 0, slot, index, range, start, port = 0, i, listener = vip->id, *cursor;
 	struct fn_backend *be;
 	struct fn_config *cfg;
 	struct fn_flow rkey = {};
@@ -723,14 +764,25 @@ static __noinline int fn_connect(struct __sk_buff *skb, struct fn_pkt *p, struct
 	conn.backend = index;
 	conn.listener = listener;
 	range = cfg->port_max - cfg->port_min + 1;
-	start = bpf_get_prandom_u32();
+	cursor = bpf_map_lookup_elem(&fn_port_cursor, &zero);
+	if (!cursor)
+		return FN_CNT_NO_PORT;
+	/* A CPU's first connection starts it somewhere of its own, away from the other CPUs'. */
+	if (*cursor == 0)
+		*cursor = bpf_get_prandom_u32() | 1;
+	start = *cursor;
 	for (i = 0; i < FN_PORT_TRIES; i++) {
 		port = cfg->port_min + (start + i) % range;
 		rkey.dport = bpf_htons(port);
 		err = bpf_map_update_elem(&fn_flows, &rkey, &conn, BPF_NOEXIST);
-		if (err != -17 /* EEXIST */)
+		if (err == -17 /* EEXIST */ && fn_reclaim(&rkey, conn.last_seen)) {
+			fn_count(listener, FN_CNT_PORT_REUSED, 1);
+			err = bpf_map_update_elem(&fn_flows, &rkey, &conn, BPF_NOEXIST);
+		}
+		if (err != -17)
 			break;
 	}
+	*cursor = start + i + 1;
 	if (err == -17)
 		return FN_CNT_NO_PORT;
 	if (err)

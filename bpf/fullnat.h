@@ -24,6 +24,8 @@
 #define FN_TABLE_REGIONS 32
 /* Tries to find a free local port for a new connection before it is refused (counted as FN_CNT_NO_PORT). */
 #define FN_PORT_TRIES    8
+/* How long an ended connection keeps its local port after its last packet (1 s: its last ACK is past). */
+#define FN_REUSE_NS      1000000000ULL
 
 /* What a listener writes toward its backends (fn_vip.toa). */
 enum fn_toa_format {
@@ -130,7 +132,8 @@ enum fn_counter {
 	FN_CNT_NO_PORT      = 10, /* new connections refused: no free local port after FN_PORT_TRIES */
 	FN_CNT_NO_ROUTE     = 11, /* packets dropped: no route or neighbour toward their new destination */
 	FN_CNT_MSS_CLAMPED  = 12, /* SYN-ACKs whose MSS was lowered */
-	FN_COUNTERS         = 13,
+	FN_CNT_PORT_REUSED  = 13, /* new connections given the local port of one that had ended */
+	FN_COUNTERS         = 14,
 };
 
 struct fn_counts {

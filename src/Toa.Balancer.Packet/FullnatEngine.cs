@@ -641,7 +641,7 @@ public sealed partial class FullnatEngine : IPacketEngine
                     C(PacketAbi.Counter.PacketsIn), C(PacketAbi.Counter.PacketsOut), C(PacketAbi.Counter.BytesIn), C(PacketAbi.Counter.BytesOut),
                     C(PacketAbi.Counter.ToaWritten), C(PacketAbi.Counter.ToaNoRoom), C(PacketAbi.Counter.ToaRemoved),
                     C(PacketAbi.Counter.TableFull), C(PacketAbi.Counter.NoBackend), C(PacketAbi.Counter.NoPort), C(PacketAbi.Counter.NoRoute),
-                    C(PacketAbi.Counter.MssClamped));
+                    C(PacketAbi.Counter.MssClamped), C(PacketAbi.Counter.PortReused));
             }
             foreach (var backend in _backends.Values)
             {

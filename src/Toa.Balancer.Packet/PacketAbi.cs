@@ -47,10 +47,10 @@ internal static class PacketAbi
     public enum Counter
     {
         Connections, PacketsIn, PacketsOut, BytesIn, BytesOut, ToaWritten, ToaNoRoom, ToaRemoved,
-        TableFull, NoBackend, NoPort, NoRoute, MssClamped,
+        TableFull, NoBackend, NoPort, NoRoute, MssClamped, PortReused,
     }
 
-    public const int CounterCount = 13;
+    public const int CounterCount = 14;
 
     /// <summary>struct fn_flow.</summary>
     [StructLayout(LayoutKind.Sequential)]

@@ -244,4 +244,34 @@ public sealed class FullnatIngressTests
         Assert.Equal(2, lab.Count(PacketAbi.Counter.Connections));
         Assert.Equal(lab.Backend, again.Syn.Destination);
     }
+
+    [Fact]
+    public void LocalPort_OfAnEndedConnection_IsTakenOverASecondAfterItsLastPacket_NotBefore()
+    {
+        using var lab = new DatapathLab();
+        // One local port: a second connection needs the first one's.
+        lab.Datapath.SetConfig(new PacketAbi.Config { PortMin = DatapathLab.PortMin, PortMax = DatapathLab.PortMin });
+        var first = Syn(lab, clientPort: 40000);
+        SynAck(lab, first);
+        FromClient(lab, first, ClientIsn + 1, TimestampOptions, flags: Tcp.Fin | Tcp.Ack);
+        lab.Run(Ipv4(lab.Backend, first.SnatEnd, Tcp.Fin | Tcp.Ack, BackendIsn + 1, ClientIsn + 2, TimestampOptions));
+        var ended = Environment.TickCount64;
+        var second = new IPEndPoint(lab.ClientAddress, 40001);
+
+        // Ended just now: its last ACK may still be on its way.
+        Assert.Equal(TcShot, lab.Run(Ipv4(second, lab.Vip, Tcp.Syn, ClientIsn, 0, SynOptions(1460))).Verdict);
+        Assert.Equal(1, lab.Count(PacketAbi.Counter.NoPort));
+
+        Thread.Sleep(TimeSpan.FromMilliseconds(Math.Max(0, 1100 - (Environment.TickCount64 - ended))));
+        var taken = Syn(lab, clientPort: 40001);
+
+        Assert.Equal(first.SnatEnd, taken.SnatEnd);
+        Assert.Equal(1, lab.Count(PacketAbi.Counter.PortReused));
+        // The ended connection's entries went with it: only the new connection's two are left.
+        var flows = lab.Datapath.Flows().Select(f => (DatapathLab.Source(f.Key), DatapathLab.Destination(f.Key))).ToHashSet();
+        Assert.Equal([(second, lab.Vip), (lab.Backend, first.SnatEnd)], flows);
+        // A connection that has not ended keeps its port.
+        Assert.Equal(TcShot, lab.Run(Ipv4(new IPEndPoint(lab.ClientAddress, 40002), lab.Vip, Tcp.Syn, ClientIsn, 0, SynOptions(1460))).Verdict);
+        Assert.Equal(2, lab.Count(PacketAbi.Counter.NoPort));
+    }
 }

@@ -35,6 +35,7 @@ internal sealed class BalancerMetrics
     private readonly Counter _packetRefused;
     private readonly Counter _packetToaRemoved;
     private readonly Counter _packetMssClamped;
+    private readonly Counter _packetPortsReused;
 
     public BalancerMetrics(Func<MetricsSample> sample, IToaWriter toa)
     {
@@ -72,6 +73,8 @@ internal sealed class BalancerMetrics
             "TOA options clients sent themselves, which the packet engine removed before they reached a backend.", "listener");
         _packetMssClamped = factory.CreateCounter("toa_lb_packet_mss_clamped_total",
             "Handshake packets whose MSS the packet engine lowered so that full segments still fit with the TOA.", "listener");
+        _packetPortsReused = factory.CreateCounter("toa_lb_packet_ports_reused_total",
+            "New connections the packet engine gave the local port of a connection that had ended (both FINs or a reset) a second before or more.", "listener");
         ProcessMetrics.Register(Registry);
         Registry.AddBeforeCollectCallback(() =>
         {
@@ -111,6 +114,7 @@ internal sealed class BalancerMetrics
         _packetRefused.WithLabels(listener, "no_route").IncTo(counts.NoRoute);
         _packetToaRemoved.WithLabels(listener).IncTo(counts.ToaRemoved);
         _packetMssClamped.WithLabels(listener).IncTo(counts.MssClamped);
+        _packetPortsReused.WithLabels(listener).IncTo(counts.PortsReused);
     }
 
     public CollectorRegistry Registry { get; }

@@ -86,7 +86,8 @@ public sealed record PacketListenerCounts(
     long NoBackend,
     long NoPort,
     long NoRoute,
-    long MssClamped);
+    long MssClamped,
+    long PortsReused);
 
 /// <summary>A backend's counters: connections sent to it, the bytes each way, and those tracked now.</summary>
 public sealed record PacketBackendCounts(long Connections, long Active, long BytesIn, long BytesOut);

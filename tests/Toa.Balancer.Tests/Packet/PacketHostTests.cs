@@ -260,7 +260,7 @@ public class PacketHostTests
             new Dictionary<string, PacketListenerCounts>
             {
                 ["vip"] = new(Connections: 7, Active: 3, PacketsIn: 70, PacketsOut: 60, BytesIn: 1000, BytesOut: 50000, ToaWritten: 14, ToaNoRoom: 1,
-                    ToaRemoved: 2, TableFull: 4, NoBackend: 5, NoPort: 6, NoRoute: 8, MssClamped: 9),
+                    ToaRemoved: 2, TableFull: 4, NoBackend: 5, NoPort: 6, NoRoute: 8, MssClamped: 9, PortsReused: 10),
             },
             new Dictionary<(string, IPEndPoint), PacketBackendCounts>
             {
@@ -322,6 +322,7 @@ public class PacketHostTests
             "toa_lb_packet_refused_total{listener=\"vip\",reason=\"no_port\"} 6",
             "toa_lb_packet_refused_total{listener=\"vip\",reason=\"no_route\"} 8",
             "toa_lb_packet_mss_clamped_total{listener=\"vip\"} 9",
+            "toa_lb_packet_ports_reused_total{listener=\"vip\"} 10",
             "toa_lb_backend_connections_active{listener=\"vip\",backend=\"10.0.0.1:8080\"} 2",
             "toa_lb_scheduler_choices_total{listener=\"vip\",backend=\"10.0.0.2:8080\"} 2",
             "toa_lb_backend_up{listener=\"vip\",backend=\"10.0.0.1:8080\"} 1",
