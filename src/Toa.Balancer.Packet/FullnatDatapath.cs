@@ -153,7 +153,7 @@ internal sealed class FullnatDatapath : IFullnatDatapath
     public IEnumerable<(PacketAbi.Flow Key, PacketAbi.Conn Value)> Flows() => _flows.Entries<PacketAbi.Flow, PacketAbi.Conn>();
 
     /// <inheritdoc />
-    public bool DeleteFlow(in PacketAbi.Flow key) => _flows.Delete(key);
+    public int DeleteFlows(ReadOnlySpan<PacketAbi.Flow> keys) => _flows.DeleteBatch(keys);
 
     /// <inheritdoc />
     public unsafe long[] ListenerCounts(uint id)

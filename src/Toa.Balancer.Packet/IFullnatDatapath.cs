@@ -31,8 +31,8 @@ internal interface IFullnatDatapath : IDisposable
     /// <summary>fn_flows's entries now (a snapshot; entries may come and go meanwhile).</summary>
     IEnumerable<(PacketAbi.Flow Key, PacketAbi.Conn Value)> Flows();
 
-    /// <summary>Deletes a flow entry; false when it was gone already.</summary>
-    bool DeleteFlow(in PacketAbi.Flow key);
+    /// <summary>Deletes the flow entries still present; returns how many.</summary>
+    int DeleteFlows(ReadOnlySpan<PacketAbi.Flow> keys);
 
     /// <summary>A listener's counters summed over CPUs, indexed by <see cref="PacketAbi.Counter"/>.</summary>
     long[] ListenerCounts(uint id);

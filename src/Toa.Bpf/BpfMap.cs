@@ -251,6 +251,37 @@ public sealed unsafe class BpfMap : IDisposable
         BpfException.Check(ret, $"map {Name}: update batch");
     }
 
+    /// <summary>
+    /// Deletes every key of <paramref name="keys"/> that is present, with BPF_MAP_DELETE_BATCH where the
+    /// kernel has it (one system call for all, where a key already gone costs one more), else one delete
+    /// each. Returns how many were deleted.
+    /// </summary>
+    public int DeleteBatch<TKey>(ReadOnlySpan<TKey> keys) where TKey : unmanaged
+    {
+        var deleted = 0;
+        while (!keys.IsEmpty)
+        {
+            var count = (uint)keys.Length;
+            int ret;
+            fixed (TKey* k = keys)
+                ret = LibBpf.MapDeleteBatch(Fd, k, &count, null);
+            if (ret is -LinuxErrno.EINVAL or -LinuxErrno.EOPNOTSUPP or -LinuxErrno.ENOTSUPP && count == 0)
+            {
+                foreach (var key in keys)
+                    deleted += Delete(key) ? 1 : 0;
+                return deleted;
+            }
+            deleted += (int)count;
+            if (ret == 0)
+                break;
+            // The kernel stops at the first key that is absent: skip it, go on after it.
+            if (ret != -LinuxErrno.ENOENT)
+                BpfException.Check(ret, $"map {Name}: delete batch");
+            keys = keys[((int)count + 1)..];
+        }
+        return deleted;
+    }
+
     /// <summary>Every possible CPU's value at <paramref name="key"/> of a per-CPU map.</summary>
     public TValue[] LookupPerCpu<TKey, TValue>(in TKey key) where TKey : unmanaged where TValue : unmanaged
     {

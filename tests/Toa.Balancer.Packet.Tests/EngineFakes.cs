@@ -74,7 +74,13 @@ internal sealed class FakeDatapath : IFullnatDatapath
         return [.. FlowTable.Select(e => (e.Key, e.Value))];
     }
 
-    public bool DeleteFlow(in PacketAbi.Flow key) => FlowTable.Remove(key);
+    public int DeleteFlows(ReadOnlySpan<PacketAbi.Flow> keys)
+    {
+        var deleted = 0;
+        foreach (var key in keys)
+            deleted += FlowTable.Remove(key) ? 1 : 0;
+        return deleted;
+    }
 
     public long[] ListenerCounts(uint id) => [.. ListenerCounters[id]];
 

@@ -192,6 +192,9 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Lib, EntryPoint = "bpf_map_update_batch")]
     internal static partial int MapUpdateBatch(int fd, void* keys, void* values, uint* count, void* opts);
 
+    [LibraryImport(Lib, EntryPoint = "bpf_map_delete_batch")]
+    internal static partial int MapDeleteBatch(int fd, void* keys, uint* count, void* opts);
+
     [LibraryImport(Lib, EntryPoint = "bpf_prog_test_run_opts")]
     internal static partial int ProgTestRunOpts(int progFd, TestRunOpts* opts);
 
