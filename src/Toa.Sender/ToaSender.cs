@@ -118,7 +118,7 @@ public sealed class ToaSender : IDisposable
     /// <paramref name="noDelay"/> as well: a client that wants it pays no call for the options.
     /// With <paramref name="reportAfterClose"/> the state stays in the socket's storage, where
     /// <see cref="Report"/> finds it after the connection closed too; otherwise it goes with the
-    /// connection.
+    /// connection, so a socket that connects again after a failed connect() needs attaching again.
     /// </summary>
     /// <exception cref="SocketException">The kernel refused (EPERM: no memory for the socket's storage).</exception>
     public unsafe void Attach(Socket socket, ReadOnlySpan<ToaAddress> options, ToaPlacement placement, int counterSlot = 0, bool noDelay = false,
