@@ -239,13 +239,6 @@ static __always_inline void fn_reverse(struct fn_flow *out, const struct fn_flow
 #define FN_OPT(o, i) ((o)->buf[(i) & 63])
 
 /*
- * Keeps clang from folding a length's lower and upper tests into one test of a
- * copy (len - lo > hi - lo): verifiers before 6.x cannot carry that bound back to
- * the length, and helpers taking a size refuse one that may be 0.
- */
-#define FN_OPAQUE(v) asm volatile("" : "+r"(v))
-
-/*
  * One pass over the options with a fixed number of rounds (an option takes at
  * least one), the offset bounded by the option space: old verifiers follow it.
  */
@@ -313,10 +306,10 @@ __noinline int fn_options(struct __sk_buff *skb, __u32 doff, __u32 mss, __u32 st
 	int i;
 
 	/* Options come in words: 4 to 40 bytes. */
-	FN_OPAQUE(len);
+	TOA_OPAQUE(len);
 	if (len < 4)
 		return 0;
-	FN_OPAQUE(len);
+	TOA_OPAQUE(len);
 	if (len > TCP_OPTION_SPACE)
 		return 0;
 	scratch = bpf_map_lookup_elem(&fn_scratch, &zero);
@@ -365,10 +358,10 @@ static __noinline int fn_add_toa(struct __sk_buff *skb, struct fn_pkt *p, struct
 	struct fn_scratch *move;
 	__s64 diff;
 
-	FN_OPAQUE(toa_len);
+	TOA_OPAQUE(toa_len);
 	if (toa_len < 8)
 		return -1;
-	FN_OPAQUE(toa_len);
+	TOA_OPAQUE(toa_len);
 	if (toa_len > TOA_OPTION_MAX_LEN || (toa_len & 3))
 		return -1;
 	if (p->doff + toa_len > sizeof(struct tcphdr) + TCP_OPTION_SPACE)
@@ -380,7 +373,7 @@ static __noinline int fn_add_toa(struct __sk_buff *skb, struct fn_pkt *p, struct
 		return -1;
 	/* The payload's length as a size older verifiers see is never 0: (n - 1) % max + 1 is n here. */
 	move_len = payload;
-	FN_OPAQUE(move_len);
+	TOA_OPAQUE(move_len);
 	move_len = ((move_len - 1) & (FN_MOVE_MAX - 1)) + 1;
 	if (payload && bpf_skb_load_bytes(skb, end, move->move, move_len) < 0)
 		return -1;

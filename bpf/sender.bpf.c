@@ -2,9 +2,11 @@
 /*
  * The sender: toa_attach takes the TOA options user space gives a socket
  * before connect() (piggybacked on its TCP_NODELAY setsockopt) into the
- * socket's storage; toa_sender writes them into that connection's SYN,
- * handshake ACK and first data segments, and counts per slot whether they
- * went out.
+ * socket's storage; toa_sender moves them at connect() into the connections
+ * map, by socket cookie (setsockopt programs have no cookie helper), deletes
+ * the entry when the connection closes, writes the options into that
+ * connection's SYN, handshake ACK and first data segments, and counts per slot
+ * whether they went out.
  */
 #include <linux/bpf.h>
 #include <linux/tcp.h>
@@ -21,6 +23,24 @@ struct {
 	__type(value, struct toa_send);
 } toa_send_map SEC(".maps");
 
+#ifndef TOA_SEND_CONNS_MAX
+#define TOA_SEND_CONNS_MAX 16384 /* user space sets its own before load */
+#endif
+
+/*
+ * The state of connections from connect() to close, by socket cookie: 128 bytes
+ * each where socket storage costs about 400 (its own bookkeeping is most of it).
+ * Allocated per entry, its buckets at load. When it is full a connection's state
+ * stays in socket storage (counted in in_storage).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, TOA_SEND_CONNS_MAX);
+	__type(key, __u64);
+	__type(value, struct toa_send);
+} toa_send_conns SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, TOA_SEND_SLOTS);
@@ -35,13 +55,10 @@ struct {
 	__type(value, struct toa_send_failure);
 } toa_send_failures SEC(".maps");
 
-static __always_inline void set_write_cb(struct bpf_sock_ops *skops, int on)
+/* Nothing left to write: no more header-option callbacks (the state callback stays). */
+static __always_inline void stop_writing(struct bpf_sock_ops *skops)
 {
-	__u32 flags = skops->bpf_sock_ops_cb_flags;
-
-	flags = on ? flags | BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG
-		   : flags & ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG;
-	bpf_sock_ops_cb_flags_set(skops, flags);
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
 }
 
 /* Which placement the packet being built belongs to, 0 if none wanted. */
@@ -142,7 +159,7 @@ static __always_inline void reserve(struct bpf_sock_ops *skops, struct toa_send 
 	s->pending = 0;
 	if (!place) {
 		if ((s->flags & TOA_SEND_ESTABLISHED) && finished(skops, s))
-			set_write_cb(skops, 0);
+			stop_writing(skops);
 		return;
 	}
 	if (len == 0 || len > TCP_OPTION_SPACE)
@@ -157,22 +174,40 @@ static __always_inline void reserve(struct bpf_sock_ops *skops, struct toa_send 
 		s->pending = place;
 }
 
-static __always_inline void write(struct bpf_sock_ops *skops, struct toa_send *s)
+/* Stores the options one by one, walking the buffer by their lengths; 0 if all fit. */
+static __always_inline int store_options(struct bpf_sock_ops *skops, struct toa_send *s)
 {
-	__u8 place = s->pending;
-	int i, failed = 0;
+	__u32 off = 0, len;
+	int i;
 
-	if (!place)
-		return;
-	s->pending = 0;
 #pragma unroll
 	for (i = 0; i < TOA_SEND_MAX_OPTIONS; i++) {
 		if (i >= s->option_count)
 			break;
-		if (bpf_store_hdr_opt(skops, s->options[i].bytes, sizeof(s->options[i].bytes), 0))
-			failed = 1;
+		if (off > TOA_SEND_LAST_START)
+			return -1;
+		len = s->options[off + 1];
+		TOA_OPAQUE(len);
+		if (len < 2)
+			return -1;
+		TOA_OPAQUE(len);
+		if (len > TOA_OPTION_MAX_LEN)
+			return -1;
+		if (bpf_store_hdr_opt(skops, &s->options[off], len, 0))
+			return -1;
+		off += len;
 	}
-	if (failed) {
+	return 0;
+}
+
+static __always_inline void write(struct bpf_sock_ops *skops, struct toa_send *s)
+{
+	__u8 place = s->pending;
+
+	if (!place)
+		return;
+	s->pending = 0;
+	if (store_options(skops, s)) {
 		s->nospace |= place;
 		settle(skops, s, TOA_SEND_NO_ROOM, place);
 		return;
@@ -185,22 +220,83 @@ static __always_inline void write(struct bpf_sock_ops *skops, struct toa_send *s
 		settle_handshake(skops, s);
 }
 
+/*
+ * connect(): the state moves from socket storage into the connections map, and
+ * deleting the socket's only storage frees all of it. The state callback then
+ * deletes the entry when the connection closes, whatever closes it (a refused
+ * or timed out SYN too). A full map leaves the state where it is.
+ */
+static __always_inline void on_connect(struct bpf_sock_ops *skops, struct bpf_sock *sk)
+{
+	struct toa_send *s = bpf_sk_storage_get(&toa_send_map, sk, 0, 0);
+	__u32 flags = skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG;
+	struct toa_send_counts *counts;
+	__u32 slot;
+	__u64 cookie;
+
+	if (!s)
+		return;
+	if (!(s->flags & TOA_SEND_STAY)) {
+		cookie = bpf_get_socket_cookie(skops);
+		/* Any: a cookie names one socket, and its entry went when it last closed. */
+		if (bpf_map_update_elem(&toa_send_conns, &cookie, s, BPF_ANY) == 0) {
+			bpf_sk_storage_delete(&toa_send_map, sk);
+			flags |= BPF_SOCK_OPS_STATE_CB_FLAG;
+		} else {
+			slot = s->slot;
+			counts = bpf_map_lookup_elem(&toa_send_counts_map, &slot);
+			if (counts)
+				counts->in_storage++;
+		}
+	}
+	bpf_sock_ops_cb_flags_set(skops, flags);
+}
+
+/* The connection's state, from socket storage or, once moved, the connections map; NULL if none. */
+static __always_inline struct toa_send *state_of(struct bpf_sock_ops *skops, struct bpf_sock *sk)
+{
+	struct toa_send *s = bpf_sk_storage_get(&toa_send_map, sk, 0, 0);
+	__u64 cookie;
+
+	/* Only moved connections ask for the state callback: others need no cookie. */
+	if (s || !(skops->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_STATE_CB_FLAG))
+		return s;
+	cookie = bpf_get_socket_cookie(skops);
+	return bpf_map_lookup_elem(&toa_send_conns, &cookie);
+}
+
 SEC("sockops")
 int toa_sender(struct bpf_sock_ops *skops)
 {
-	struct toa_send *s;
 	struct bpf_sock *sk = skops->sk;
+	__u32 op = skops->op;
+	struct toa_send *s;
+	__u64 cookie;
 
 	if (!sk)
 		return 1;
-	s = bpf_sk_storage_get(&toa_send_map, sk, 0, 0);
+	switch (op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		on_connect(skops, sk);
+		return 1;
+	case BPF_SOCK_OPS_STATE_CB:
+		if (skops->args[1] == BPF_TCP_CLOSE) {
+			cookie = bpf_get_socket_cookie(skops);
+			bpf_map_delete_elem(&toa_send_conns, &cookie);
+		}
+		return 1;
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+	case BPF_SOCK_OPS_HDR_OPT_LEN_CB:
+	case BPF_SOCK_OPS_WRITE_HDR_OPT_CB:
+		break;
+	default:
+		return 1;
+	}
+	s = state_of(skops, sk);
 	if (!s)
 		return 1;
 
-	switch (skops->op) {
-	case BPF_SOCK_OPS_TCP_CONNECT_CB:
-		set_write_cb(skops, 1);
-		break;
+	switch (op) {
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
 		s->flags |= TOA_SEND_ESTABLISHED;
 		s->data_una = skops->snd_una;
@@ -251,7 +347,7 @@ int toa_attach(struct bpf_sockopt *ctx)
 	s->written = 0;
 	s->nospace = 0;
 	s->pending = 0;
-	s->flags = 0;
+	s->flags = (a->flags & TOA_ATTACH_STAY) ? TOA_SEND_STAY : 0;
 	s->data_una = 0;
 	s->packets = 0;
 	/* The kernel's TCP_NODELAY reads the leading int; the rest is ours. */

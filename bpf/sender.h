@@ -18,15 +18,21 @@ enum toa_placement {
 
 #define TOA_SEND_MAX_OPTIONS 4
 
-/* One encoded TCP option, bytes[1] is its length. */
-struct toa_option_bytes {
-	__u8 bytes[TOA_OPTION_MAX_LEN];
-};
+/*
+ * Options are kept back to back in TCP_OPTION_SPACE bytes, each with its length
+ * in its second byte. One starts at TOA_SEND_LAST_START at the latest: every TOA
+ * takes more than 4 bytes, so options that fit the option space never start later.
+ */
+#define TOA_SEND_LAST_START (TCP_OPTION_SPACE - 4)
 
 /* toa_send.flags */
 #define TOA_SEND_ESTABLISHED (1 << 0)
 #define TOA_SEND_ACK_SENT    (1 << 1) /* the handshake ACK has gone (or is not wanted) */
 #define TOA_SEND_COUNTED     (1 << 2) /* the connection's outcome is in the counters */
+#define TOA_SEND_STAY        (1 << 3) /* the state stays in socket storage (TOA_ATTACH_STAY) */
+
+/* toa_attach.flags */
+#define TOA_ATTACH_STAY (1 << 0) /* keep the state in socket storage: it outlives the connection */
 
 /*
  * How user space attaches options to a socket, before connect():
@@ -41,11 +47,12 @@ struct toa_option_bytes {
 struct toa_attach {
 	__s32 nodelay;       /* TCP_NODELAY's value */
 	__u32 magic;         /* TOA_ATTACH_MAGIC */
-	struct toa_option_bytes options[TOA_SEND_MAX_OPTIONS];
+	__u8 options[TCP_OPTION_SPACE]; /* back to back */
 	__u8 option_count;
 	__u8 total_len;
 	__u8 placement;
 	__u8 slot;
+	__u8 flags;          /* TOA_ATTACH_* */
 };
 
 /*
@@ -65,6 +72,7 @@ enum toa_send_outcome {
 /* Per slot and CPU (toa_send_counts_map). */
 struct toa_send_counts {
 	__u64 outcomes[TOA_SEND_OUTCOMES];
+	__u64 in_storage;    /* connections whose state stayed in socket storage: the connections map was full */
 };
 
 /* The last connection of a slot that went without its options (toa_send_failures). */
@@ -80,13 +88,14 @@ struct toa_send_failure {
 };
 
 /*
- * Sender state for one socket (sk_storage). toa_attach fills the options,
- * their count and length, the placement and the slot from user space's
- * struct toa_attach; toa_sender fills the rest, which tells what every
- * placement did.
+ * Sender state for one socket. toa_attach fills the options, their count and
+ * length, the placement and the slot from user space's struct toa_attach into
+ * socket storage (toa_send_map); toa_sender moves it into the connections map
+ * (toa_send_conns, by socket cookie) at connect() and fills the rest, which
+ * tells what every placement did.
  */
 struct toa_send {
-	struct toa_option_bytes options[TOA_SEND_MAX_OPTIONS];
+	__u8 options[TCP_OPTION_SPACE]; /* back to back */
 	__u8 option_count;
 	__u8 total_len;      /* sum of the options' lengths: what is reserved */
 	__u8 placement;      /* enum toa_placement */
@@ -98,5 +107,9 @@ struct toa_send {
 	__u32 data_una;      /* snd_una when established: data placement lasts while it holds */
 	__u32 packets;       /* packets that carried the options */
 };
+
+/* An option at TOA_SEND_LAST_START, as long as a TOA can be, is read within the struct. */
+_Static_assert(sizeof(struct toa_send) >= TOA_SEND_LAST_START + TOA_OPTION_MAX_LEN,
+	       "toa_send too short for bpf_store_hdr_opt's bounds");
 
 #endif

@@ -10,6 +10,13 @@
 /* The smallest page: a sockopt program never sees more of a value than a page of it. */
 #define TOA_SOCKOPT_PAGE 4096
 
+/*
+ * Keeps clang from folding a length's lower and upper tests into one test of a
+ * copy (len - lo > hi - lo): verifiers before 6.x cannot carry that bound back to
+ * the length, and helpers taking a size refuse one that may be 0.
+ */
+#define TOA_OPAQUE(v) asm volatile("" : "+r"(v))
+
 #define TCP_FLAG_FIN 0x01
 #define TCP_FLAG_SYN 0x02
 #define TCP_FLAG_RST 0x04

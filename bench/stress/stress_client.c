@@ -139,7 +139,7 @@ static void attach(int fd, long index)
 	a.nodelay = 1;
 	a.magic = TOA_ATTACH_MAGIC;
 	claim(index, family, address, &port);
-	uint8_t *o = a.options[0].bytes;
+	uint8_t *o = a.options;
 	o[0] = family == 4 ? 200 : 253;
 	o[1] = family == 4 ? 8 : 20;
 	port = htons(port);

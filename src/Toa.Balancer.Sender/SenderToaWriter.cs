@@ -16,7 +16,9 @@ namespace Toa.Balancer.Sender;
 /// handshake ACK and the first data segment (and the SYN when the listener says <c>toaOnSyn</c>).
 /// The program counts each connection's outcome in its listener's slot as the handshake settles;
 /// <see cref="Counts"/> reads the totals, and once a second the writer logs a warning for the
-/// connections of a listener that went without the option since the last look, naming the last.
+/// connections of a listener that went without the option since the last look, naming the last,
+/// and for those whose state stayed in socket storage because the sender's connections map
+/// (<c>toaConnections</c>) was full.
 /// </summary>
 /// <remarks>
 /// Starting it moves the whole process into a cgroup of its own (programs see sockets by the
@@ -34,6 +36,7 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
     private readonly Lock _warning = new();
     private volatile ToaSender? _sender; // set once, under _warning, by Prepare
     private int _slotsTaken;
+    private int _keptWarned; // the last toaConnections a reload asked for and was told is not applied
     private bool _disposed;
 
     private SenderToaWriter(ILogger logger)
@@ -48,12 +51,12 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
 
     /// <summary>Loads and attaches the sender and moves this process into its cgroup. Needs root.</summary>
     /// <exception cref="BpfException">The program cannot be loaded or attached.</exception>
-    public static SenderToaWriter Start(ILoggerFactory? loggerFactory = null)
+    public static SenderToaWriter Start(ILoggerFactory? loggerFactory = null, int connections = ToaSender.DefaultConnections)
     {
         var writer = Deferred(loggerFactory);
         try
         {
-            writer.Prepare();
+            writer.Prepare(connections);
             return writer;
         }
         catch
@@ -63,17 +66,28 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
         }
     }
 
-    /// <summary>Loads and attaches the sender and moves this process into its cgroup, unless done already. Needs root.</summary>
+    /// <summary>
+    /// Loads and attaches the sender and moves this process into its cgroup, unless done already. Needs root.
+    /// <paramref name="connections"/> sizes its connections map when it starts; a running sender keeps its own
+    /// (the map's buckets are fixed at load) and logs once that a different one is not applied.
+    /// </summary>
     /// <exception cref="BpfException">The program cannot be loaded or attached.</exception>
     /// <exception cref="ObjectDisposedException">The writer was disposed.</exception>
-    public void Prepare()
+    public void Prepare(int connections = ToaSender.DefaultConnections)
     {
         lock (_warning)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_sender is not null)
+            {
+                if (connections != _sender.ConnectionCapacity && connections != _keptWarned)
+                {
+                    LogConnectionsKept(_logger, connections, _sender.ConnectionCapacity);
+                    _keptWarned = connections;
+                }
                 return;
-            _sender = ToaSender.Start(_logger);
+            }
+            _sender = ToaSender.Start(_logger, connections);
             LogStarted(_logger, _sender.Cgroup.Path);
         }
     }
@@ -152,7 +166,13 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
                 return;
             foreach (var (listener, slot) in _slots)
             {
-                var failed = _sender.Counts(slot.Index).Failed;
+                var counts = _sender.Counts(slot.Index);
+                if (counts.InStorage != slot.WarnedInStorage)
+                {
+                    LogConnectionsFull(_logger, counts.InStorage - slot.WarnedInStorage, listener, _sender.ConnectionCapacity);
+                    slot.WarnedInStorage = counts.InStorage;
+                }
+                var failed = counts.Failed;
                 if (failed == slot.Warned)
                     continue;
                 var last = _sender.LastFailure(slot.Index);
@@ -168,6 +188,7 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
         public readonly int Index = index;
         public long AttachFailed;
         public long Warned;
+        public long WarnedInStorage;
     }
 
     [LoggerMessage(EventId = 602, EventName = "ToaWriterStarted", Level = LogLevel.Information,
@@ -177,6 +198,14 @@ public sealed partial class SenderToaWriter : IToaWriter, IDisposable
     [LoggerMessage(EventId = 600, EventName = "ToaNotWritten", Level = LogLevel.Warning,
         Message = "Listener {Listener}: {Count} backend connection(s) went without the TOA, so their backends see the balancer's address; the last, {Connection}: {Reason}")]
     private static partial void LogNotWritten(ILogger logger, long count, string listener, string connection, string reason);
+
+    [LoggerMessage(EventId = 603, EventName = "ToaConnectionsFull", Level = LogLevel.Warning,
+        Message = "Listener {Listener}: {Count} backend connection(s) kept the sender's state in socket storage (about 400 bytes each instead of 128): its connections map (toaConnections: {Capacity}) was full")]
+    private static partial void LogConnectionsFull(ILogger logger, long count, string listener, int capacity);
+
+    [LoggerMessage(EventId = 604, EventName = "ToaConnectionsKept", Level = LogLevel.Warning,
+        Message = "toaConnections {Asked} applies when the TOA writer starts; it runs with {Capacity} until the balancer restarts")]
+    private static partial void LogConnectionsKept(ILogger logger, int asked, int capacity);
 
     [LoggerMessage(EventId = 601, EventName = "ToaAttachFailed", Level = LogLevel.Warning,
         Message = "Listener {Listener}: the TOA could not be attached for client {Client}; the connection goes on without it")]

@@ -336,7 +336,7 @@ public sealed partial class BalancerHost : IAsyncDisposable
         {
             try
             {
-                _context.Toa.Prepare();
+                _context.Toa.Prepare(config.ToaConnections ?? ConfigDefaults.ToaConnections);
             }
             catch (Exception e) when (!initial && e is not OutOfMemoryException)
             {

@@ -22,8 +22,9 @@ public interface IToaWriter
     /// with TOA off everywhere gets its writer at the reload that turns it on). Called on every
     /// such configuration; cheap once started.
     /// </summary>
+    /// <param name="connections">Backend connections the writer keeps state for at once (the configuration's <c>toaConnections</c>), read when it starts.</param>
     /// <exception cref="Exception">The writer cannot start; the host refuses that configuration rather than relay without TOA.</exception>
-    void Prepare()
+    void Prepare(int connections)
     {
     }
 

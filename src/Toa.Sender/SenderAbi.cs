@@ -16,6 +16,7 @@ internal static class SenderAbi
     public const string AttachProgram = "toa_attach";
     public const uint AttachMagic = 0x31414f54;
     public const string StorageMap = "toa_send_map";
+    public const string ConnectionsMap = "toa_send_conns";
     public const string StorageStruct = "toa_send";
     public const string CountsMap = "toa_send_counts_map";
     public const string CountsStruct = "toa_send_counts";
@@ -28,6 +29,12 @@ internal static class SenderAbi
 
     public const byte FlagEstablished = 1 << 0;
     public const byte FlagAckSent = 1 << 1;
+
+    /// <summary>TOA_ATTACH_STAY: the state stays in socket storage.</summary>
+    public const byte AttachStay = 1 << 0;
+
+    /// <summary>SOL_SOCKET's SO_COOKIE: the socket's cookie, the connections map's key.</summary>
+    public const int SolSocket = 1, SoCookie = 57;
 
     /// <summary>Linux's AF_INET6, as toa_send_failure.family holds it (.NET numbers families its own way).</summary>
     public const uint AfInet6 = 10;
@@ -42,7 +49,7 @@ internal static class SenderAbi
     [StructLayout(LayoutKind.Sequential)]
     public unsafe struct ToaSend
     {
-        public fixed byte Options[MaxOptions * OptionMaxLength];
+        public fixed byte Options[TcpOptionSpace];
         public byte OptionCount;
         public byte TotalLen;
         public byte Placement;
@@ -61,11 +68,12 @@ internal static class SenderAbi
     {
         public int NoDelay;
         public uint Magic;
-        public fixed byte Options[MaxOptions * OptionMaxLength];
+        public fixed byte Options[TcpOptionSpace];
         public byte OptionCount;
         public byte TotalLen;
         public byte Placement;
         public byte Slot;
+        public byte Flags;
     }
 
     /// <summary>struct toa_send_counts (one CPU's).</summary>
@@ -73,6 +81,7 @@ internal static class SenderAbi
     public unsafe struct Counts
     {
         public fixed ulong Outcomes[OutcomeCount];
+        public ulong InStorage;
     }
 
     /// <summary>struct toa_send_failure.</summary>

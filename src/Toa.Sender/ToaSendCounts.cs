@@ -6,9 +6,11 @@ namespace Toa.Sender;
 /// <summary>
 /// Connections counted in one slot once their handshake settled (enum toa_send_outcome): the
 /// options went out in every requested handshake placement, a placement had no room for them,
-/// or a handshake placement went out without them.
+/// or a handshake placement went out without them. <paramref name="InStorage"/> counts, at
+/// connect(), those whose state stayed in socket storage (about 400 bytes, not 128) because
+/// the connections map was full.
 /// </summary>
-public readonly record struct ToaSendCounts(long Written, long NoRoom, long Missing)
+public readonly record struct ToaSendCounts(long Written, long NoRoom, long Missing, long InStorage = 0)
 {
     /// <summary>Connections that went without the options.</summary>
     public long Failed => NoRoom + Missing;

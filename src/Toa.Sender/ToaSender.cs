@@ -15,6 +15,9 @@ namespace Toa.Sender;
 /// process there (programs see sockets by the cgroup that created them);
 /// disposing moves the process back and removes everything. Sockets created
 /// while it runs carry the options they are given with <see cref="Attach"/>.
+/// A connection's state lives in socket storage until connect() and then, until
+/// it closes, in the connections map (about 128 bytes a connection instead of 400),
+/// which holds <c>connections</c> at most; beyond, the state stays in socket storage.
 /// </summary>
 /// <remarks>
 /// The sender's cgroup is a child of the one the process started in, not of the root: a
@@ -25,10 +28,14 @@ public sealed class ToaSender : IDisposable
 {
     private const string CgroupPrefix = "toa-sender-";
 
+    /// <summary>Connections whose state the connections map holds at most, unless told otherwise.</summary>
+    public const int DefaultConnections = 16384;
+
     private readonly BpfObject _object;
     private readonly BpfLink _writes;
     private readonly BpfLink _attaches;
     private readonly BpfMap _storage;
+    private readonly BpfMap _connections;
     private readonly BpfMap _counts;
     private readonly BpfMap _failures;
     private readonly Cgroup _home;
@@ -41,6 +48,7 @@ public sealed class ToaSender : IDisposable
         _writes = writes;
         _attaches = attaches;
         _storage = obj.Map(SenderAbi.StorageMap);
+        _connections = obj.Map(SenderAbi.ConnectionsMap);
         _counts = obj.Map(SenderAbi.CountsMap);
         _failures = obj.Map(SenderAbi.FailuresMap);
         Cgroup = cgroup;
@@ -54,13 +62,22 @@ public sealed class ToaSender : IDisposable
     /// <summary>How many counter slots there are (the program's TOA_SEND_SLOTS): a slot is 0 to <c>CounterSlots - 1</c>.</summary>
     public int CounterSlots => (int)_counts.MaxEntries;
 
+    /// <summary>Connections whose state the connections map holds at most (Start's <c>connections</c>).</summary>
+    public int ConnectionCapacity => (int)_connections.MaxEntries;
+
+    /// <summary>Connections whose state is in the connections map now: a walk of the map, for diagnostics.</summary>
+    public int ConnectionsHeld => _connections.Keys<ulong>().Count();
+
     /// <summary>
     /// Loads and attaches the sender and moves this process into its cgroup. On a kernel
     /// without a feature the sender needs it throws <see cref="MissingKernelFeatureException"/>
-    /// before touching anything.
+    /// before touching anything. <paramref name="connections"/> sizes the connections map: its
+    /// buckets (16 bytes each, to the next power of two) are allocated now, its entries as
+    /// connections come.
     /// </summary>
-    public static ToaSender Start(ILogger? logger = null)
+    public static ToaSender Start(ILogger? logger = null, int connections = DefaultConnections)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(connections, 1);
         logger ??= NullLogger.Instance;
         FeatureProbes.Current.Require(KernelFeatures.Sender);
         var pid = Environment.ProcessId;
@@ -71,6 +88,7 @@ public sealed class ToaSender : IDisposable
         BpfLink? writes = null, attaches = null;
         try
         {
+            obj.Map(SenderAbi.ConnectionsMap).MaxEntries = (uint)connections;
             obj.Load();
             cgroup = home.CreateChild(CgroupPrefix + pid);
             using (var dir = cgroup.Open())
@@ -98,9 +116,13 @@ public sealed class ToaSender : IDisposable
     /// carried them is counted in <paramref name="counterSlot"/> (see <see cref="Counts"/>).
     /// The options travel in the socket's TCP_NODELAY setsockopt, which sets TCP_NODELAY to
     /// <paramref name="noDelay"/> as well: a client that wants it pays no call for the options.
+    /// With <paramref name="reportAfterClose"/> the state stays in the socket's storage, where
+    /// <see cref="Report"/> finds it after the connection closed too; otherwise it goes with the
+    /// connection, so a socket that connects again after a failed connect() needs attaching again.
     /// </summary>
     /// <exception cref="SocketException">The kernel refused (EPERM: no memory for the socket's storage).</exception>
-    public unsafe void Attach(Socket socket, ReadOnlySpan<ToaAddress> options, ToaPlacement placement, int counterSlot = 0, bool noDelay = false)
+    public unsafe void Attach(Socket socket, ReadOnlySpan<ToaAddress> options, ToaPlacement placement, int counterSlot = 0, bool noDelay = false,
+        bool reportAfterClose = false)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfNegative(counterSlot);
@@ -109,18 +131,19 @@ public sealed class ToaSender : IDisposable
             throw new ArgumentException($"between 1 and {SenderAbi.MaxOptions} options can be sent, not {options.Length}");
         SenderAbi.Attach value = default;
         var total = 0;
-        for (var i = 0; i < options.Length; i++)
-        {
-            var slot = new Span<byte>(value.Options + i * SenderAbi.OptionMaxLength, SenderAbi.OptionMaxLength);
-            total += options[i].Encode(slot);
-        }
+        foreach (var option in options)
+            total += option.Layout.Length();
         if (total > SenderAbi.TcpOptionSpace)
             throw new ArgumentException(
                 $"{total} bytes of TOA ({string.Join(" + ", options.ToArray().Select(o => o.Layout.Describe()))}) exceed the {SenderAbi.TcpOptionSpace} bytes of TCP option space");
+        var buffer = new Span<byte>(value.Options, SenderAbi.TcpOptionSpace);
+        for (int i = 0, at = 0; i < options.Length; i++)
+            at += options[i].Encode(buffer[at..]);
         value.OptionCount = (byte)options.Length;
         value.TotalLen = (byte)total;
         value.Placement = (byte)placement;
         value.Slot = (byte)counterSlot;
+        value.Flags = reportAfterClose ? SenderAbi.AttachStay : (byte)0;
         value.NoDelay = noDelay ? 1 : 0;
         value.Magic = SenderAbi.AttachMagic;
         socket.SetRawSocketOption((int)SocketOptionLevel.Tcp, (int)SocketOptionName.NoDelay,
@@ -131,14 +154,15 @@ public sealed class ToaSender : IDisposable
     public unsafe ToaSendCounts Counts(int slot)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        long written = 0, noRoom = 0, missing = 0;
+        long written = 0, noRoom = 0, missing = 0, inStorage = 0;
         foreach (var cpu in _counts.LookupPerCpu<int, SenderAbi.Counts>(slot))
         {
             written += (long)cpu.Outcomes[SenderAbi.OutcomeWritten];
             noRoom += (long)cpu.Outcomes[SenderAbi.OutcomeNoRoom];
             missing += (long)cpu.Outcomes[SenderAbi.OutcomeMissing];
+            inStorage += (long)cpu.InStorage;
         }
-        return new ToaSendCounts(written, noRoom, missing);
+        return new ToaSendCounts(written, noRoom, missing, inStorage);
     }
 
     /// <summary>The last connection counted in <paramref name="slot"/> that went without its options; null if none did.</summary>
@@ -154,13 +178,28 @@ public sealed class ToaSender : IDisposable
             (ToaSendFailureKind)f.Outcome, (ToaPlacement)f.Placements, f.TotalLen);
     }
 
-    /// <summary>What the program has written for <paramref name="socket"/> so far.</summary>
+    /// <summary>
+    /// What the program has written for <paramref name="socket"/> so far: from the socket's storage
+    /// (before connect(), or where the state stayed), else from the connections map by the socket's
+    /// cookie. Once the connection closed, nothing unless it was attached with <c>reportAfterClose</c>.
+    /// </summary>
     public ToaSendReport Report(Socket socket)
     {
-        if (!_storage.TryLookup((int)socket.Handle, out SenderAbi.ToaSend s))
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_storage.TryLookup((int)socket.Handle, out SenderAbi.ToaSend s) && !_connections.TryLookup(Cookie(socket), out s))
             return new ToaSendReport(ToaPlacement.None, ToaPlacement.None, ToaPlacement.None, 0, 0);
         return new ToaSendReport((ToaPlacement)s.Placement, (ToaPlacement)s.Written, (ToaPlacement)s.NoSpace,
             s.TotalLen, (int)s.Packets);
+    }
+
+    /// <summary>Whether <paramref name="socket"/>'s state is in its socket storage (not moved to the connections map).</summary>
+    internal bool InSocketStorage(Socket socket) => _storage.TryLookup((int)socket.Handle, out SenderAbi.ToaSend _);
+
+    private static ulong Cookie(Socket socket)
+    {
+        Span<byte> cookie = stackalloc byte[sizeof(ulong)];
+        socket.GetRawSocketOption(SenderAbi.SolSocket, SenderAbi.SoCookie, cookie);
+        return BitConverter.ToUInt64(cookie);
     }
 
     /// <summary>Moves the process home, detaches the program and removes the cgroup.</summary>

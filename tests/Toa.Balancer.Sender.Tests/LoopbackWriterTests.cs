@@ -87,6 +87,43 @@ public sealed class LoopbackWriterTests
             + $"the last, {failed}: no room for 20 bytes of TOA in the syn", line);
     }
 
+    [Fact]
+    public async Task ConnectionsMapFull_WrittenAllTheSameAndWarnedOf()
+    {
+        KernelTest.Require();
+        var log = new ListLogger();
+        var writer = SenderToaWriter.Start(new ListLoggerFactory(log), connections: 1);
+        using (writer)
+        {
+            using var listener = Listen(IPAddress.Loopback);
+            using var first = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            writer.Attach(first, Client4, new ToaSettings(ToaFormat.Tencent, OnSyn: false), "web");
+            await first.ConnectAsync(listener.LocalEndPoint!);
+            using var accepted = await listener.AcceptAsync();
+
+            await ConnectAsync(writer, "web", listener, Client4, new ToaSettings(ToaFormat.Tencent, OnSyn: false));
+
+            Assert.Equal(new ToaCounts(2, 0), await SettledAsync(writer, "web", 2));
+        }
+        Assert.Equal("Warning ToaConnectionsFull: Listener web: 1 backend connection(s) kept the sender's state in socket storage "
+            + "(about 400 bytes each instead of 128): its connections map (toaConnections: 1) was full", Assert.Single(log.Lines.Skip(1)));
+    }
+
+    [Fact]
+    public void Prepare_AnotherSizeOnceStarted_KeptAndLoggedOnce()
+    {
+        KernelTest.Require();
+        var log = new ListLogger();
+        using var writer = SenderToaWriter.Start(new ListLoggerFactory(log), connections: 100);
+
+        writer.Prepare(200);
+        writer.Prepare(200);
+        writer.Prepare(100);
+
+        Assert.Equal("Warning ToaConnectionsKept: toaConnections 200 applies when the TOA writer starts; it runs with 100 until the balancer restarts",
+            Assert.Single(log.Lines.Skip(1)));
+    }
+
     /// <summary>
     /// A redispatched client: its first backend socket had the option attached but its connect was
     /// refused, so no handshake settled. Only the relayed connections count, all written; a refused

@@ -138,7 +138,7 @@ public sealed class BalancerHostTests : IDisposable
 
     private sealed class PreparingToaWriter(Action prepare) : IToaWriter
     {
-        public void Prepare() => prepare();
+        public void Prepare(int connections) => prepare();
 
         public void Attach(Socket backend, IPEndPoint client, ToaSettings toa, string listener) => backend.NoDelay = true;
 

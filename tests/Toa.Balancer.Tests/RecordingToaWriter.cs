@@ -15,12 +15,18 @@ internal sealed class RecordingToaWriter(bool written = true, Exception? cannotS
     /// <summary>Calls of <see cref="Prepare"/>, and the attaches made before the first.</summary>
     public (int Calls, int AttachedBefore) Prepared { get; private set; }
 
-    public void Prepare()
+    /// <summary>The connections the last <see cref="Prepare"/> was given.</summary>
+    public int Connections { get; private set; }
+
+    public void Prepare(int connections)
     {
         if (cannotStart is not null)
             throw cannotStart;
         lock (Attached)
+        {
             Prepared = (Prepared.Calls + 1, Prepared.Calls == 0 ? Attached.Count : Prepared.AttachedBefore);
+            Connections = connections;
+        }
     }
 
     public void Attach(Socket backend, IPEndPoint client, ToaSettings toa, string listener)

@@ -11,6 +11,7 @@ namespace Toa.Sender.Tests;
 /// the program takes only a call of struct toa_attach's length, so these also check the mirror.
 /// Starting the sender moves this test process into its cgroup until the test ends.
 /// </summary>
+[Collection(nameof(ToaSender))]
 public sealed class AttachTests
 {
     private static readonly ToaAddress[] Options = [new(ToaLayout.Tencent4, IPEndPoint.Parse("203.0.113.7:4321"))];

@@ -28,7 +28,11 @@ public class SenderAbiTests
 
     [Fact]
     public void Counts_MatchesBtfLayout() =>
-        AssertLayout<SenderAbi.Counts>(SenderAbi.CountsStruct, new() { ["outcomes"] = nameof(SenderAbi.Counts.Outcomes) });
+        AssertLayout<SenderAbi.Counts>(SenderAbi.CountsStruct, new()
+        {
+            ["outcomes"] = nameof(SenderAbi.Counts.Outcomes),
+            ["in_storage"] = nameof(SenderAbi.Counts.InStorage),
+        });
 
     [Fact]
     public void Failure_MatchesBtfLayout() =>
@@ -52,6 +56,7 @@ public class SenderAbiTests
         Assert.NotNull(obj.Program(SenderAbi.Program));
         Assert.NotNull(obj.Program(SenderAbi.AttachProgram));
         Assert.NotNull(obj.Map(SenderAbi.StorageMap));
+        Assert.NotNull(obj.Map(SenderAbi.ConnectionsMap));
         Assert.NotNull(obj.Map(SenderAbi.CountsMap));
         Assert.NotNull(obj.Map(SenderAbi.FailuresMap));
     }

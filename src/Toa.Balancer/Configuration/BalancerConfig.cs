@@ -49,6 +49,13 @@ public sealed record BalancerConfig
     /// <summary>The packet engine's settings, shared by every listener whose engine is "packet". Null: every default.</summary>
     public PacketConfig? Packet { get; init; }
 
+    /// <summary>
+    /// Backend connections of proxy listeners whose TOA state the sender keeps in its connections map
+    /// at once (about 128 bytes each); beyond, a connection's state stays in socket storage (about 400).
+    /// Read when the TOA writer starts; a later reload keeps the first. Null: <see cref="ConfigDefaults.ToaConnections"/>.
+    /// </summary>
+    public int? ToaConnections { get; init; }
+
     /// <summary>The listeners, each with its own pool of backends.</summary>
     public IReadOnlyList<ListenerConfig>? Listeners { get; init; }
 
@@ -63,11 +70,12 @@ public sealed record BalancerConfig
         && MaxConnectionsPerSource == other.MaxConnectionsPerSource
         && ShutdownTimeout == other.ShutdownTimeout
         && Equals(Packet, other.Packet)
+        && ToaConnections == other.ToaConnections
         && Sequences.Equal(Listeners, other.Listeners);
 
     /// <inheritdoc />
     public override int GetHashCode() =>
-        HashCode.Combine(Admin, AdminSocket, AdminTokenFile, MaxConnections, MaxConnectionsPerSource, ShutdownTimeout, HashCode.Combine(Log, Packet), Sequences.Hash(Listeners));
+        HashCode.Combine(Admin, AdminSocket, AdminTokenFile, MaxConnections, MaxConnectionsPerSource, ShutdownTimeout, HashCode.Combine(Log, Packet, ToaConnections), Sequences.Hash(Listeners));
 }
 
 /// <summary>One listening address and the pool of backends it forwards to.</summary>
@@ -354,6 +362,9 @@ public static class ConfigDefaults
 
     /// <summary>Connections the packet engine tracks at most (two flow entries each).</summary>
     public const int PacketMaxConnections = 131072;
+
+    /// <summary>Backend connections the sender's connections map holds (as the receiver's <c>toa load --connections</c>).</summary>
+    public const int ToaConnections = 16384;
 
     /// <summary>The packet engine's SNAT ports: above the kernel's default ephemeral range (32768-60999).</summary>
     public const string LocalPorts = "61000-65535";

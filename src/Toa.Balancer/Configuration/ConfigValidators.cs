@@ -56,6 +56,8 @@ internal sealed class GlobalValidator : IConfigValidator
             problems.Add("maxConnections", config.MaxConnections, "must be 0 (no limit) or more");
         if (config.MaxConnectionsPerSource < 0)
             problems.Add("maxConnectionsPerSource", config.MaxConnectionsPerSource, "must be 0 (no limit) or more");
+        if (config.ToaConnections < 1)
+            problems.Add("toaConnections", config.ToaConnections, "must be 1 or more");
     }
 }
 

@@ -92,7 +92,8 @@ internal static class ConnectCommand
 
         using var sender = ToaSender.Start(log);
         using var socket = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        sender.Attach(socket, options, placement);
+        // The last report is read once the connection may have closed: the state stays with the socket.
+        sender.Attach(socket, options, placement, reportAfterClose: true);
         var failure = await ConnectAsync(socket, target, parse.GetValue(Timeout) ?? TimeSpan.FromSeconds(10), cancel);
         RequireWritten(sender.Report(socket), ToaPlacement.Syn, socket);
         if (failure is not null)

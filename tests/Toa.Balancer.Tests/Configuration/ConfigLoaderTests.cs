@@ -160,6 +160,28 @@ public class ConfigLoaderTests
         Assert.Equal(value, problem.Value);
     }
 
+    [Theory]
+    [InlineData(null, ConfigDefaults.ToaConnections)]
+    [InlineData("100000", 100000)]
+    public void Parse_ToaConnections_GivenOrTheDefault(string? value, int expected)
+    {
+        var json = value is null ? Valid : Valid.Replace("\"admin\": \"\",", $"\"admin\": \"\", \"toaConnections\": {value},");
+
+        var config = BalancerConfigLoader.Parse(json, "lb.json");
+
+        Assert.Equal(expected, config.ToaConnections ?? ConfigDefaults.ToaConnections);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-1")]
+    public void Parse_ToaConnectionsBelowOne_Refused(string value)
+    {
+        var problem = Assert.Single(Refused(Valid.Replace("\"admin\": \"\",", $"\"admin\": \"\", \"toaConnections\": {value},")).Problems);
+        Assert.Equal("toaConnections", problem.Path);
+        Assert.Equal(value, problem.Value);
+    }
+
     [Fact]
     public void Parse_ListenerAddressWithoutPort_Refused()
     {

@@ -168,7 +168,22 @@ public class ReloadListenerTests
 
         Assert.Equal(0, before);
         Assert.Equal((1, 0), toa.Prepared);
+        Assert.Equal(ConfigDefaults.ToaConnections, toa.Connections);
         Assert.Equal("web", Assert.Single(toa.Attached).Listener);
+    }
+
+    [Fact]
+    public async Task Reload_ToaTurnedOnWithToaConnections_WriterPreparedForThatMany()
+    {
+        await using var server = TestServer.Echo();
+        var toa = new RecordingToaWriter();
+        var web = TestHosts.Listener("web", server);
+        var (host, _) = TestHosts.Start(TestHosts.Config(web), toa: toa);
+        await using var _h = host.StopOnDispose();
+
+        await host.ApplyAsync(TestHosts.Config(web with { Toa = "tencent" }) with { ToaConnections = 1000 });
+
+        Assert.Equal(1000, toa.Connections);
     }
 
     [Fact]
