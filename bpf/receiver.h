@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The receiver's kernel/user boundary: every struct and constant that crosses
- * to C# (src/Toa.Receiver/ReceiverAbi.cs mirrors it; a test compares the mirror
+ * to C# (src/Toa.Core/Sockets/ReceiverAbi.cs mirrors it; a test compares the mirror
  * with the BTF of the compiled object, structs and enums). Constants that cross are
  * enums, not #defines: BTF names enums, so the test sees their values too.
  */

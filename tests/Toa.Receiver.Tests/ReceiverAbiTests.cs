@@ -12,12 +12,11 @@ public class ReceiverAbiTests
 {
     private static BpfObject Open() => BpfObject.OpenEmbedded(typeof(ToaReceiver).Assembly, ReceiverAbi.ObjectResource);
 
-
     [Fact]
     public void Record_MatchesBtfLayout()
     {
         using var obj = Open();
-        BtfLayout.AssertMatches<Toa.Sockets.RecordLayout>(obj, "toa_record", new()
+        BtfLayout.AssertMatches<ReceiverAbi.Record>(obj, "toa_record", new()
         {
             ["client"] = "Client", ["peer"] = "Peer", ["local"] = "Local", ["since_ns"] = "SinceNs",
             ["client_port"] = "ClientPort", ["peer_port"] = "PeerPort", ["local_port"] = "LocalPort",
@@ -30,8 +29,8 @@ public class ReceiverAbiTests
     {
         using var obj = Open();
         // The struct Nat64Peer.Parse reads getsockopt's answer with.
-        BtfLayout.AssertMatches<Toa.Sockets.Nat64PeerLayout>(obj, "toa_nat64_peer", new() { ["saddr"] = "SAddr", ["sport"] = "SPort" });
-        Assert.Equal(Toa.Sockets.ToaSocketOption.Nat64PeerSize, Marshal.SizeOf<Toa.Sockets.Nat64PeerLayout>());
+        BtfLayout.AssertMatches<ReceiverAbi.Nat64Peer>(obj, "toa_nat64_peer", new() { ["saddr"] = "SAddr", ["sport"] = "SPort" });
+        Assert.Equal(ToaSocketOption.Nat64PeerSize, Marshal.SizeOf<ReceiverAbi.Nat64Peer>());
     }
 
     [Fact]
