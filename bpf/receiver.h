@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The receiver's kernel/user boundary: every struct and constant that crosses
- * to C# (src/Toa.Receiver/ReceiverAbi.cs mirrors it; a test compares the mirror
- * with the BTF of the compiled object).
+ * to C# (src/Toa.Core/Sockets/ReceiverAbi.cs mirrors it; a test compares the mirror
+ * with the BTF of the compiled object, structs and enums). Constants that cross are
+ * enums, not #defines: BTF names enums, so the test sees their values too.
  */
 #ifndef TOA_RECEIVER_H
 #define TOA_RECEIVER_H
@@ -21,9 +22,12 @@ enum toa_layout {
 	TOA_LAYOUT_UCLOUD4      = 6, /* 253/8:  port, IPv4 */
 };
 
-#define TOA_LAYOUTS_DEFAULT ((1 << TOA_LAYOUT_TENCENT4) | (1 << TOA_LAYOUT_TENCENT6) | \
-			     (1 << TOA_LAYOUT_DPVS4) | (1 << TOA_LAYOUT_DPVS6))
-#define TOA_LAYOUTS_ALL ((1 << (TOA_LAYOUT_UCLOUD4 + 1)) - 1)
+/* Sets of layouts, as Toa.Wire.ToaLayouts names them. */
+enum toa_layouts {
+	TOA_LAYOUTS_DEFAULT = (1 << TOA_LAYOUT_TENCENT4) | (1 << TOA_LAYOUT_TENCENT6) |
+			      (1 << TOA_LAYOUT_DPVS4) | (1 << TOA_LAYOUT_DPVS6),
+	TOA_LAYOUTS_ALL     = (1 << (TOA_LAYOUT_UCLOUD4 + 1)) - 1,
+};
 
 /* What the option parser concluded about one TCP header. */
 enum toa_verdict {
@@ -126,8 +130,11 @@ struct toa_nat64_peer {
 	__u8 pad[2];
 };
 
-#define TOA_SO_GET_LOOKUP 4096 /* TOA_BASE_CTL in toa.ko */
-#define TOA_SO_GET_RECORD 4097 /* ours: the connection's struct toa_record (toa.ko stops at 4096) */
+/* The getsockopt(fd, IPPROTO_IP, ...) names the receiver answers. */
+enum toa_sockopt {
+	TOA_SO_GET_LOOKUP = 4096, /* TOA_BASE_CTL in toa.ko */
+	TOA_SO_GET_RECORD = 4097, /* ours: the connection's struct toa_record (toa.ko stops at 4096) */
+};
 
 /*
  * A connection's record in the connections map (struct toa_flow_key is its
@@ -247,6 +254,21 @@ struct toa_trace_state {
 	__u32 enabled; /* 1: events go to the ring buffer */
 	__u32 pad;
 	__u64 lost;    /* events dropped because the ring buffer was full */
+};
+
+/*
+ * Every enum the C# mirror holds. BTF describes only the types the object uses,
+ * and the structs above keep these in bytes or words: toa_abi_enums (receiver.bpf.c),
+ * which no program calls, takes this struct so that BTF names each of them.
+ */
+struct toa_abi_enums {
+	enum toa_layout layout;
+	enum toa_layouts layouts;
+	enum toa_verdict verdict;
+	enum toa_source source;
+	enum toa_nat64_peer_mode nat64_peer;
+	enum toa_trace_outcome trace_outcome;
+	enum toa_sockopt sockopt;
 };
 
 #ifndef TOA_TRACE

@@ -7,13 +7,16 @@ namespace Toa.Bpf;
 /// <summary>A struct as BTF describes it: its size and its members' byte offsets and sizes.</summary>
 public sealed record BtfStruct(string Name, int Size, IReadOnlyDictionary<string, (int Offset, int Size)> Members);
 
+/// <summary>An enum as BTF describes it: its size and its enumerators' values.</summary>
+public sealed record BtfEnum(string Name, int Size, IReadOnlyDictionary<string, long> Values);
+
 /// <summary>
 /// Read access to an object's BTF: enough to check that a C# mirror of a C struct
-/// has the same layout, and to find globals in data sections.
+/// has the same layout and one of a C enum the same values, and to find globals in data sections.
 /// </summary>
 public readonly unsafe struct Btf
 {
-    private const uint KindStruct = 4, KindVar = 14, KindDatasec = 15;
+    private const uint KindStruct = 4, KindEnum = 6, KindVar = 14, KindDatasec = 15;
 
     private readonly nint _btf;
     private readonly BpfObject _owner;
@@ -44,6 +47,23 @@ public readonly unsafe struct Btf
             members[NameAt(member[0])] = ((int)(offsetBits / 8), (int)LibBpf.BtfResolveSize(_btf, member[1]));
         }
         return new BtfStruct(name, size, members);
+    }
+
+    /// <summary>The enum named <paramref name="name"/> (BTF_KIND_ENUM: values that fit 32 bits).</summary>
+    public BtfEnum Enum(string name)
+    {
+        var id = LibBpf.BtfFindByNameKind(_btf, name, KindEnum);
+        if (id < 0)
+            throw new KeyNotFoundException($"object {_owner.Name}: BTF has no enum {name}");
+        var type = LibBpf.BtfTypeById(_btf, (uint)id);
+        var vlen = (int)(type[1] & 0xffff);
+        // kind_flag marks a signed enum; clang leaves it clear for one whose values are all positive.
+        var signed = (type[1] >> 31) != 0;
+        var values = new Dictionary<string, long>(StringComparer.Ordinal);
+        var enumerator = type + 3;
+        for (var i = 0; i < vlen; i++, enumerator += 2)
+            values[NameAt(enumerator[0])] = signed ? (int)enumerator[1] : enumerator[1];
+        return new BtfEnum(name, (int)type[2], values);
     }
 
     /// <summary>Offset and size of <paramref name="variable"/> inside data section <paramref name="section"/>.</summary>

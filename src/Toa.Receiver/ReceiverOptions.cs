@@ -5,7 +5,7 @@ using Toa.Wire;
 
 namespace Toa.Receiver;
 
-/// <summary>What getpeername() on an AF_INET6 socket gives for a connection holding an IPv6 (NAT64) client.</summary>
+/// <summary>What getpeername() on an AF_INET6 socket gives for a connection holding an IPv6 (NAT64) client (enum toa_nat64_peer_mode).</summary>
 public enum Nat64PeerMode
 {
     /// <summary>The real IPv6 client: a dual-stack server needs no code change (the default).</summary>

@@ -43,16 +43,16 @@ public sealed record TraceEvent(DateTimeOffset Time, IPEndPoint Local, IPEndPoin
     {
         var e = MemoryMarshal.Read<ReceiverAbi.TraceEvent>(record);
         var outcome = (TraceOutcome)e.Outcome;
-        var local = new IPEndPoint(KernelEndPoint.Address(new ReadOnlySpan<byte>(e.Local, 16)), KernelEndPoint.Port(e.LocalPort));
-        var peer = new IPEndPoint(KernelEndPoint.Address(new ReadOnlySpan<byte>(e.Remote, 16)), KernelEndPoint.Port(e.RemotePort));
+        var local = new IPEndPoint(ReceiverAbi.Address(new ReadOnlySpan<byte>(e.Local, 16)), ReceiverAbi.Port(e.LocalPort));
+        var peer = new IPEndPoint(ReceiverAbi.Address(new ReadOnlySpan<byte>(e.Remote, 16)), ReceiverAbi.Port(e.RemotePort));
         ToaLayout? layout = null;
         IPEndPoint? client = null;
         if (outcome is not (TraceOutcome.Absent or TraceOutcome.Malformed))
         {
             var toa = (ToaLayout)e.Toa.Layout;
-            var address = KernelEndPoint.Address(new ReadOnlySpan<byte>(e.Toa.Client, 16), toa.Family() == System.Net.Sockets.AddressFamily.InterNetwork);
+            var address = ReceiverAbi.Address(new ReadOnlySpan<byte>(e.Toa.Client, 16), toa.Family() == System.Net.Sockets.AddressFamily.InterNetwork);
             layout = toa;
-            client = new IPEndPoint(address, toa.HasPort() ? KernelEndPoint.Port(e.Toa.Port) : peer.Port);
+            client = new IPEndPoint(address, toa.HasPort() ? ReceiverAbi.Port(e.Toa.Port) : peer.Port);
         }
         return new TraceEvent(bootWall.AddTicks((long)(e.TimeNs / 100)), local, peer, (ToaSource)e.Packet, outcome, layout, client);
     }
@@ -68,7 +68,7 @@ public static class ReceiverTrace
 {
     /// <summary>Whether the receiver at <paramref name="pinDirectory"/> is tracing (false for one loaded without tracing).</summary>
     public static bool IsEnabled(string pinDirectory) =>
-        File.Exists(Path.Join(pinDirectory, ToaReceiver.Pins.Trace)) && Read(pinDirectory).Enabled != 0;
+        File.Exists(Path.Join(pinDirectory, ReceiverAbi.Pins.Trace)) && Read(pinDirectory).Enabled != 0;
 
     /// <summary>How many events the receiver dropped because nobody read them fast enough (the buffer was full).</summary>
     public static ulong Lost(string pinDirectory) => Read(pinDirectory).Lost;
@@ -115,14 +115,14 @@ public static class ReceiverTrace
     private static BpfMap OpenSwitch(string pinDirectory, bool readOnly)
     {
         RequireTrace(pinDirectory);
-        return BpfMap.OpenPinned(Path.Join(pinDirectory, ToaReceiver.Pins.Trace), readOnly);
+        return BpfMap.OpenPinned(Path.Join(pinDirectory, ReceiverAbi.Pins.Trace), readOnly);
     }
 
     private static void RequireTrace(string pinDirectory)
     {
         if (!ToaReceiver.IsLoaded(pinDirectory))
             throw new InvalidOperationException($"no receiver is loaded at {pinDirectory} (toa load)");
-        if (!File.Exists(Path.Join(pinDirectory, ToaReceiver.Pins.Trace)))
+        if (!File.Exists(Path.Join(pinDirectory, ReceiverAbi.Pins.Trace)))
             throw new InvalidOperationException($"the receiver at {pinDirectory} was loaded by a version without tracing: toa load --force replaces it");
     }
 }
@@ -140,7 +140,7 @@ public sealed class TraceReader : IDisposable
         var monotonicNow = TimeSpan.FromSeconds(Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency);
         var zero = DateTimeOffset.Now - monotonicNow;
         _lock = lockHandle;
-        _events = BpfMap.OpenPinned(Path.Join(pinDirectory, ToaReceiver.Pins.TraceEvents));
+        _events = BpfMap.OpenPinned(Path.Join(pinDirectory, ReceiverAbi.Pins.TraceEvents));
         try
         {
             _ring = new BpfRingBuffer(_events, record => onEvent(TraceEvent.From(record, zero)));

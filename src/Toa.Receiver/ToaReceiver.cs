@@ -56,7 +56,7 @@ public sealed record ReceiverStatus(string PinDirectory, string Cgroup, ToaLayou
 public static class ToaReceiver
 {
     /// <summary>The default pin directory.</summary>
-    public const string DefaultPinDirectory = ReceiverRecords.DefaultPinDirectory;
+    public const string DefaultPinDirectory = ReceiverAbi.Pins.DefaultDirectory;
 
     private const int ReadableByAll = 0b110_100_100, OwnerOnly = 0b110_000_000;
 
@@ -71,18 +71,19 @@ public static class ToaReceiver
     // Maps whose contents outlive a --force: the records of live connections, counters, parked SYNs.
     private static readonly (string Pin, string Map)[] KeptMaps =
     [
-        (Pins.Conns, ReceiverAbi.ConnsMap),
-        (Pins.Records, ReceiverAbi.RecordsMap),
-        (Pins.Stats, ReceiverAbi.StatsMap),
-        (Pins.Parked, ReceiverAbi.ParkedMap),
-        (Pins.ParkedCount, ".bss"),
-        (Pins.Trace, ReceiverAbi.TraceSection),
-        (Pins.TraceEvents, ReceiverAbi.EventsMap),
+        (ReceiverAbi.Pins.Conns, ReceiverAbi.ConnsMap),
+        (ReceiverAbi.Pins.Records, ReceiverAbi.RecordsMap),
+        (ReceiverAbi.Pins.Stats, ReceiverAbi.StatsMap),
+        (ReceiverAbi.Pins.Parked, ReceiverAbi.ParkedMap),
+        (ReceiverAbi.Pins.ParkedCount, ".bss"),
+        (ReceiverAbi.Pins.Trace, ReceiverAbi.TraceSection),
+        (ReceiverAbi.Pins.TraceEvents, ReceiverAbi.EventsMap),
     ];
 
     // Every map pinned: those kept across a --force, and those a --force fills anew.
     private static readonly (string Pin, string Map)[] PinnedMaps =
-        [.. KeptMaps, (Pins.Trust, ReceiverAbi.TrustMap), (Pins.Netns, ReceiverAbi.NetnsMap), (Pins.Config, ".rodata")];
+        [.. KeptMaps, (ReceiverAbi.Pins.Trust, ReceiverAbi.TrustMap), (ReceiverAbi.Pins.Netns, ReceiverAbi.NetnsMap),
+            (ReceiverAbi.Pins.Config, ".rodata")];
 
     // The kernel keeps BPF_OBJ_NAME_LEN - 1 characters of a program's name.
     private const int KernelNameLength = 15;
@@ -200,10 +201,10 @@ public static class ToaReceiver
         foreach (var (pin, map) in added)
             MapOf(obj, map).Pin(Path.Join(pins, pin), PinMode(pin));
         FillTrust(obj.Map(ReceiverAbi.TrustMap), options.Trust);
-        RepinMap(obj.Map(ReceiverAbi.TrustMap), Path.Join(pins, Pins.Trust));
+        RepinMap(obj.Map(ReceiverAbi.TrustMap), Path.Join(pins, ReceiverAbi.Pins.Trust));
         FillNetns(obj.Map(ReceiverAbi.NetnsMap), namespaces);
-        RepinMap(obj.Map(ReceiverAbi.NetnsMap), Path.Join(pins, Pins.Netns));
-        RepinMap(MapOf(obj, ".rodata"), Path.Join(pins, Pins.Config));
+        RepinMap(obj.Map(ReceiverAbi.NetnsMap), Path.Join(pins, ReceiverAbi.Pins.Netns));
+        RepinMap(MapOf(obj, ".rodata"), Path.Join(pins, ReceiverAbi.Pins.Config));
         foreach (var (hook, program) in Hooks)
         {
             using var link = BpfLink.OpenPinned(LinkPin(pins, hook));
@@ -304,20 +305,20 @@ public static class ToaReceiver
                 since = loadedAt;
         }
         ReceiverAbi.Config config;
-        using (var map = BpfMap.OpenPinned(Path.Join(pinDirectory, Pins.Config), readOnly: true))
+        using (var map = BpfMap.OpenPinned(Path.Join(pinDirectory, ReceiverAbi.Pins.Config), readOnly: true))
             map.TryLookup(0, out config);
         var cgroup = Bpf.Cgroup.FindById(cgroupId)?.Path ?? $"id {cgroupId}";
         return new ReceiverStatus(pinDirectory, cgroup, (ToaLayouts)config.Formats, ReadTrust(pinDirectory),
             (Nat64PeerMode)config.Nat64Peer, config.SetRetval != 0, programs, since,
             config.NetnsScoped != 0 ? ReadNetns(pinDirectory) : null)
         {
-            Connections = config.Conns != 0 && File.Exists(Path.Join(pinDirectory, Pins.Conns)) ? ConnectionsOf(pinDirectory) : null,
+            Connections = config.Conns != 0 && File.Exists(Path.Join(pinDirectory, ReceiverAbi.Pins.Conns)) ? ConnectionsOf(pinDirectory) : null,
         };
     }
 
     private static uint ConnectionsOf(string pinDirectory)
     {
-        using var map = BpfMap.OpenPinned(Path.Join(pinDirectory, Pins.Conns), readOnly: true);
+        using var map = BpfMap.OpenPinned(Path.Join(pinDirectory, ReceiverAbi.Pins.Conns), readOnly: true);
         return map.MaxEntries;
     }
 
@@ -325,10 +326,10 @@ public static class ToaReceiver
     public static ReceiverCounters ReadCounters(string pinDirectory)
     {
         RequireLoaded(pinDirectory);
-        using var map = BpfMap.OpenPinned(Path.Join(pinDirectory, Pins.Stats), readOnly: true);
+        using var map = BpfMap.OpenPinned(Path.Join(pinDirectory, ReceiverAbi.Pins.Stats), readOnly: true);
         var perCpu = map.LookupPerCpu<int, ReceiverAbi.Stats>(0);
         var counters = new List<ToaCounter>();
-        for (var i = 0; i < ReceiverAbi.StatsFields.Length; i++)
+        for (var i = 0; i < ReceiverAbi.StatsFields.Count; i++)
         {
             var values = new ulong[perCpu.Length];
             for (var cpu = 0; cpu < perCpu.Length; cpu++)
@@ -348,9 +349,9 @@ public static class ToaReceiver
         var table = new List<ToaConnection>();
         // A receiver loaded before the connections map existed has no pin of it; a kernel without
         // SO_NETNS_COOKIE (before 5.14) predates the helper the programs need to use it (5.15).
-        if (File.Exists(Path.Join(pinDirectory, Pins.Conns)) && NetnsCookie() is { } cookie)
+        if (File.Exists(Path.Join(pinDirectory, ReceiverAbi.Pins.Conns)) && NetnsCookie() is { } cookie)
         {
-            using var conns = BpfMap.OpenPinned(Path.Join(pinDirectory, Pins.Conns), readOnly: true);
+            using var conns = BpfMap.OpenPinned(Path.Join(pinDirectory, ReceiverAbi.Pins.Conns), readOnly: true);
             var netns = (uint)cookie;
             foreach (var key in conns.Keys<ReceiverAbi.FlowKey>())
             {
@@ -359,7 +360,7 @@ public static class ToaReceiver
                     table.Add(ToaConnection.From(RecordOf(key, conn)));
             }
         }
-        using var map = BpfMap.OpenPinned(Path.Join(pinDirectory, Pins.Records), readOnly: true);
+        using var map = BpfMap.OpenPinned(Path.Join(pinDirectory, ReceiverAbi.Pins.Records), readOnly: true);
         table.AddRange(SkStorageDiag.Dump(map).Select(e => ToaConnection.From(e.Value)));
         return table;
     }
@@ -383,9 +384,9 @@ public static class ToaReceiver
     }
 
     // A connections map entry as socket storage holds a record: the key gives the addresses.
-    private static unsafe RecordLayout RecordOf(ReceiverAbi.FlowKey key, ReceiverAbi.Conn conn)
+    private static unsafe ReceiverAbi.Record RecordOf(ReceiverAbi.FlowKey key, ReceiverAbi.Conn conn)
     {
-        var record = new RecordLayout
+        var record = new ReceiverAbi.Record
         {
             SinceNs = conn.SinceNs,
             ClientPort = conn.ClientPort,
@@ -447,7 +448,7 @@ public static class ToaReceiver
             : obj.Map(nameOrSection);
 
     // A server reads its own record with its socket fd, and anyone the counters, without root.
-    private static int PinMode(string pin) => pin is Pins.Records or Pins.Stats ? ReadableByAll : OwnerOnly;
+    private static int PinMode(string pin) => pin is ReceiverAbi.Pins.Records or ReceiverAbi.Pins.Stats ? ReadableByAll : OwnerOnly;
 
     private static void FillTrust(BpfMap map, IReadOnlyList<IPNetwork> networks)
     {
@@ -466,7 +467,7 @@ public static class ToaReceiver
 
     private static IReadOnlyList<NetworkNamespace> ReadNetns(string pinDirectory)
     {
-        using var map = BpfMap.OpenPinned(Path.Join(pinDirectory, Pins.Netns), readOnly: true);
+        using var map = BpfMap.OpenPinned(Path.Join(pinDirectory, ReceiverAbi.Pins.Netns), readOnly: true);
         return [.. map.Keys<uint>().Select(inode => new NetworkNamespace(inode))];
     }
 
@@ -481,7 +482,7 @@ public static class ToaReceiver
 
     private static unsafe IReadOnlyList<IPNetwork> ReadTrust(string pinDirectory)
     {
-        using var map = BpfMap.OpenPinned(Path.Join(pinDirectory, Pins.Trust), readOnly: true);
+        using var map = BpfMap.OpenPinned(Path.Join(pinDirectory, ReceiverAbi.Pins.Trust), readOnly: true);
         var networks = new List<IPNetwork>();
         foreach (var key in map.Keys<ReceiverAbi.TrustKey>())
         {
@@ -501,19 +502,4 @@ public static class ToaReceiver
     }
 
     private static string LinkPin(string pinDirectory, string hook) => Path.Join(pinDirectory, "link-" + hook.Replace('_', '-'));
-
-    /// <summary>The names of the pins under the pin directory.</summary>
-    internal static class Pins
-    {
-        public const string Records = ReceiverRecords.RecordsPin;
-        public const string Conns = "connections";
-        public const string Stats = "stats";
-        public const string Parked = "parked";
-        public const string ParkedCount = "parked-count";
-        public const string Trust = "trust";
-        public const string Netns = "netns";
-        public const string Config = "config";
-        public const string Trace = "trace";
-        public const string TraceEvents = "trace-events";
-    }
 }

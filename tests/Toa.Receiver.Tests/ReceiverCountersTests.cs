@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 using System.Text;
 using CsCheck;
+using Toa.Sockets;
 
 namespace Toa.Receiver.Tests;
 

@@ -2,6 +2,7 @@
 using System.Net;
 using System.Runtime.InteropServices;
 using Toa.Bpf;
+using Toa.Sockets;
 using Toa.Testing;
 using Toa.Wire;
 

@@ -16,10 +16,10 @@ namespace Toa.Sockets;
 public sealed partial class ReceiverRecords : IDisposable
 {
     /// <summary>Where <c>toa load</c> pins by default.</summary>
-    public const string DefaultPinDirectory = "/sys/fs/bpf/toa";
+    public const string DefaultPinDirectory = ReceiverAbi.Pins.DefaultDirectory;
 
     /// <summary>The records map's pin name inside the pin directory.</summary>
-    public const string RecordsPin = "records";
+    public const string RecordsPin = ReceiverAbi.Pins.Records;
 
     private const int BPF_MAP_LOOKUP_ELEM = 1, BPF_OBJ_GET = 7, BPF_OBJ_GET_INFO_BY_FD = 15;
     private const uint BPF_F_RDONLY = 1 << 3;
@@ -86,10 +86,10 @@ public sealed partial class ReceiverRecords : IDisposable
     {
         connection = null;
         var key = (int)socket.Handle;
-        RecordLayout record;
-        var length = (uint)sizeof(RecordLayout);
+        ReceiverAbi.Record record;
+        var length = (uint)sizeof(ReceiverAbi.Record);
         var asked = GetSockOpt(key, ToaSocketOption.Level, ToaSocketOption.GetRecord, &record, ref length);
-        if (asked == 0 && length == sizeof(RecordLayout))
+        if (asked == 0 && length == sizeof(ReceiverAbi.Record))
         {
             connection = ToaConnection.From(record);
             return 0;

@@ -1,22 +1,10 @@
 // SPDX-License-Identifier: MIT
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using System.Runtime.InteropServices;
 using Toa.Wire;
 
 namespace Toa.Sockets;
-
-/// <summary>Which packet carried the TOA a connection holds.</summary>
-public enum ToaSource
-{
-    /// <summary>The ACK that completes the handshake (where toa.ko looks).</summary>
-    Ack = 1,
-    /// <summary>The SYN (the handshake ACK had none).</summary>
-    Syn = 2,
-    /// <summary>The first data segment (the handshake had none).</summary>
-    Data = 3,
-}
 
 /// <summary>What the receiver holds for one connection.</summary>
 /// <param name="Local">The connection's local address.</param>
@@ -27,58 +15,23 @@ public enum ToaSource
 /// <param name="Age">How long ago it was recorded.</param>
 public sealed record ToaConnection(IPEndPoint Local, IPEndPoint Peer, IPEndPoint Client, ToaLayout Layout, ToaSource Source, TimeSpan Age)
 {
-    internal static unsafe ToaConnection From(in RecordLayout record)
+    /// <summary>Decodes a record (struct toa_record).</summary>
+    public static unsafe ToaConnection From(in ReceiverAbi.Record record)
     {
-        fixed (RecordLayout* r = &record)
+        fixed (ReceiverAbi.Record* r = &record)
         {
             var layout = (ToaLayout)r->Layout;
-            var client = KernelEndPoint.Address(new ReadOnlySpan<byte>(r->Client, 16), layout.Family() == System.Net.Sockets.AddressFamily.InterNetwork);
+            var client = ReceiverAbi.Address(new ReadOnlySpan<byte>(r->Client, 16), layout.Family() == System.Net.Sockets.AddressFamily.InterNetwork);
             var nowNs = (ulong)(Stopwatch.GetTimestamp() * (1e9 / Stopwatch.Frequency));
             var age = nowNs > r->SinceNs ? TimeSpan.FromTicks((long)((nowNs - r->SinceNs) / 100)) : TimeSpan.Zero;
             return new ToaConnection(
-                new IPEndPoint(KernelEndPoint.Address(new ReadOnlySpan<byte>(r->Local, 16)), KernelEndPoint.Port(r->LocalPort)),
-                new IPEndPoint(KernelEndPoint.Address(new ReadOnlySpan<byte>(r->Peer, 16)), KernelEndPoint.Port(r->PeerPort)),
-                new IPEndPoint(client, KernelEndPoint.Port(r->ClientPort)),
+                new IPEndPoint(ReceiverAbi.Address(new ReadOnlySpan<byte>(r->Local, 16)), ReceiverAbi.Port(r->LocalPort)),
+                new IPEndPoint(ReceiverAbi.Address(new ReadOnlySpan<byte>(r->Peer, 16)), ReceiverAbi.Port(r->PeerPort)),
+                new IPEndPoint(client, ReceiverAbi.Port(r->ClientPort)),
                 layout, (ToaSource)r->Source, age);
         }
     }
 
     /// <summary>Decodes a record as the receiver's map holds it (struct toa_record).</summary>
-    public static ToaConnection From(ReadOnlySpan<byte> value) => From(MemoryMarshal.Read<RecordLayout>(value));
-}
-
-/// <summary>Addresses and ports as the receiver's structs hold them.</summary>
-internal static class KernelEndPoint
-{
-    /// <summary>16 bytes with IPv4 as ::ffff:a.b.c.d; <paramref name="v4"/> null means "IPv4 when mapped".</summary>
-    public static IPAddress Address(ReadOnlySpan<byte> bytes, bool? v4 = null)
-    {
-        var address = new IPAddress(bytes);
-        return (v4 ?? address.IsIPv4MappedToIPv6) ? address.MapToIPv4() : address;
-    }
-
-    /// <summary>A port in network order.</summary>
-    public static int Port(ushort networkOrder) =>
-        BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(networkOrder) : networkOrder;
-}
-
-/// <summary>
-/// struct toa_record of bpf/receiver.h, byte for byte: what the receiver keeps per connection.
-/// Addresses are 16 bytes with IPv4 as ::ffff:a.b.c.d; ports in network order. A test checks
-/// this mirror against the BTF of the receiver's object.
-/// </summary>
-[StructLayout(LayoutKind.Sequential)]
-internal unsafe struct RecordLayout
-{
-    public fixed byte Client[16];
-    public fixed byte Peer[16];
-    public fixed byte Local[16];
-    public ulong SinceNs;
-    public ushort ClientPort;
-    public ushort PeerPort;
-    public ushort LocalPort;
-    public byte Layout;
-    public byte Source;
-    public byte Flags;
-    private fixed byte _pad[7];
+    public static ToaConnection From(ReadOnlySpan<byte> value) => From(MemoryMarshal.Read<ReceiverAbi.Record>(value));
 }

@@ -14,7 +14,7 @@ public static class ToaSocketOption
     /// <summary>The option level: IPPROTO_IP (SOL_IP).</summary>
     public const int Level = 0;
 
-    /// <summary>TOA_SO_GET_LOOKUP (= TOA_BASE_CTL).</summary>
+    /// <summary>TOA_SO_GET_LOOKUP (= TOA_BASE_CTL) of enum toa_sockopt.</summary>
     public const int GetLookup = 4096;
 
     /// <summary>
@@ -29,7 +29,7 @@ public static class ToaSocketOption
 
 /// <summary>
 /// struct toa_nat64_peer { struct in6_addr saddr; uint16_t sport; }: the client's IPv6
-/// address, then its port in network byte order, then 2 bytes of padding.
+/// address, then its port in network byte order, then 2 bytes of padding (<see cref="ReceiverAbi.Nat64Peer"/>).
 /// </summary>
 public static class Nat64Peer
 {
@@ -38,19 +38,7 @@ public static class Nat64Peer
     {
         if (bytes.Length < ToaSocketOption.Nat64PeerSize)
             throw new ArgumentException($"struct toa_nat64_peer is {ToaSocketOption.Nat64PeerSize} bytes, got {bytes.Length}");
-        var peer = MemoryMarshal.Read<Nat64PeerLayout>(bytes);
-        return new IPEndPoint(new IPAddress(new ReadOnlySpan<byte>(peer.SAddr, 16)), KernelEndPoint.Port(peer.SPort));
+        var peer = MemoryMarshal.Read<ReceiverAbi.Nat64Peer>(bytes);
+        return new IPEndPoint(new IPAddress(new ReadOnlySpan<byte>(peer.SAddr, 16)), ReceiverAbi.Port(peer.SPort));
     }
-}
-
-/// <summary>
-/// struct toa_nat64_peer of bpf/receiver.h, byte for byte; the port in network order. A test checks
-/// this mirror against the BTF of the receiver's object.
-/// </summary>
-[StructLayout(LayoutKind.Sequential)]
-internal unsafe struct Nat64PeerLayout
-{
-    public fixed byte SAddr[16];
-    public ushort SPort;
-    private fixed byte _pad[2];
 }
