@@ -40,6 +40,9 @@ internal static class FlowSweeper
     /// Deletes the connections idle beyond their state's timeout (established: <paramref name="idleTimeout"/>
     /// of their listener id) and counts the rest. A backend-side entry whose client-side entry is gone
     /// (the datapath makes it first, to claim the port) is deleted once idle beyond <see cref="Syn"/>.
+    /// The datapath may hand an ended connection's keys to a new connection while the walk runs (its
+    /// port taken over, its client's tuple opened again): such a connection's client-side entry is read
+    /// again before it goes, and its backend-side entry goes only when the client-side one was still there.
     /// </summary>
     public static SweepResult Sweep(IFullnatDatapath datapath, Func<uint, TimeSpan> idleTimeout)
     {
@@ -54,8 +57,9 @@ internal static class FlowSweeper
                 replies[key] = conn.LastSeen;
         }
 
-        var expired = new List<PacketAbi.Flow>();
-        var deleted = 0;
+        var clientSides = new List<PacketAbi.Flow>();
+        var backendSides = new List<PacketAbi.Flow>();
+        var alone = new List<PacketAbi.Flow>();
         var perListener = new Dictionary<uint, long>();
         var perBackend = new Dictionary<uint, long>();
         foreach (var (key, reverse, conn) in forward)
@@ -73,9 +77,11 @@ internal static class FlowSweeper
             };
             if (Idle(now, lastSeen) > timeout)
             {
-                expired.Add(key);
-                expired.Add(reverse);
-                deleted++;
+                // Given to a new connection since it was read: that one's now, counted by the next sweep.
+                if (conn.State >= PacketAbi.State.Closing && !(datapath.TryFlow(key, out var current) && current.LastSeen == conn.LastSeen))
+                    continue;
+                clientSides.Add(key);
+                backendSides.Add(reverse);
                 continue;
             }
             perListener[conn.Listener] = perListener.GetValueOrDefault(conn.Listener) + 1;
@@ -83,8 +89,12 @@ internal static class FlowSweeper
         }
         foreach (var (key, lastSeen) in replies)
             if (Idle(now, lastSeen) > Syn)
-                expired.Add(key);
-        datapath.DeleteFlows(CollectionsMarshal.AsSpan(expired));
+                alone.Add(key);
+
+        // The client side first: the datapath takes a port over only while that entry is there.
+        var gone = new bool[clientSides.Count];
+        var deleted = datapath.DeleteFlows(CollectionsMarshal.AsSpan(clientSides), gone);
+        datapath.DeleteFlows([.. backendSides.Where((_, i) => gone[i]), .. alone], new bool[deleted + alone.Count]);
         return new SweepResult(deleted, perListener, perBackend);
     }
 

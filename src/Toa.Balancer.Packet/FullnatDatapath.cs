@@ -153,7 +153,10 @@ internal sealed class FullnatDatapath : IFullnatDatapath
     public IEnumerable<(PacketAbi.Flow Key, PacketAbi.Conn Value)> Flows() => _flows.Entries<PacketAbi.Flow, PacketAbi.Conn>();
 
     /// <inheritdoc />
-    public int DeleteFlows(ReadOnlySpan<PacketAbi.Flow> keys) => _flows.DeleteBatch(keys);
+    public bool TryFlow(in PacketAbi.Flow key, out PacketAbi.Conn conn) => _flows.TryLookup(key, out conn);
+
+    /// <inheritdoc />
+    public int DeleteFlows(ReadOnlySpan<PacketAbi.Flow> keys, Span<bool> deleted) => _flows.DeleteBatch(keys, deleted);
 
     /// <inheritdoc />
     public unsafe long[] ListenerCounts(uint id)

@@ -31,8 +31,14 @@ internal interface IFullnatDatapath : IDisposable
     /// <summary>fn_flows's entries now (a snapshot; entries may come and go meanwhile).</summary>
     IEnumerable<(PacketAbi.Flow Key, PacketAbi.Conn Value)> Flows();
 
-    /// <summary>Deletes the flow entries still present; returns how many.</summary>
-    int DeleteFlows(ReadOnlySpan<PacketAbi.Flow> keys);
+    /// <summary>fn_flows's entry at <paramref name="key"/> now; false when there is none.</summary>
+    bool TryFlow(in PacketAbi.Flow key, out PacketAbi.Conn conn);
+
+    /// <summary>
+    /// Deletes the flow entries still present; <paramref name="deleted"/>[i] tells whether
+    /// <paramref name="keys"/>[i] was. Returns how many were.
+    /// </summary>
+    int DeleteFlows(ReadOnlySpan<PacketAbi.Flow> keys, Span<bool> deleted);
 
     /// <summary>A listener's counters summed over CPUs, indexed by <see cref="PacketAbi.Counter"/>.</summary>
     long[] ListenerCounts(uint id);

@@ -254,32 +254,38 @@ public sealed unsafe class BpfMap : IDisposable
     /// <summary>
     /// Deletes every key of <paramref name="keys"/> that is present, with BPF_MAP_DELETE_BATCH where the
     /// kernel has it (one system call for all, where a key already gone costs one more), else one delete
-    /// each. Returns how many were deleted.
+    /// each. <paramref name="deleted"/>[i] tells whether <paramref name="keys"/>[i] was present; returns
+    /// how many were.
     /// </summary>
-    public int DeleteBatch<TKey>(ReadOnlySpan<TKey> keys) where TKey : unmanaged
+    public int DeleteBatch<TKey>(ReadOnlySpan<TKey> keys, Span<bool> deleted) where TKey : unmanaged
     {
-        var deleted = 0;
-        while (!keys.IsEmpty)
+        if (deleted.Length < keys.Length)
+            throw new ArgumentException($"room for {deleted.Length} answers, {keys.Length} keys", nameof(deleted));
+        var total = 0;
+        for (var start = 0; start < keys.Length;)
         {
-            var count = (uint)keys.Length;
+            var rest = keys[start..];
+            var count = (uint)rest.Length;
             int ret;
-            fixed (TKey* k = keys)
+            fixed (TKey* k = rest)
                 ret = LibBpf.MapDeleteBatch(Fd, k, &count, null);
             if (ret is -LinuxErrno.EINVAL or -LinuxErrno.EOPNOTSUPP or -LinuxErrno.ENOTSUPP && count == 0)
             {
-                foreach (var key in keys)
-                    deleted += Delete(key) ? 1 : 0;
-                return deleted;
+                for (var i = start; i < keys.Length; i++)
+                    total += (deleted[i] = Delete(keys[i])) ? 1 : 0;
+                return total;
             }
-            deleted += (int)count;
+            deleted.Slice(start, (int)count).Fill(true);
+            total += (int)count;
+            start += (int)count;
             if (ret == 0)
                 break;
-            // The kernel stops at the first key that is absent: skip it, go on after it.
+            // The kernel stops at the first key that is absent: it stays, and the rest go on after it.
             if (ret != -LinuxErrno.ENOENT)
                 BpfException.Check(ret, $"map {Name}: delete batch");
-            keys = keys[((int)count + 1)..];
+            deleted[start++] = false;
         }
-        return deleted;
+        return total;
     }
 
     /// <summary>Every possible CPU's value at <paramref name="key"/> of a per-CPU map.</summary>

@@ -71,15 +71,22 @@ internal sealed class FakeDatapath : IFullnatDatapath
     public IEnumerable<(PacketAbi.Flow Key, PacketAbi.Conn Value)> Flows()
     {
         Reading?.Invoke();
-        return [.. FlowTable.Select(e => (e.Key, e.Value))];
+        (PacketAbi.Flow, PacketAbi.Conn)[] read = [.. FlowTable.Select(e => (e.Key, e.Value))];
+        AfterReading?.Invoke();
+        return read;
     }
 
-    public int DeleteFlows(ReadOnlySpan<PacketAbi.Flow> keys)
+    public bool TryFlow(in PacketAbi.Flow key, out PacketAbi.Conn conn) => FlowTable.TryGetValue(key, out conn);
+
+    /// <summary>Runs once the flows have been read, before anything is deleted: what the datapath does meanwhile.</summary>
+    public Action? AfterReading { get; set; }
+
+    public int DeleteFlows(ReadOnlySpan<PacketAbi.Flow> keys, Span<bool> deleted)
     {
-        var deleted = 0;
-        foreach (var key in keys)
-            deleted += FlowTable.Remove(key) ? 1 : 0;
-        return deleted;
+        var count = 0;
+        for (var i = 0; i < keys.Length; i++)
+            count += (deleted[i] = FlowTable.Remove(keys[i])) ? 1 : 0;
+        return count;
     }
 
     public long[] ListenerCounts(uint id) => [.. ListenerCounters[id]];

@@ -51,10 +51,12 @@ public sealed class FullnatDatapathTests
         foreach (var port in new[] { 1, 700, 701, 1500 })
             flows.Delete(Key(port));
         var doomed = Enumerable.Range(1, 1500).Select(Key).ToArray();
+        var answers = new bool[doomed.Length];
 
-        var deleted = lab.Datapath.DeleteFlows(doomed);
+        var deleted = lab.Datapath.DeleteFlows(doomed, answers);
 
         Assert.Equal(1496, deleted);
+        Assert.Equal([0, 699, 700, 1499], Enumerable.Range(0, answers.Length).Where(i => !answers[i]));
         Assert.Equal(Enumerable.Range(1501, 500), lab.Datapath.Flows().Select(e => (int)e.Key.SPort).Order());
     }
 

@@ -99,4 +99,47 @@ public sealed class SweeperTests
         Assert.Equal(3, result.ActivePerBackend[0]);
         Assert.Equal(2, result.ActivePerBackend[1]);
     }
+
+    [Fact]
+    public void Sweep_PortTakenOverWhileItWalks_TheNewConnectionKeepsBothEntries()
+    {
+        var (oldForward, reverse) = _datapath.AddConnection(Client, Vip, Snat, Backend, listener: 3, backendIndex: 7, PacketAbi.State.Closing);
+        _datapath.Advance(FlowSweeper.Closing + TimeSpan.FromSeconds(1));
+        var next = new IPEndPoint(Client.Address, 40001);
+        PacketAbi.Flow newForward = default;
+        // The datapath gives the ended connection's port to a new client between the walk and the deletes.
+        _datapath.AfterReading = () =>
+        {
+            _datapath.FlowTable.Remove(oldForward);
+            _datapath.FlowTable.Remove(reverse);
+            (newForward, var newReverse) = _datapath.AddConnection(next, Vip, Snat, Backend, listener: 3, backendIndex: 7, PacketAbi.State.Syn);
+            Assert.Equal(reverse, newReverse);
+        };
+
+        var result = Sweep();
+
+        Assert.Equal(0, result.Deleted);
+        Assert.Equal([newForward, reverse], _datapath.FlowTable.Keys.ToHashSet(FlowComparer.Instance));
+    }
+
+    [Fact]
+    public void Sweep_ClientTupleOpenedAgainWhileItWalks_TheNewConnectionKeepsBothEntries()
+    {
+        var (forward, oldReverse) = _datapath.AddConnection(Client, Vip, Snat, Backend, listener: 3, backendIndex: 7, PacketAbi.State.Closed);
+        _datapath.Advance(FlowSweeper.Closed + TimeSpan.FromSeconds(1));
+        var nextSnat = new IPEndPoint(Snat.Address, Snat.Port + 1);
+        PacketAbi.Flow newReverse = default;
+        // A new SYN on the same client tuple replaces the ended connection's entries (the same client-side key).
+        _datapath.AfterReading = () =>
+        {
+            _datapath.FlowTable.Remove(oldReverse);
+            _datapath.Advance(TimeSpan.FromMilliseconds(1));
+            (_, newReverse) = _datapath.AddConnection(Client, Vip, nextSnat, Backend, listener: 3, backendIndex: 7, PacketAbi.State.Syn);
+        };
+
+        var result = Sweep();
+
+        Assert.Equal(0, result.Deleted);
+        Assert.Equal([forward, newReverse], _datapath.FlowTable.Keys.ToHashSet(FlowComparer.Instance));
+    }
 }
