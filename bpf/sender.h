@@ -67,6 +67,16 @@ enum toa_send_outcome {
 	TOA_SEND_OUTCOMES = 3,
 };
 
+/*
+ * The enums C# mirrors, which a test checks against this object's BTF: the
+ * structs keep them in bytes, so toa_send_abi_enums (sender.bpf.c), which no
+ * program calls, takes this struct so that BTF names each of them.
+ */
+struct toa_send_abi_enums {
+	enum toa_placement placement;
+	enum toa_send_outcome outcome;
+};
+
 #define TOA_SEND_SLOTS 256
 
 /* Per slot and CPU (toa_send_counts_map). */

@@ -39,11 +39,17 @@ internal static class SenderAbi
     /// <summary>Linux's AF_INET6, as toa_send_failure.family holds it (.NET numbers families its own way).</summary>
     public const uint AfInet6 = 10;
 
-    /// <summary>enum toa_send_outcome: indexes of <see cref="Counts.Outcomes"/>.</summary>
-    public const int OutcomeWritten = 0;
-    public const int OutcomeNoRoom = 1;
-    public const int OutcomeMissing = 2;
-    public const int OutcomeCount = 3;
+    /// <summary>enum toa_send_outcome: indexes of <see cref="Counts.Outcomes"/>, and what <see cref="Failure.Outcome"/> holds.</summary>
+    public enum Outcome
+    {
+        Written = 0,
+        NoRoom = 1,
+        Missing = 2,
+        /// <summary>TOA_SEND_OUTCOMES: how many there are.</summary>
+        Count = 3,
+    }
+
+    public const int OutcomeCount = (int)Outcome.Count;
 
     /// <summary>struct toa_send.</summary>
     [StructLayout(LayoutKind.Sequential)]

@@ -157,9 +157,9 @@ public sealed class ToaSender : IDisposable
         long written = 0, noRoom = 0, missing = 0, inStorage = 0;
         foreach (var cpu in _counts.LookupPerCpu<int, SenderAbi.Counts>(slot))
         {
-            written += (long)cpu.Outcomes[SenderAbi.OutcomeWritten];
-            noRoom += (long)cpu.Outcomes[SenderAbi.OutcomeNoRoom];
-            missing += (long)cpu.Outcomes[SenderAbi.OutcomeMissing];
+            written += (long)cpu.Outcomes[(int)SenderAbi.Outcome.Written];
+            noRoom += (long)cpu.Outcomes[(int)SenderAbi.Outcome.NoRoom];
+            missing += (long)cpu.Outcomes[(int)SenderAbi.Outcome.Missing];
             inStorage += (long)cpu.InStorage;
         }
         return new ToaSendCounts(written, noRoom, missing, inStorage);
@@ -169,7 +169,7 @@ public sealed class ToaSender : IDisposable
     public unsafe ToaSendFailure? LastFailure(int slot)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (!_failures.TryLookup(slot, out SenderAbi.Failure f) || f.Outcome == SenderAbi.OutcomeWritten)
+        if (!_failures.TryLookup(slot, out SenderAbi.Failure f) || f.Outcome == (byte)SenderAbi.Outcome.Written)
             return null;
         var length = f.Family == SenderAbi.AfInet6 ? 16 : 4;
         var local = new IPAddress(new ReadOnlySpan<byte>(f.LocalIp, length));

@@ -61,6 +61,39 @@ public class SenderAbiTests
         Assert.NotNull(obj.Map(SenderAbi.FailuresMap));
     }
 
+    [Fact]
+    public void Outcome_MatchesBtfEnum()
+    {
+        using var obj = Open();
+        BtfLayout.AssertEnumMatches(obj, "toa_send_outcome", new Dictionary<string, SenderAbi.Outcome>
+        {
+            ["TOA_SEND_WRITTEN"] = SenderAbi.Outcome.Written, ["TOA_SEND_NO_ROOM"] = SenderAbi.Outcome.NoRoom,
+            ["TOA_SEND_MISSING"] = SenderAbi.Outcome.Missing, ["TOA_SEND_OUTCOMES"] = SenderAbi.Outcome.Count,
+        });
+    }
+
+    [Fact]
+    public void FailureKind_IsTheOutcomeAFailureRecords()
+    {
+        // ToaSender casts toa_send_failure.outcome to it; TOA_SEND_WRITTEN is never a failure.
+        using var obj = Open();
+        var outcomes = obj.Btf.Enum("toa_send_outcome").Values;
+        Assert.Equal((long)ToaSendFailureKind.NoRoom, outcomes["TOA_SEND_NO_ROOM"]);
+        Assert.Equal((long)ToaSendFailureKind.Missing, outcomes["TOA_SEND_MISSING"]);
+        Assert.Equal(2, Enum.GetValues<ToaSendFailureKind>().Length);
+    }
+
+    [Fact]
+    public void Placement_MatchesBtfEnum()
+    {
+        using var obj = Open();
+        // The C# enum adds None and Default, combinations of these.
+        Assert.Equal(new Dictionary<string, long>
+        {
+            ["TOA_PLACE_SYN"] = (long)ToaPlacement.Syn, ["TOA_PLACE_ACK"] = (long)ToaPlacement.Ack, ["TOA_PLACE_DATA"] = (long)ToaPlacement.Data,
+        }, obj.Btf.Enum("toa_placement").Values);
+    }
+
     private static void AssertLayout<T>(string cStruct, Dictionary<string, string> fields) where T : struct
     {
         using var obj = Open();
