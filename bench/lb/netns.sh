@@ -37,7 +37,8 @@ cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   # The packet engine's maps stay pinned for a successor (bpffs is one for every namespace).
-  [ -z "${pins:-}" ] || rm -rf "$pins"
+  # And the directories above them once empty (a receiver's pins keep /sys/fs/bpf/toa).
+  [ -z "${pins:-}" ] || { rm -rf "$pins"; rmdir "${pins%/*}" "${pins%/*/*}" 2>/dev/null || true; }
   [ -z "${bpf_stats:-}" ] || sysctl -qw kernel.bpf_stats_enabled="$bpf_stats"
   for h in "${hosts[@]}"; do ip netns del "$tag-$h" 2>/dev/null || true; done
   rm -rf "$work"

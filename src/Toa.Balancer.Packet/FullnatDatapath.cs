@@ -98,8 +98,8 @@ internal sealed class FullnatDatapath : IFullnatDatapath
 
     /// <summary>
     /// Takes the datapath away: the filter off each of <paramref name="ifindexes"/> (where it is) and
-    /// the pins in <paramref name="pinDirectory"/> with the directory; the maps go once no program holds them.
-    /// Removing what is gone already does nothing.
+    /// the pins in <paramref name="pinDirectory"/> with the directory, and the directories above it that
+    /// it leaves empty; the maps go once no program holds them. Removing what is gone already does nothing.
     /// </summary>
     public static void Remove(string pinDirectory, IEnumerable<int> ifindexes)
     {
@@ -110,8 +110,7 @@ internal sealed class FullnatDatapath : IFullnatDatapath
             return;
         foreach (var name in MapNames)
             File.Delete(Path.Combine(pinDirectory, name));
-        if (!Directory.EnumerateFileSystemEntries(pinDirectory).Any())
-            Directory.Delete(pinDirectory);
+        BpfFs.DeleteEmptyDirectories(pinDirectory);
     }
 
     /// <inheritdoc />

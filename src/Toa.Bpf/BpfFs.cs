@@ -53,6 +53,22 @@ public static partial class BpfFs
     }
 
     /// <summary>
+    /// Deletes the directory <paramref name="path"/> if it is empty, then each directory above it that
+    /// is left empty, up to the bpf filesystem's mount point: what <see cref="CreateDirectory"/> made for
+    /// pins goes with the last of them. A directory someone else still uses is not empty and stays.
+    /// </summary>
+    public static void DeleteEmptyDirectories(string path)
+    {
+        var mounts = Mounts.Find("bpf");
+        for (var dir = Path.TrimEndingDirectorySeparator(path); !mounts.Contains(dir) && Directory.Exists(dir); dir = Path.GetDirectoryName(dir)!)
+        {
+            if (Directory.EnumerateFileSystemEntries(dir).Any())
+                return;
+            Directory.Delete(dir);
+        }
+    }
+
+    /// <summary>
     /// The kind of bpf object behind <paramref name="fd"/> as the kernel names its files:
     /// <c>bpf-map</c>, <c>bpf-prog</c> or <c>bpf-link</c> (<c>bpf_link</c> on older kernels, given
     /// here as <c>bpf-link</c> too). A pin opens whatever it holds, and the info calls answer for any

@@ -115,16 +115,8 @@ internal sealed class DatapathLab : IDisposable
             Datapath?.Dispose();
             if (PinDirectory is not null)
             {
-                // The filters go with the namespace's interfaces.
+                // The filters go with the namespace's interfaces; the shared root goes with the last lab's pins.
                 FullnatDatapath.Remove(PinDirectory, []);
-                try
-                {
-                    Directory.Delete(PinRoot);
-                }
-                catch (IOException)
-                {
-                    // Another test's directory is still there.
-                }
             }
         }
         finally

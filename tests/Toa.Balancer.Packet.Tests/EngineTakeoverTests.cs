@@ -95,14 +95,6 @@ public sealed class EngineTakeoverTests
         finally
         {
             FullnatDatapath.Remove(pins, []);
-            try
-            {
-                Directory.Delete(PinRoot);
-            }
-            catch (IOException)
-            {
-                // Another test's pins are still there.
-            }
         }
     }
 

@@ -2,6 +2,7 @@
 using System.Net;
 using Microsoft.Extensions.Logging.Testing;
 using Toa.Bpf;
+using Toa.Testing;
 using static Toa.Balancer.Packet.Tests.Frames;
 
 namespace Toa.Balancer.Packet.Tests;
@@ -124,6 +125,35 @@ public sealed class FullnatDatapathTests
         Assert.Equal(second.Program.Info.Id, replaced);
         Assert.Equal([ifindex], attached);
         Assert.Empty(detached);
+    }
+
+    [Fact]
+    public void Remove_DirectoriesItLeavesEmpty_GoToo()
+    {
+        KernelTest.Require("root and BPF");
+        // As the engine's own /sys/fs/bpf/toa/fullnat/INODE: two levels made for it.
+        var top = $"/sys/fs/bpf/toa-tests-remove-{Environment.ProcessId}";
+        var pins = Path.Combine(top, "fullnat", "1");
+        try
+        {
+            FullnatDatapath.Open(pins, maxFlows: 16).Dispose();
+            Directory.CreateDirectory(Path.Combine(top, "other"));
+
+            FullnatDatapath.Remove(pins, []);
+
+            Assert.False(Directory.Exists(Path.Combine(top, "fullnat")));
+            Assert.True(Directory.Exists(Path.Combine(top, "other"))); // still in use: stays
+
+            Directory.Delete(Path.Combine(top, "other"));
+            Directory.CreateDirectory(pins);
+            FullnatDatapath.Remove(pins, []);
+            Assert.False(Directory.Exists(top));
+        }
+        finally
+        {
+            if (Directory.Exists(top))
+                Directory.Delete(top, recursive: true);
+        }
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 using System.Diagnostics;
 using System.Globalization;
+using Toa.Bpf;
 using Toa.Lab;
 using Toa.Testing;
 
@@ -63,7 +64,10 @@ public sealed class BenchLbTests
                 // The packet engine's pins are named by its namespace's inode, gone with the namespace.
                 var inode = Shell.TryRun("stat", "-L", "-c", "%i", $"/var/run/netns/{left}").StandardOutput.Trim();
                 if (inode.Length > 0 && Directory.Exists($"/sys/fs/bpf/toa/fullnat/{inode}"))
+                {
                     Directory.Delete($"/sys/fs/bpf/toa/fullnat/{inode}", recursive: true);
+                    BpfFs.DeleteEmptyDirectories("/sys/fs/bpf/toa/fullnat");
+                }
                 Shell.TryRun("ip", "netns", "del", left);
             }
         }

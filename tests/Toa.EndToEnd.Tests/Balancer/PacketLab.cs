@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text.Json;
+using Toa.Bpf;
 using Toa.Lab;
 using Toa.Testing;
 
@@ -57,7 +58,10 @@ public abstract class PacketFixture : BalancerFixture
     {
         await base.DisposeAsync();
         if (_pins is not null && Directory.Exists(_pins))
+        {
             Directory.Delete(_pins, recursive: true);
+            BpfFs.DeleteEmptyDirectories(Path.GetDirectoryName(_pins)!);
+        }
     }
 
     /// <summary>
