@@ -19,7 +19,7 @@ internal static class FlowSweeper
     /// <summary>
     /// When to sweep next after a sweep that took <paramref name="took"/>: every <see cref="Interval"/>,
     /// or less often when the table is so large that a sweep would take more than a tenth of a CPU
-    /// (about 0.4 s of CPU for 100,000 connections here). The timeouts are
+    /// (0.3 to 0.5 s of CPU for 100,000 connections here). The timeouts are
     /// lower bounds; a connection is forgotten that much later at worst.
     /// </summary>
     public static TimeSpan NextSweep(TimeSpan took) => took * 10 > Interval ? took * 10 : Interval;
